@@ -1,0 +1,16 @@
+/**
+ * `deno task bench`: runs every benchmark and prints its figures.
+ * @module
+ */
+
+const modules = [
+  ["crypto", "./crypto_bench.ts", "benchCrypto"],
+  ["fragments", "./fragment_bench.ts", "benchFragment"],
+  ["display", "./display_bench.ts", "benchDisplay"],
+] as const;
+
+for (const [name, path, fn] of modules) {
+  console.log(`\n== ${name} ==`);
+  const mod = await import(path);
+  await mod[fn]();
+}
