@@ -109,6 +109,11 @@ export const RECEIVER_QUENCH = 15000;
 
 /** A keystroke is echo-acked this long after it reached the pty, ms (mosh: ECHO_TIMEOUT). */
 export const ECHO_TIMEOUT = 50;
+/**
+ * Largest terminal width or height a resize may carry, cells (tmosh only; stock
+ * Mosh has no limit). Senders clamp to [1, this]; receivers ignore resizes outside it.
+ */
+export const MAX_TERMINAL_DIMENSION = 4096;
 
 // ---- server (mosh: src/frontend/mosh-server.cc) ----
 
