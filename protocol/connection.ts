@@ -1,0 +1,444 @@
+/**
+ * The UDP connection layer (mosh-wire.md §3): sealed datagrams with
+ * timestamps and RTT estimation, server binding and roaming, client port
+ * hopping. Hostile datagrams are dropped and counted, never thrown.
+ * @module
+ */
+
+import { isIP } from "node:net";
+import {
+  DEFAULT_IPV4_MTU,
+  DEFAULT_IPV6_MTU,
+  DEFAULT_SEND_MTU,
+  MAX_OLD_SOCKET_AGE,
+  MAX_PORTS_OPEN,
+  PORT_HOP_INTERVAL,
+  PORT_RANGE_HIGH,
+  PORT_RANGE_LOW,
+  RECEIVE_MTU,
+  SERVER_ASSOCIATION_TIMEOUT,
+  TIMESTAMP_ECHO_WINDOW,
+  TIMESTAMP_NONE,
+  TO_CLIENT,
+  TO_SERVER,
+} from "./constants.ts";
+import {
+  type Datagram,
+  DatagramCodec,
+  timestamp16,
+  timestampDiff,
+} from "./datagram.ts";
+import { anyAddressFor, bindServerSocket, errorText } from "./port_range.ts";
+import { RttEstimator } from "./rtt.ts";
+
+/** A peer's UDP address. */
+export interface RemoteAddr {
+  /** Numeric IP address. */
+  hostname: string;
+  /** UDP port. */
+  port: number;
+}
+
+/** Options shared by both roles. */
+export interface ConnectionOptions {
+  /** Monotonic clock in ms (default: `performance.now()`). */
+  now?: () => number;
+  /** Receives informational lines such as roaming notices (default: none). */
+  log?: (line: string) => void;
+}
+
+/** Options of {@linkcode Connection.listen}. */
+export interface ListenOptions extends ConnectionOptions {
+  /** Numeric IP to bind first; on failure any address is used and a warning recorded. */
+  ip?: string;
+  /** Inclusive port range searched in order (default 60001..60999). */
+  portRange?: [number, number];
+}
+
+/** Options of {@linkcode Connection.connect}. */
+export interface ConnectOptions extends ConnectionOptions {
+  /** The server's numeric IP address. */
+  ip: string;
+  /** The server's UDP port. */
+  port: number;
+}
+
+interface Socket {
+  conn: Deno.DatagramConn;
+  closed: boolean;
+}
+
+interface Setup {
+  server: boolean;
+  conn: Deno.DatagramConn;
+  ipv6: boolean;
+  remote: RemoteAddr | null;
+  warnings: string[];
+}
+
+/** Whether a receive failed because its socket was closed. */
+function isClosedError(err: unknown): boolean {
+  return err instanceof Deno.errors.Interrupted ||
+    err instanceof Deno.errors.BadResource;
+}
+
+/** Default monotonic clock, ms. */
+function monotonicNow(): number {
+  return performance.now();
+}
+
+/** One side of a Mosh UDP association: a server bound to a port, or a client with a fixed server address. */
+export class Connection {
+  /** Problems that did not stop the connection, e.g. falling back from a requested IP. */
+  readonly warnings: string[];
+  readonly #server: boolean;
+  readonly #codec: DatagramCodec;
+  readonly #now: () => number;
+  readonly #log: (line: string) => void;
+  readonly #ipv6: boolean;
+  readonly #rtt = new RttEstimator();
+  readonly #sockets: Socket[] = [];
+  readonly #pending = new Set<Promise<void>>();
+  #handler: ((payload: Uint8Array) => void) | null = null;
+  #remote: RemoteAddr | null;
+  #hasRemote: boolean;
+  #mtu: number;
+  #sendError: string | null = null;
+  #dropped = 0;
+  #closed = false;
+  #expectedSeq = 0n;
+  #savedTimestamp: number | null = null;
+  #savedTimestampAt = 0;
+  #lastHeard: number | null = null;
+  #lastPortChoice: number;
+  #lastRoundtripSuccess = -Infinity;
+  #localPort = 0;
+
+  private constructor(
+    key: Uint8Array,
+    setup: Setup,
+    options: ConnectionOptions,
+  ) {
+    this.#server = setup.server;
+    this.#codec = new DatagramCodec(key, {
+      direction: setup.server ? TO_CLIENT : TO_SERVER,
+    });
+    this.#now = options.now ?? monotonicNow;
+    this.#log = options.log ?? (() => {});
+    this.#ipv6 = setup.ipv6;
+    this.#mtu = setup.ipv6 ? DEFAULT_IPV6_MTU : DEFAULT_IPV4_MTU;
+    this.#remote = setup.remote;
+    this.#hasRemote = setup.remote !== null;
+    this.warnings = setup.warnings;
+    this.#lastPortChoice = this.#clock();
+    this.#addSocket(setup.conn);
+  }
+
+  /** Opens the server side: binds the first free port of the range, trying `ip` before any address. */
+  static listen(
+    key: Uint8Array,
+    options: ListenOptions = {},
+  ): Promise<Connection> {
+    try {
+      const range = options.portRange ?? [PORT_RANGE_LOW, PORT_RANGE_HIGH];
+      const bound = bindServerSocket(options.ip, range);
+      const setup = {
+        server: true,
+        conn: bound.conn,
+        ipv6: isIP(bound.hostname) === 6,
+        remote: null,
+        warnings: bound.warnings,
+      };
+      return Promise.resolve(new Connection(key, setup, options));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Opens the client side towards the server at `ip`:`port` from a fresh ephemeral port. */
+  static connect(key: Uint8Array, options: ConnectOptions): Connection {
+    const { ip, port } = options;
+    if (isIP(ip) === 0) {
+      throw new Error(
+        `tmosh: bad server address "${ip}": expected a numeric IPv4 or IPv6 address`,
+      );
+    }
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new Error(`tmosh: bad server port ${port}: expected 1..65535`);
+    }
+    const ipv6 = isIP(ip) === 6;
+    const conn = Deno.listenDatagram({
+      transport: "udp",
+      hostname: anyAddressFor(ip),
+      port: 0,
+    });
+    const setup = {
+      server: false,
+      conn,
+      ipv6,
+      remote: { hostname: ip, port },
+      warnings: [],
+    };
+    return new Connection(key, setup, options);
+  }
+
+  /** Smoothed round-trip time, ms. */
+  get srtt(): number {
+    return this.#rtt.srtt;
+  }
+
+  /** Round-trip time variation, ms. */
+  get rttvar(): number {
+    return this.#rtt.rttvar;
+  }
+
+  /** Retransmission timeout, ms, in [50, 1000]. */
+  get rto(): number {
+    return this.#rtt.rto;
+  }
+
+  /** Largest datagram to send, bytes (1252 IPv4, 1216 IPv6, 500 after EMSGSIZE). */
+  get mtu(): number {
+    return this.#mtu;
+  }
+
+  /** Local UDP port of the socket sends go out through (the last one, after close). */
+  get port(): number {
+    return this.#localPort;
+  }
+
+  /** Where sends go, or null (server before first contact or after detaching). */
+  get remoteAddr(): RemoteAddr | null {
+    return this.#hasRemote ? this.#remote : null;
+  }
+
+  /** Whether sends currently have a destination. */
+  get hasRemote(): boolean {
+    return this.#hasRemote;
+  }
+
+  /** Clock time (ms) of the newest in-order authentic datagram, or null if none yet. */
+  get lastHeard(): number | null {
+    return this.#lastHeard;
+  }
+
+  /** Last send failure (e.g. `sendto: Message too long`), or null. */
+  get sendError(): string | null {
+    return this.#sendError;
+  }
+
+  /** Number of received datagrams dropped as unauthentic, malformed or oversize. */
+  get droppedCount(): number {
+    return this.#dropped;
+  }
+
+  /** Number of sockets open (more than one on a client after port hops). */
+  get socketCount(): number {
+    return this.#sockets.length;
+  }
+
+  /** Forgets the recorded send error (after it has been shown). */
+  clearSendError(): void {
+    this.#sendError = null;
+  }
+
+  /** Records the send time (ms) of the newest state the peer acknowledged. */
+  setLastRoundtripSuccess(ms: number): void {
+    this.#lastRoundtripSuccess = ms;
+  }
+
+  /** Registers the consumer of received payloads (replacing any earlier one). */
+  onPayload(handler: (payload: Uint8Array) => void): void {
+    this.#handler = handler;
+  }
+
+  /** Seals `payload` with fresh timestamps and sends it to the remote; failures go to `sendError`. */
+  send(payload: Uint8Array): void {
+    if (this.#closed || !this.#hasRemote || this.#remote === null) return;
+    const now = this.#clock();
+    let reply = TIMESTAMP_NONE;
+    if (
+      this.#savedTimestamp !== null &&
+      now - this.#savedTimestampAt < TIMESTAMP_ECHO_WINDOW
+    ) {
+      reply = (this.#savedTimestamp + (now - this.#savedTimestampAt)) & 0xffff;
+      this.#savedTimestamp = null;
+    }
+    const bytes = this.#codec.seal({
+      timestamp: timestamp16(now),
+      timestampReply: reply,
+      payload,
+    });
+    const { hostname, port } = this.#remote;
+    const sent = this.#newest().conn.send(bytes, {
+      transport: "udp",
+      hostname,
+      port,
+    }).then(
+      (n) => {
+        if (n !== bytes.length) this.#sendError = "sendto: short send";
+      },
+      (err) => this.#sendFailed(err),
+    );
+    this.#track(sent);
+    if (this.#server) {
+      if (now - (this.#lastHeard ?? -Infinity) > SERVER_ASSOCIATION_TIMEOUT) {
+        this.#hasRemote = false;
+        this.#log("Server now detached from client.");
+      }
+    } else if (
+      now - this.#lastPortChoice > PORT_HOP_INTERVAL &&
+      now - this.#lastRoundtripSuccess > PORT_HOP_INTERVAL
+    ) {
+      this.#hopPort(now);
+    }
+  }
+
+  /** Closes every socket; the returned promise settles when all receive loops and sends have ended. */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      for (const socket of this.#sockets.splice(0)) this.#closeSocket(socket);
+    }
+    return Promise.allSettled([...this.#pending]).then(() => {});
+  }
+
+  #clock(): number {
+    return Math.floor(this.#now());
+  }
+
+  #newest(): Socket {
+    return this.#sockets[this.#sockets.length - 1];
+  }
+
+  #track(promise: Promise<void>): void {
+    this.#pending.add(promise);
+    const done = () => {
+      this.#pending.delete(promise);
+    };
+    promise.then(done, done);
+  }
+
+  #addSocket(conn: Deno.DatagramConn): void {
+    const socket = { conn, closed: false };
+    this.#localPort = (conn.addr as Deno.NetAddr).port;
+    this.#sockets.push(socket);
+    this.#track(this.#readLoop(socket));
+  }
+
+  #closeSocket(socket: Socket): void {
+    socket.closed = true;
+    try {
+      socket.conn.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  #sendFailed(err: unknown): void {
+    if (this.#closed) return;
+    this.#sendError = `sendto: ${errorText(err)}`;
+    if ((err as { code?: string })?.code === "EMSGSIZE") {
+      this.#mtu = DEFAULT_SEND_MTU;
+    }
+  }
+
+  #hopPort(now: number): void {
+    this.#lastPortChoice = now;
+    try {
+      this.#addSocket(Deno.listenDatagram({
+        transport: "udp",
+        hostname: this.#ipv6 ? "::" : "0.0.0.0",
+        port: 0,
+      }));
+    } catch (err) {
+      this.#sendError = `socket: ${errorText(err)}`;
+    }
+    this.#pruneSockets(now);
+  }
+
+  #pruneSockets(now: number): void {
+    if (this.#sockets.length <= 1) return;
+    if (now - this.#lastPortChoice > MAX_OLD_SOCKET_AGE) {
+      for (const old of this.#sockets.splice(0, this.#sockets.length - 1)) {
+        this.#closeSocket(old);
+      }
+    }
+    const excess = this.#sockets.length - MAX_PORTS_OPEN;
+    if (excess > 0) {
+      for (const old of this.#sockets.splice(0, excess)) this.#closeSocket(old);
+    }
+  }
+
+  async #readLoop(socket: Socket): Promise<void> {
+    let failures = 0;
+    while (!socket.closed) {
+      let received: [Uint8Array, Deno.Addr];
+      try {
+        received = await socket.conn.receive(new Uint8Array(RECEIVE_MTU + 1));
+      } catch (err) {
+        if (socket.closed || isClosedError(err)) return;
+        // Unexpected OS error: back off briefly rather than spin.
+        failures++;
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.min(failures, 100))
+        );
+        continue;
+      }
+      failures = 0;
+      if (socket.closed) return;
+      this.#receive(received[0], received[1] as Deno.NetAddr);
+    }
+  }
+
+  #receive(bytes: Uint8Array, from: Deno.NetAddr): void {
+    const datagram = this.#open(bytes);
+    if (datagram === null) {
+      this.#dropped++;
+      return;
+    }
+    const now = this.#clock();
+    if (datagram.seq >= this.#expectedSeq) {
+      this.#expectedSeq = datagram.seq + 1n;
+      if (datagram.timestamp !== TIMESTAMP_NONE) {
+        this.#savedTimestamp = datagram.timestamp;
+        this.#savedTimestampAt = now;
+      }
+      if (datagram.timestampReply !== TIMESTAMP_NONE) {
+        this.#rtt.addSample(
+          timestampDiff(timestamp16(now), datagram.timestampReply),
+        );
+      }
+      this.#lastHeard = now;
+      if (this.#server) this.#roam(from);
+      this.#hasRemote = true;
+    }
+    if (!this.#server) this.#pruneSockets(now);
+    if (this.#handler === null) return;
+    try {
+      this.#handler(datagram.payload);
+    } catch (err) {
+      // A throwing consumer is a bug: surface it without killing the loop.
+      reportError(err);
+    }
+  }
+
+  #open(bytes: Uint8Array): Datagram | null {
+    if (bytes.length > RECEIVE_MTU) return null;
+    try {
+      return this.#codec.open(bytes);
+    } catch {
+      return null; // hostile input must never escape the receive path
+    }
+  }
+
+  #roam(from: Deno.NetAddr): void {
+    const remote = this.#remote;
+    if (
+      this.#hasRemote && remote !== null && remote.hostname === from.hostname &&
+      remote.port === from.port
+    ) return;
+    this.#remote = { hostname: from.hostname, port: from.port };
+    this.#log(`Server now attached to client at ${from.hostname}:${from.port}`);
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Free port finders for tests. Ports are picked at random below the kernel's
+ * ephemeral range (32768 and up) and below Mosh's default 60001-60999, so
+ * tests neither collide with other programs' mosh-servers nor with OS-chosen
+ * ports; if no random pick is free, the OS chooses.
+ * @module
+ */
+
+/** Lowest port a test picks at random. */
+export const TEST_PORT_LOW = 10_000;
+/** Highest port a test picks at random (just below the Linux ephemeral range). */
+export const TEST_PORT_HIGH = 32_000;
+/** Random picks tried before falling back to an OS-chosen port. */
+const ATTEMPTS = 50;
+
+/** Returns a random port in [TEST_PORT_LOW, TEST_PORT_HIGH - span]. */
+export function randomTestPort(span = 0): number {
+  const high = TEST_PORT_HIGH - span;
+  return TEST_PORT_LOW + Math.floor(Math.random() * (high - TEST_PORT_LOW + 1));
+}
+
+/** Returns a UDP port that was free on all IPv4 addresses a moment ago. */
+export function freeUdpPort(): Promise<number> {
+  return Promise.resolve(findFree(function probe(port) {
+    const socket = Deno.listenDatagram({
+      transport: "udp",
+      hostname: "0.0.0.0",
+      port,
+    });
+    const bound = (socket.addr as Deno.NetAddr).port;
+    socket.close();
+    return bound;
+  }));
+}
+
+/** Returns a TCP port that was free on all IPv4 addresses a moment ago. */
+export function freeTcpPort(): Promise<number> {
+  return Promise.resolve(findFree(function probe(port) {
+    const listener = Deno.listen({
+      transport: "tcp",
+      hostname: "0.0.0.0",
+      port,
+    });
+    const bound = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    return bound;
+  }));
+}
+
+/** Tries random ports with `probe` (which binds and releases), then port 0. */
+function findFree(probe: (port: number) => number): number {
+  for (let i = 0; i < ATTEMPTS; i++) {
+    try {
+      return probe(randomTestPort());
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    }
+  }
+  return probe(0);
+}

@@ -1,0 +1,176 @@
+/**
+ * A private, throwaway sshd on 127.0.0.1 for end-to-end tests: its own host
+ * key, client key, authorized_keys and ssh_config in a temporary directory.
+ * The system sshd is never touched.
+ * @module
+ */
+
+import { findBinary } from "./require_peer.ts";
+import { freeTcpPort } from "./ports.ts";
+
+/** Environment variable sshd accepts from clients, to tag processes a test starts. */
+export const TEST_MARK_VAR = "TMOSH_TEST_MARK";
+
+/** A running private sshd. */
+export interface Sshd {
+  /** TCP port on 127.0.0.1. */
+  port: number;
+  /** `ssh -F <tmp>/ssh_config`: usable as `mosh --ssh=...` (connect to root@127.0.0.1). */
+  sshCommand: string;
+  /** Path of the client config (Port, IdentityFile, no host key checks, SendEnv). */
+  configPath: string;
+  /** Path of the client's private key. */
+  keyPath: string;
+  /** Kills sshd and removes its temporary directory. */
+  stop(): Promise<void>;
+}
+
+/** How long sshd may take to accept connections, ms. */
+const START_TIMEOUT_MS = 10_000;
+
+/** Starts a private sshd on 127.0.0.1 at a random free port; resolves once it accepts. */
+export async function startSshd(): Promise<Sshd> {
+  const sshd = await findBinary("sshd");
+  if (sshd === null) {
+    throw new Error("tmosh: sshd not found; install openssh-server");
+  }
+  const dir = await Deno.makeTempDir({ prefix: "tmosh_sshd_" });
+  try {
+    await Deno.mkdir("/run/sshd", { recursive: true, mode: 0o755 });
+    const hostKey = `${dir}/host_ed25519`;
+    const keyPath = `${dir}/id_ed25519`;
+    await keygen(hostKey);
+    await keygen(keyPath);
+    await Deno.copyFile(`${keyPath}.pub`, `${dir}/authorized_keys`);
+    const port = await freeTcpPort();
+    const serverConfig = `${dir}/sshd_config`;
+    await Deno.writeTextFile(serverConfig, sshdConfig(dir, hostKey, port));
+    const configPath = `${dir}/ssh_config`;
+    await Deno.writeTextFile(configPath, clientConfig(keyPath, port));
+    const child = new Deno.Command(sshd, {
+      args: ["-D", "-e", "-f", serverConfig],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
+    const stop = async function stop(): Promise<void> {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already exited
+      }
+      await child.status;
+      await stderr;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    };
+    try {
+      await waitForBanner(port, child.status);
+    } catch (error) {
+      await stop();
+      throw new Error(
+        `${(error as Error).message}; sshd said: ${(await stderr).trim()}`,
+      );
+    }
+    return {
+      port,
+      sshCommand: `ssh -F ${configPath}`,
+      configPath,
+      keyPath,
+      stop,
+    };
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw error;
+  }
+}
+
+/** Creates a passphrase-less ed25519 key pair at `path` and `path`.pub. */
+async function keygen(path: string): Promise<void> {
+  const out = await new Deno.Command("ssh-keygen", {
+    args: ["-q", "-t", "ed25519", "-N", "", "-C", "tmosh-test", "-f", path],
+    stdin: "null",
+  }).output();
+  if (!out.success) {
+    throw new Error(
+      `tmosh: ssh-keygen failed: ${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+}
+
+/** Returns the sshd_config text of the private sshd. */
+function sshdConfig(dir: string, hostKey: string, port: number): string {
+  return [
+    `Port ${port}`,
+    "ListenAddress 127.0.0.1",
+    `HostKey ${hostKey}`,
+    `PidFile ${dir}/sshd.pid`,
+    "UsePAM no",
+    "PermitRootLogin yes",
+    "StrictModes no",
+    "PubkeyAuthentication yes",
+    "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no",
+    `AuthorizedKeysFile ${dir}/authorized_keys`,
+    `AcceptEnv ${TEST_MARK_VAR} LANG LC_*`,
+    "PrintMotd no",
+    "PrintLastLog no",
+    "UseDNS no",
+    "LogLevel ERROR",
+    "",
+  ].join("\n");
+}
+
+/** Returns the ssh_config text clients use to reach the private sshd. */
+function clientConfig(keyPath: string, port: number): string {
+  return [
+    "Host *",
+    `  Port ${port}`,
+    "  User root",
+    `  IdentityFile ${keyPath}`,
+    "  IdentitiesOnly yes",
+    "  StrictHostKeyChecking no",
+    "  UserKnownHostsFile /dev/null",
+    "  GlobalKnownHostsFile /dev/null",
+    "  BatchMode yes",
+    "  ControlMaster no",
+    "  ControlPath none",
+    `  SendEnv ${TEST_MARK_VAR} LANG LC_*`,
+    "  LogLevel ERROR",
+    "",
+  ].join("\n");
+}
+
+/** Polls 127.0.0.1:port until sshd sends its SSH banner; fails if sshd exits first. */
+async function waitForBanner(
+  port: number,
+  status: Promise<Deno.CommandStatus>,
+): Promise<void> {
+  let exited = false;
+  status.then(() => exited = true);
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (exited) throw new Error("tmosh: private sshd exited during startup");
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      try {
+        const buffer = new Uint8Array(64);
+        const n = await conn.read(buffer);
+        if (
+          n !== null &&
+          new TextDecoder().decode(buffer.subarray(0, n)).startsWith("SSH-")
+        ) {
+          return;
+        }
+      } finally {
+        conn.close();
+      }
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(
+    `tmosh: private sshd did not accept connections within ${START_TIMEOUT_MS} ms`,
+  );
+}
