@@ -1,0 +1,123 @@
+/**
+ * The user's real terminal: raw mode, Mosh's init/restore sequences, size and
+ * resize events, and writing frames (mosh-wire.md §9.1).
+ * @module
+ */
+
+/** Sequence that prepares the terminal: alternate screen (unless disabled), then application cursor keys (mosh: Display::open). */
+export function openSequence(options: { init: boolean }): string {
+  return (options.init ? "\x1b[?1049h\x1b[22;0;0t" : "") + "\x1b[?1h";
+}
+
+/** Sequence that restores the terminal on exit or suspend (mosh: Display::close). */
+export function closeSequence(options: { init: boolean }): string {
+  return "\x1b[?1l\x1b[0m\x1b[?25h" +
+    "\x1b[?1003l\x1b[?1002l\x1b[?1001l\x1b[?1000l" +
+    "\x1b[?1015l\x1b[?1006l\x1b[?1005l" +
+    (options.init ? "\x1b[?1049l\x1b[23;0;0t" : "");
+}
+
+/** Window size in character cells. */
+export interface WindowSize {
+  /** Columns. */
+  cols: number;
+  /** Rows. */
+  rows: number;
+}
+
+/** The local terminal the client draws on. */
+export class LocalTerminal {
+  readonly #init: boolean;
+  readonly #encoder = new TextEncoder();
+  #raw = false;
+  #open = false;
+  #winchHandlers: (() => void)[] = [];
+  #winch = () => {
+    for (const h of this.#winchHandlers) h();
+  };
+
+  /** Creates the terminal front; `init` false keeps the normal screen (MOSH_NO_TERM_INIT). */
+  constructor(options: { init: boolean }) {
+    this.#init = options.init;
+  }
+
+  /** Whether stdin is a terminal. */
+  static isTerminal(): boolean {
+    return Deno.stdin.isTerminal();
+  }
+
+  /** Current window size; 80x24 when unknown. */
+  size(): WindowSize {
+    try {
+      const { columns, rows } = Deno.consoleSize();
+      if (columns > 0 && rows > 0) return { cols: columns, rows };
+    } catch {
+      // not a terminal
+    }
+    return { cols: 80, rows: 24 };
+  }
+
+  /** Enters raw mode and writes the init sequence. */
+  open(): void {
+    if (Deno.stdin.isTerminal()) {
+      Deno.stdin.setRaw(true);
+      this.#raw = true;
+    }
+    this.write(openSequence({ init: this.#init }));
+    this.#open = true;
+  }
+
+  /** Writes the restore sequence and leaves raw mode. */
+  close(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.write(closeSequence({ init: this.#init }));
+    if (this.#raw) {
+      try {
+        Deno.stdin.setRaw(false);
+      } catch {
+        // stdin gone
+      }
+      this.#raw = false;
+    }
+  }
+
+  /** Calls `handler` when the window size changes (SIGWINCH). */
+  onResize(handler: () => void): void {
+    if (this.#winchHandlers.length === 0) {
+      try {
+        Deno.addSignalListener("SIGWINCH", this.#winch);
+      } catch {
+        // no signals on this platform
+      }
+    }
+    this.#winchHandlers.push(handler);
+  }
+
+  /** Stops listening for resizes. */
+  dispose(): void {
+    if (this.#winchHandlers.length > 0) {
+      try {
+        Deno.removeSignalListener("SIGWINCH", this.#winch);
+      } catch {
+        // ignore
+      }
+    }
+    this.#winchHandlers = [];
+  }
+
+  /** Writes text to the terminal completely (synchronously, so frames never interleave). */
+  write(text: string): void {
+    if (text.length === 0) return;
+    const bytes = this.#encoder.encode(text);
+    let off = 0;
+    while (off < bytes.length) {
+      try {
+        off += Deno.stdout.writeSync(bytes.subarray(off));
+      } catch (e) {
+        if (e instanceof Deno.errors.WouldBlock) continue;
+        throw e;
+      }
+    }
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * What the session's child gets: its environment and the login shell (mosh-wire.md §1.2, §1.5,
+ * §1.6).
+ *
+ * @module
+ */
+
+import { cStringField, libc } from "./libc.ts";
+
+/** Options of {@linkcode buildChildEnv}. */
+export interface ChildEnvOptions {
+  /** Colour count from `-c` (exactly 256 gives TERM=xterm-256color, anything else xterm). */
+  colors: number;
+  /** The `-l NAME=VALUE` fallback locale variables, used only if `base` is not UTF-8. */
+  locale: Record<string, string>;
+}
+
+/** The login shell of the current user and the argv[0] ("-" + basename) that makes it login. */
+export interface LoginShell {
+  /** Program to run, e.g. `/bin/bash`. */
+  path: string;
+  /** argv[0], e.g. `-bash`. */
+  argv0: string;
+}
+
+/** Offset of `pw_shell` in glibc's x86_64 `struct passwd` (5 pointers + 2 × u32 before it). */
+const PW_SHELL_OFFSET = 40;
+
+/**
+ * Whether the locale described by `env` uses UTF-8.
+ *
+ * Simplification of mosh's setlocale + nl_langinfo(CODESET) check: the effective LC_CTYPE is
+ * the first non-empty of LC_ALL, LC_CTYPE, LANG, and it is UTF-8 when its name says so
+ * (`…UTF-8`, `…utf8`, case-insensitive). Unset, "C" and "POSIX" are not UTF-8.
+ */
+export function isUtf8Locale(env: Record<string, string>): boolean {
+  const ctype = env.LC_ALL || env.LC_CTYPE || env.LANG || "";
+  return /utf-?8/i.test(ctype);
+}
+
+/**
+ * The child's environment, derived from `base` (which is not modified) as mosh-server does:
+ * TERM from the colour count, NCURSES_NO_UTF8_ACS=1, STY removed; if `base`'s locale is not
+ * UTF-8 (see {@linkcode isUtf8Locale}), LANG, LANGUAGE and every LC_* are removed and the
+ * `locale` pairs put in instead. Checking that the result is UTF-8 is the caller's job.
+ */
+export function buildChildEnv(
+  base: Record<string, string>,
+  options: ChildEnvOptions,
+): Record<string, string> {
+  const env: Record<string, string> = { ...base };
+  if (!isUtf8Locale(env)) {
+    for (const name of Object.keys(env)) {
+      if (name === "LANG" || name === "LANGUAGE" || name.startsWith("LC_")) {
+        delete env[name];
+      }
+    }
+    Object.assign(env, options.locale);
+  }
+  env.TERM = options.colors === 256 ? "xterm-256color" : "xterm";
+  env.NCURSES_NO_UTF8_ACS = "1";
+  delete env.STY;
+  return env;
+}
+
+/**
+ * The user's login shell: the passwd entry's shell (getpwuid(getuid()) through FFI), else
+ * $SHELL, else /bin/sh; argv0 is "-" + its basename.
+ *
+ * Note: mosh-server prefers $SHELL over the passwd entry; under sshd both are the same.
+ */
+export function loginShell(): LoginShell {
+  let path = "";
+  try {
+    const c = libc();
+    const pw = c.getpwuid(c.getuid());
+    if (pw !== null) path = cStringField(pw, PW_SHELL_OFFSET) ?? "";
+  } catch {
+    // No FFI (or not glibc): fall back to $SHELL.
+  }
+  if (path === "") path = Deno.env.get("SHELL") ?? "";
+  if (path === "") path = "/bin/sh";
+  return { path, argv0: "-" + path.slice(path.lastIndexOf("/") + 1) };
+}
