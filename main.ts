@@ -6,6 +6,58 @@
 import { Command, CommanderError } from "commander";
 import { TMOSH_VERSION } from "./protocol/constants.ts";
 
+/** A subcommand: its name, one-line summary and entry point taking the raw words after it. */
+interface Subcommand {
+  name: string;
+  summary: string;
+  run: (args: string[]) => Promise<number>;
+}
+
+/** Every subcommand; each parses its own arguments with the contract it mirrors. */
+const SUBCOMMANDS: Subcommand[] = [
+  {
+    name: "connect",
+    summary:
+      "connect to [user@]host over ssh, like mosh: tmosh connect [options] [user@]host [-- command...]",
+    run: async (args) => {
+      const { connectMain } = await import("./client/connect.ts");
+      const { runClient } = await import("./client/session.ts");
+      return await connectMain(args, { runClient });
+    },
+  },
+  {
+    name: "serve",
+    summary:
+      "run a Mosh server: tmosh serve new [-s] [-v] [-i IP] [-p PORT[:PORT2]] [-c COLORS] [-l NAME=VALUE] [-- command...]",
+    run: async (args) => {
+      const { serve } = await import("./server/serve.ts");
+      return await serve(args);
+    },
+  },
+  {
+    name: "client",
+    summary:
+      "the mosh-client contract: MOSH_KEY=KEY tmosh client [-# ARGS] IP PORT",
+    run: async (args) => {
+      const { clientMain } = await import("./client/client_args.ts");
+      const { runClient } = await import("./client/session.ts");
+      return await clientMain(args, { runClient });
+    },
+  },
+  {
+    name: "demo",
+    summary:
+      "a local session through an impairment relay, no ssh: tmosh demo [--delay MS] [--jitter MS] [--loss P] [-- command...]",
+    run: async (args) => {
+      const { demoMain } = await import("./client/demo.ts");
+      return await demoMain(args);
+    },
+  },
+];
+
+/** Exit status of the subcommand that ran (0 when none ran). */
+let exitStatus = 0;
+
 /** Builds the command-line parser with every subcommand tmosh offers. */
 export function buildProgram(): Command {
   const program = new Command("tmosh");
@@ -16,19 +68,42 @@ export function buildProgram(): Command {
     .version(`tmosh ${TMOSH_VERSION}`, "-V, --version", "print the version")
     .exitOverride()
     .configureOutput({
-      outputError: (text, write) => write(`tmosh: ${text.replace(/^error: /, "")}`),
-    });
+      outputError: (text, write) =>
+        write(`tmosh: ${text.replace(/^error: /, "")}`),
+    })
+    .showHelpAfterError("(run tmosh --help for usage)")
+    .enablePositionalOptions();
+  for (const sub of SUBCOMMANDS) {
+    program
+      .command(sub.name)
+      .description(sub.summary)
+      .allowUnknownOption()
+      .helpOption(false)
+      .passThroughOptions()
+      .argument("[args...]")
+      .action(async (_words: string[], _opts: unknown, command: Command) => {
+        // The root's operands keep every word after the subcommand verbatim, even "--".
+        exitStatus = await sub.run(command.parent!.args.slice(1));
+      });
+  }
   return program;
 }
 
 /** Runs the command line and returns the process exit status. */
 export async function main(args: string[]): Promise<number> {
   const program = buildProgram();
+  exitStatus = 0;
+  if (args.length === 0) {
+    program.outputHelp();
+    return 0;
+  }
   try {
     await program.parseAsync(args, { from: "user" });
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === "commander.helpDisplayed" || e.code === "commander.version") {
+      if (
+        e.code === "commander.helpDisplayed" || e.code === "commander.version"
+      ) {
         return 0;
       }
       return e.exitCode || 2;
@@ -36,7 +111,7 @@ export async function main(args: string[]): Promise<number> {
     console.error(`tmosh: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
-  return 0;
+  return exitStatus;
 }
 
 if (import.meta.main) {

@@ -1,0 +1,371 @@
+/**
+ * The interactive client: keystrokes into the UserStream, server frames drawn
+ * on the real terminal through the shared display diff, with prediction,
+ * notification bar, title prefix and escape key (mosh: STMClient).
+ * @module
+ */
+import { CompleteTerminal } from "../protocol/complete_terminal.ts";
+import { Connection } from "../protocol/connection.ts";
+import { SEND_MINDELAY_CLIENT } from "../protocol/constants.ts";
+import { newFrame } from "../protocol/display.ts";
+import { EmulatorApplier } from "../protocol/emulator_applier.ts";
+import { blankFramebuffer, type Framebuffer } from "../protocol/framebuffer.ts";
+import { decodeKey } from "../protocol/key.ts";
+import { Transport } from "../protocol/transport.ts";
+import { UserStream } from "../protocol/user_stream.ts";
+import { EscapeKeyFilter, parseEscapeKey } from "./escape_key.ts";
+import { NotificationEngine } from "./notification.ts";
+import { PredictionEngine, type PredictMode } from "./prediction.ts";
+import { LocalTerminal } from "./terminal.ts";
+import { applyTitlePrefix } from "./title.ts";
+
+/** Everything the session needs to run. */
+export interface RunClientOptions {
+  /** Numeric server address. */
+  ip: string;
+  /** Server UDP port. */
+  port: number;
+  /** The 22-character session key (never logged). */
+  key: string;
+  /** Local echo mode. */
+  predict?: PredictMode;
+  /** Overwrite rather than insert predictions (MOSH_PREDICTION_OVERWRITE=yes). */
+  predictOverwrite?: boolean;
+  /** Use the alternate screen (false with --no-init / MOSH_NO_TERM_INIT). */
+  init?: boolean;
+  /** MOSH_ESCAPE_KEY's value, if set. */
+  escapeKey?: string;
+  /** Omit the "[tmosh] " title prefix (MOSH_TITLE_NOPREFIX). */
+  titleNoPrefix?: boolean;
+  /** Verbose logging to stderr. */
+  verbose?: boolean;
+}
+
+/** Window before the "nothing received" notice, ms (mosh: STMClient::main, 250). */
+const NOTHING_RECEIVED_NOTICE = 250;
+/** The client gives up when the server never answers for this long, ms (mosh: 15000). */
+const FIRST_CONTACT_TIMEOUT = 15000;
+/** A single read longer than this is a paste: no prediction, bytes (mosh: 100). */
+const PASTE_THRESHOLD = 100;
+/** Keyboard read buffer, bytes (mosh: 16384). */
+const READ_BUFFER = 16384;
+/** Product name in the bar and exit messages. */
+const NAME = "tmosh";
+
+/** Runs an interactive session until it ends; returns the exit status (0 after a clean shutdown). */
+export async function runClient(options: RunClientOptions): Promise<number> {
+  const session = new ClientSession(options);
+  return await session.run();
+}
+
+/** One client session's state and event handlers. */
+class ClientSession {
+  readonly #opts: RunClientOptions;
+  readonly #term: LocalTerminal;
+  readonly #transport: Transport<UserStream, CompleteTerminal>;
+  readonly #applier = new EmulatorApplier();
+  readonly #notify: NotificationEngine;
+  readonly #predict: PredictionEngine;
+  readonly #escape: EscapeKeyFilter;
+  readonly #start = performance.now();
+  #local: Framebuffer;
+  #repaint = true;
+  #drawTimer: ReturnType<typeof setTimeout> | null = null;
+  #drawQueued = false;
+  #contact = false;
+  #done: (code: number) => void = () => {};
+  #finished = false;
+  #exitCode = 1;
+  #quitting = false;
+  #stdinClosed = false;
+  #suspended = false;
+
+  constructor(opts: RunClientOptions) {
+    this.#opts = opts;
+    const key = decodeKey(opts.key);
+    this.#term = new LocalTerminal({ init: opts.init ?? true });
+    const { cols, rows } = this.#term.size();
+    const connection = Connection.connect(key, {
+      ip: opts.ip,
+      port: opts.port,
+    });
+    const initialRemote = new CompleteTerminal(
+      blankFramebuffer(cols, rows),
+      0n,
+      { applier: this.#applier },
+    );
+    this.#transport = new Transport(connection, {
+      initialLocal: new UserStream(),
+      initialRemote,
+      sendMinDelay: SEND_MINDELAY_CLIENT,
+    });
+    const esc = parseEscapeKey(opts.escapeKey);
+    this.#escape = new EscapeKeyFilter(esc);
+    this.#notify = new NotificationEngine({
+      escapeKeyString: esc.display,
+      prefix: NAME,
+      now: performance.now(),
+    });
+    this.#predict = new PredictionEngine({
+      mode: opts.predict ?? "adaptive",
+      overwrite: opts.predictOverwrite ?? false,
+    });
+    this.#local = blankFramebuffer(cols, rows);
+  }
+
+  async run(): Promise<number> {
+    const finished = new Promise<number>((resolve) => this.#done = resolve);
+    const { cols, rows } = this.#term.size();
+    this.#pushState(this.#transport.sender.currentState.pushResize(cols, rows));
+    this.#term.open();
+    this.#term.onResize(() => this.#resized());
+    const signals: Deno.Signal[] = ["SIGTERM", "SIGINT", "SIGHUP"];
+    const onSignal = () => this.#quit("Signal received, shutting down...");
+    for (const s of signals) Deno.addSignalListener(s, onSignal);
+    const onCont = () => this.#resume();
+    Deno.addSignalListener("SIGCONT", onCont);
+    this.#transport.onRemoteState(() => this.#remoteState());
+    this.#transport.onTick(() => this.#checkFinished());
+    const firstContact = setTimeout(() => {
+      if (!this.#contact) {
+        this.#notify.setNotification(
+          `Nothing received from server on UDP port ${this.#opts.port}.`,
+          {},
+          performance.now(),
+        );
+        this.#requestDraw();
+      }
+    }, NOTHING_RECEIVED_NOTICE);
+    const giveUp = setTimeout(() => {
+      if (!this.#contact) {
+        this.#notify.setNotification("Timed out waiting for server...", {
+          permanent: true,
+        }, performance.now());
+        this.#finish(1);
+      }
+    }, FIRST_CONTACT_TIMEOUT);
+    this.#draw();
+    const reader = this.#readKeys();
+    const code = await finished;
+    clearTimeout(firstContact);
+    clearTimeout(giveUp);
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    Deno.removeSignalListener("SIGCONT", onCont);
+    if (this.#drawTimer !== null) clearTimeout(this.#drawTimer);
+    // Last frame without the bar and the title prefix, then restore the terminal.
+    this.#drawFrame({ overlays: false });
+    this.#term.close();
+    this.#term.dispose();
+    await this.#transport.close();
+    this.#applier.dispose();
+    void reader;
+    this.#term.write(`\r\n[${NAME} is exiting.]\r\n`);
+    if (!this.#contact) {
+      console.error(
+        `${NAME} did not make a successful connection to ${this.#opts.ip}:${this.#opts.port}.\n` +
+          "Please verify that UDP port " + this.#opts.port +
+          " is not firewalled and can reach the server.\n\n" +
+          "(By default, tmosh uses a UDP port between 60001 and 60999. " +
+          "The -p option selects a specific UDP port number.)",
+      );
+    } else if (code !== 0) {
+      console.error(
+        `\n${NAME} did not shut down cleanly. Please note that the\n` +
+          "server process may still be running on the server.",
+      );
+    }
+    return code;
+  }
+
+  /** Sets our UserStream state and lets the transport send it. */
+  #pushState(state: UserStream): void {
+    if (this.#transport.sender.shutdownInProgress) return;
+    this.#transport.setCurrentState(state);
+    this.#predict.setLocalFrameSent(this.#transport.sender.lastSentNum);
+  }
+
+  async #readKeys(): Promise<void> {
+    const buf = new Uint8Array(READ_BUFFER);
+    while (!this.#finished) {
+      let n: number | null;
+      try {
+        n = await Deno.stdin.read(buf);
+      } catch {
+        n = null;
+      }
+      if (this.#finished) return;
+      if (n === null) {
+        this.#stdinClosed = true;
+        this.#quit("Exiting...");
+        return;
+      }
+      this.#userInput(buf.slice(0, n));
+    }
+  }
+
+  #userInput(bytes: Uint8Array): void {
+    const now = performance.now();
+    const r = this.#escape.feed(bytes);
+    if (r.helpShown) {
+      this.#notify.setNotification(this.#escape.helpText, {
+        permanent: true,
+        showQuitKeystroke: false,
+      }, now);
+    }
+    if (r.helpCleared && this.#notify.message === this.#escape.helpText) {
+      this.#notify.setNotification("", {}, now);
+    }
+    if (r.quit) {
+      this.#quit("Exiting on user request...");
+      return;
+    }
+    if (r.suspend) {
+      this.#suspend();
+    }
+    if (r.send.length === 0) {
+      this.#requestDraw();
+      return;
+    }
+    if (r.send.includes(0x0c)) this.#repaint = true;
+    const sender = this.#transport.sender;
+    this.#predict.setLocalFrameSent(sender.lastSentNum);
+    if (r.send.length > PASTE_THRESHOLD) {
+      this.#predict.reset();
+    } else {
+      this.#predict.newUserInput(r.send, this.#remoteFb(), now);
+    }
+    this.#pushState(sender.currentState.pushKeys(r.send));
+    this.#requestDraw();
+  }
+
+  #resized(): void {
+    const { cols, rows } = this.#term.size();
+    this.#predict.reset();
+    this.#pushState(this.#transport.sender.currentState.pushResize(cols, rows));
+  }
+
+  #remoteState(): void {
+    const now = performance.now();
+    if (!this.#contact) {
+      this.#contact = true;
+      this.#notify.setNotification("", {}, now);
+    }
+    this.#notify.serverHeard(now);
+    this.#requestDraw();
+  }
+
+  #checkFinished(): void {
+    const sender = this.#transport.sender;
+    const now = performance.now();
+    this.#notify.serverAcked(this.#lastAckedTime());
+    const err = this.#transport.connection.sendError;
+    if (err !== null) {
+      this.#notify.setNetworkError(err, now);
+      this.#transport.connection.clearSendError();
+    }
+    if (sender.shutdownInProgress && sender.shutdownAcknowledged) {
+      this.#finish(0);
+    } else if (sender.counterpartyShutdownAckSent) {
+      this.#finish(0);
+    } else if (sender.shutdownInProgress && sender.shutdownAckTimedOut(now)) {
+      this.#finish(1);
+    }
+    this.#requestDraw();
+  }
+
+  #lastAckedTime(): number {
+    return this.#transport.sender.lastAckedSendTime;
+  }
+
+  #quit(message: string): void {
+    if (this.#quitting) return;
+    this.#quitting = true;
+    const now = performance.now();
+    this.#notify.setNotification(message, { permanent: true }, now);
+    if (!this.#transport.connection.hasRemote || !this.#contact) {
+      this.#finish(this.#contact ? 1 : 1);
+      return;
+    }
+    this.#transport.startShutdown();
+    this.#requestDraw();
+  }
+
+  #finish(code: number): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#exitCode = code;
+    this.#done(code);
+  }
+
+  #suspend(): void {
+    this.#suspended = true;
+    this.#term.close();
+    this.#term.write(`\n\x1b[37;44m[${NAME} is suspended.]\x1b[m\n`);
+    try {
+      Deno.kill(Deno.pid, "SIGSTOP");
+    } catch {
+      this.#resume();
+    }
+  }
+
+  #resume(): void {
+    if (!this.#suspended) return;
+    this.#suspended = false;
+    this.#term.open();
+    this.#repaint = true;
+    this.#resized();
+    this.#requestDraw();
+  }
+
+  #remoteFb(): Framebuffer {
+    return this.#transport.receiver.latest.fb;
+  }
+
+  /** Draws soon, coalescing bursts of events into one frame. */
+  #requestDraw(): void {
+    if (this.#drawQueued || this.#finished) return;
+    this.#drawQueued = true;
+    setTimeout(() => {
+      this.#drawQueued = false;
+      if (!this.#finished) this.#draw();
+    }, 0);
+  }
+
+  #draw(): void {
+    if (this.#suspended) return;
+    this.#drawFrame({ overlays: true });
+    const now = performance.now();
+    const wait = Math.min(
+      this.#notify.waitTime(now),
+      this.#predict.waitTime(now),
+    );
+    if (this.#drawTimer !== null) clearTimeout(this.#drawTimer);
+    this.#drawTimer = null;
+    if (Number.isFinite(wait)) {
+      this.#drawTimer = setTimeout(() => {
+        this.#drawTimer = null;
+        this.#draw();
+      }, Math.max(1, Math.ceil(wait)));
+    }
+  }
+
+  #drawFrame(options: { overlays: boolean }): void {
+    const now = performance.now();
+    const remote = this.#transport.receiver.latest;
+    let fb = remote.fb;
+    if (options.overlays) {
+      const sender = this.#transport.sender;
+      this.#predict.setSendInterval(sender.sendIntervalMs);
+      this.#predict.setLocalFrameAcked(sender.ackedNum);
+      this.#predict.setLocalFrameLateAcked(remote.echoAck);
+      this.#predict.cull(fb, now);
+      fb = this.#predict.apply(fb);
+      fb = this.#notify.apply(fb, now);
+      if (!this.#opts.titleNoPrefix) fb = applyTitlePrefix(fb, `[${NAME}] `);
+    }
+    const out = newFrame(this.#local, fb, { initialized: !this.#repaint });
+    this.#repaint = false;
+    this.#term.write(out);
+    this.#local = fb;
+  }
+}
