@@ -1,0 +1,409 @@
+/**
+ * `tmosh serve`: the mosh-server contract (mosh-wire.md §1.2–§1.7). Checks the
+ * locale, binds the UDP port, prints `MOSH CONNECT <port> <key>` and detaches,
+ * leaving a daemon that runs the session.
+ *
+ * Detaching: Deno cannot fork, so the process ssh started re-executes tmosh as
+ * a detached child (`--daemon-internal=COLSxROWS` as first word, same
+ * arguments). The child binds, generates the key and reports `ok PORT KEY`
+ * (or `error TEXT`) on a pipe, so the key never appears in argv or the
+ * environment; then it points its stdio at /dev/null and runs the session.
+ * The first process prints the `MOSH CONNECT` line and the banner and exits 0.
+ * With `-v` nothing detaches: the session runs in the first process, logging
+ * to stderr.
+ * @module
+ */
+
+import { Connection } from "../protocol/connection.ts";
+import { TMOSH_VERSION } from "../protocol/constants.ts";
+import { encodeKey, generateKey } from "../protocol/key.ts";
+import { buildChildEnv, isUtf8Locale, loginShell } from "./child_env.ts";
+import {
+  DAEMON_FLAG,
+  parseServeArgs,
+  SERVE_USAGE,
+  type ServeOptions,
+} from "./serve_args.ts";
+import type { SessionOptions } from "./session.ts";
+
+/** How long the first process waits for the daemon to report its port, ms. */
+const DAEMON_READY_TIMEOUT = 30_000;
+
+/** Window size used when stdin is not a terminal (mosh: run_server). */
+const DEFAULT_SIZE = { cols: 80, rows: 24 };
+
+/** Runs `tmosh serve` with the words after `serve`; resolves to the exit status. */
+export async function serve(args: string[]): Promise<number> {
+  const env = Deno.env.toObject();
+  const parsed = parseServeArgs(args, { env });
+  if (parsed.kind === "help") {
+    writeAll(Deno.stdout, `${SERVE_USAGE}\n`);
+    return 0;
+  }
+  if (parsed.kind === "version") {
+    writeAll(
+      Deno.stdout,
+      `tmosh ${TMOSH_VERSION} (serve: a Mosh 1.4 compatible server)\n`,
+    );
+    return 0;
+  }
+  if (parsed.kind === "error") {
+    writeAll(Deno.stderr, `${parsed.message}\n${SERVE_USAGE}\n`);
+    return 1;
+  }
+  const opts = parsed.options;
+  if (!opts.daemon) {
+    for (const line of opts.warnings) writeAll(Deno.stderr, `${line}\n`);
+  }
+  const childEnv = buildChildEnv(env, {
+    colors: opts.colors,
+    locale: opts.locale,
+  });
+  if (!isUtf8Locale(childEnv)) {
+    writeAll(Deno.stderr, localeMessage(env, opts.locale));
+    return 1;
+  }
+  const timeouts = readTimeouts(env);
+  if (!opts.daemon) {
+    for (const line of timeouts.warnings) writeAll(Deno.stderr, `${line}\n`);
+  }
+  const size = opts.daemonSize ?? terminalSize();
+  if (opts.daemon || opts.verbose > 0) {
+    const session = sessionOptions(opts, childEnv, size, timeouts);
+    return opts.daemon
+      ? await runDaemon(opts, session)
+      : await runAttached(opts, session);
+  }
+  return await detach(args, size);
+}
+
+/** The seconds-valued server timeouts of §1.7, in ms (0 = off), and complaints about bad values. */
+export interface ServerTimeouts {
+  /** MOSH_SERVER_NETWORK_TMOUT in ms. */
+  networkMs: number;
+  /** MOSH_SERVER_SIGNAL_TMOUT in ms. */
+  signalMs: number;
+  /** Messages about values that were ignored. */
+  warnings: string[];
+}
+
+/** Reads MOSH_SERVER_NETWORK_TMOUT and MOSH_SERVER_SIGNAL_TMOUT as mosh-server does (strtol, whole string). */
+export function readTimeouts(
+  env: Record<string, string | undefined>,
+): ServerTimeouts {
+  const warnings: string[] = [];
+  function read(name: string): number {
+    const text = env[name];
+    if (text === undefined || text === "") return 0;
+    if (!/^\s*[+-]?\d+$/.test(text)) {
+      warnings.push(`${name} not a valid integer, ignoring`);
+      return 0;
+    }
+    const n = Number(text.trim());
+    if (n < 0) {
+      warnings.push(`${name} is negative, ignoring`);
+      return 0;
+    }
+    return Math.min(n, 2 ** 31) * 1000;
+  }
+  return {
+    networkMs: read("MOSH_SERVER_NETWORK_TMOUT"),
+    signalMs: read("MOSH_SERVER_SIGNAL_TMOUT"),
+    warnings,
+  };
+}
+
+/** The session's settings: the command (or login shell), its environment and the timeouts. */
+function sessionOptions(
+  opts: ServeOptions,
+  env: Record<string, string>,
+  size: { cols: number; rows: number },
+  timeouts: ServerTimeouts,
+): SessionOptions {
+  const home = env.HOME;
+  const cwd = home !== undefined && home !== "" ? home : undefined;
+  const childEnv = { ...env };
+  if (cwd !== undefined) childEnv.PWD = cwd;
+  const base = {
+    env: childEnv,
+    cwd,
+    width: size.cols,
+    height: size.rows,
+    networkTimeoutMs: timeouts.networkMs,
+    signalTimeoutMs: timeouts.signalMs,
+    log: opts.verbose > 0
+      ? (line: string) => writeAll(Deno.stderr, `${line}\n`)
+      : undefined,
+  };
+  if (opts.command !== null) return { ...base, command: opts.command };
+  const shell = loginShell();
+  return {
+    ...base,
+    command: [shell.path],
+    argv0: shell.argv0,
+    banner: readMotd(cwd),
+  };
+}
+
+/** The daemon: bind, report `ok PORT KEY` on stdout, silence stdio, run the session. */
+async function runDaemon(
+  opts: ServeOptions,
+  session: SessionOptions,
+): Promise<number> {
+  let connection: Connection;
+  let runSession: typeof import("./session.ts").runSession;
+  const key = generateKey();
+  try {
+    ({ runSession } = await import("./session.ts"));
+    connection = await Connection.listen(key, {
+      ip: opts.ip,
+      portRange: opts.portRange,
+    });
+  } catch (err) {
+    writeAll(Deno.stdout, `error ${oneLine(err)}\n`);
+    return 1;
+  }
+  for (const w of connection.warnings) {
+    writeAll(Deno.stdout, `warn ${w.replaceAll("\n", " ")}\n`);
+  }
+  writeAll(Deno.stdout, `ok ${connection.port} ${encodeKey(key)}\n`);
+  key.fill(0);
+  silenceStdio();
+  return await runSession(connection, session);
+}
+
+/** `-v`: bind, print MOSH CONNECT and run the session in this process, logging to stderr. */
+async function runAttached(
+  opts: ServeOptions,
+  session: SessionOptions,
+): Promise<number> {
+  const key = generateKey();
+  let connection: Connection;
+  let runSession: typeof import("./session.ts").runSession;
+  try {
+    ({ runSession } = await import("./session.ts"));
+    connection = await Connection.listen(key, {
+      ip: opts.ip,
+      portRange: opts.portRange,
+      log: session.log,
+    });
+  } catch (err) {
+    writeAll(Deno.stderr, `${oneLine(err)}\n`);
+    return 1;
+  }
+  for (const w of connection.warnings) writeAll(Deno.stderr, `${w}\n`);
+  printConnect(connection.port, encodeKey(key));
+  key.fill(0);
+  writeAll(
+    Deno.stderr,
+    `\ntmosh ${TMOSH_VERSION}\n\n[tmosh-server attached (-v), pid = ${Deno.pid}]\n`,
+  );
+  const status = await runSession(connection, session);
+  writeAll(Deno.stdout, "\n[tmosh-server is exiting.]\n");
+  return status;
+}
+
+/** Starts the daemon, relays its report as MOSH CONNECT and the banner; does not wait for it. */
+async function detach(
+  args: string[],
+  size: { cols: number; rows: number },
+): Promise<number> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      ...selfArgs(),
+      "serve",
+      `${DAEMON_FLAG}=${size.cols}x${size.rows}`,
+      ...args,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+    detached: true,
+  }).spawn();
+  const report = await readReport(child);
+  child.unref();
+  if (report.kind !== "ok") {
+    writeAll(Deno.stderr, `${report.text}\n`);
+    if (report.kind === "silent") {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    return 1;
+  }
+  for (const w of report.warnings) writeAll(Deno.stderr, `${w}\n`);
+  printConnect(report.port, report.key);
+  writeAll(
+    Deno.stderr,
+    `\ntmosh ${TMOSH_VERSION}\n\n[tmosh-server detached, pid = ${child.pid}]\n`,
+  );
+  return 0;
+}
+
+/** What the daemon reported on its pipe. */
+type Report =
+  | { kind: "ok"; port: number; key: string; warnings: string[] }
+  | { kind: "error" | "silent"; text: string };
+
+/** Reads `warn`/`ok`/`error` lines from the daemon until ok or error, EOF or the timeout. */
+async function readReport(child: Deno.ChildProcess): Promise<Report> {
+  const reader = child.stdout.getReader();
+  const decoder = new TextDecoder();
+  const warnings: string[] = [];
+  let buffered = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), DAEMON_READY_TIMEOUT);
+  });
+  try {
+    while (true) {
+      const chunk = await Promise.race([reader.read(), timeout]);
+      if (chunk === null) {
+        return {
+          kind: "silent",
+          text:
+            `tmosh: the server process did not report its port within ${DAEMON_READY_TIMEOUT} ms; run tmosh serve -v to see why`,
+        };
+      }
+      if (chunk.done) break;
+      buffered += decoder.decode(chunk.value, { stream: true });
+      let nl: number;
+      while ((nl = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        const ok = /^ok (\d+) ([A-Za-z0-9/+]{22})$/.exec(line);
+        if (ok !== null) {
+          return { kind: "ok", port: Number(ok[1]), key: ok[2], warnings };
+        }
+        if (line.startsWith("error ")) {
+          return { kind: "error", text: line.slice(6) };
+        }
+        if (line.startsWith("warn ")) warnings.push(line.slice(5));
+      }
+    }
+    const status = await child.status;
+    return {
+      kind: "error",
+      text: `tmosh: the server process exited (status ${status.code}${
+        status.signal ? `, ${status.signal}` : ""
+      }) before it was ready; run tmosh serve -v to see why`,
+    };
+  } finally {
+    clearTimeout(timer);
+    reader.cancel().catch(() => {});
+  }
+}
+
+/** Prints the line the mosh wrapper looks for, after `\r\n` when stdin is a tty (mosh: run_server). */
+function printConnect(port: number, key: string): void {
+  const prefix = Deno.stdin.isTerminal() ? "\r\n\n" : "";
+  writeAll(Deno.stdout, `${prefix}MOSH CONNECT ${port} ${key}\n`);
+}
+
+/** The arguments that make `Deno.execPath()` run tmosh again: `run -A main.ts`, or none when compiled. */
+function selfArgs(): string[] {
+  const exec = Deno.execPath();
+  const name = exec.slice(exec.lastIndexOf("/") + 1);
+  if (name !== "deno" && name !== "deno.exe") return [];
+  const main = new URL("../main.ts", import.meta.url);
+  return ["run", "-A", "--quiet", decodeURIComponent(main.pathname)];
+}
+
+/** The ssh pty's window size, or 80×24 when stdin is not a terminal (mosh: run_server). */
+function terminalSize(): { cols: number; rows: number } {
+  try {
+    if (Deno.stdin.isTerminal()) {
+      const { columns, rows } = Deno.consoleSize();
+      if (columns > 0 && rows > 0) return { cols: columns, rows };
+    }
+  } catch {
+    // no usable terminal
+  }
+  return DEFAULT_SIZE;
+}
+
+/** The message of mosh-server's locale refusal, with the variables that decided it. */
+function localeMessage(
+  env: Record<string, string>,
+  locale: Record<string, string>,
+): string {
+  return "tmosh serve needs a UTF-8 native locale to run.\n\n" +
+    `Unfortunately, the local environment (${ctypeOf(env)}) is not UTF-8,\n` +
+    `and neither is the client-supplied environment (${ctypeOf(locale)}).\n` +
+    "Set LANG (e.g. LANG=C.UTF-8) on the server, or pass -l LANG=<a UTF-8 locale>.\n";
+}
+
+/** Which variable decides LC_CTYPE, as NAME=VALUE (or a note that none is set). */
+function ctypeOf(env: Record<string, string>): string {
+  for (const name of ["LC_ALL", "LC_CTYPE", "LANG"]) {
+    if (env[name]) return `${name}=${env[name]}`;
+  }
+  return "no LC_ALL, LC_CTYPE or LANG";
+}
+
+/** The message of the day, as a login shows it, unless ~/.hushlogin exists (mosh: print_motd). */
+function readMotd(home: string | undefined): string | undefined {
+  const read = (path: string) => {
+    try {
+      return Deno.readTextFileSync(path);
+    } catch {
+      return null;
+    }
+  };
+  if (home !== undefined) {
+    try {
+      Deno.statSync(`${home}/.hushlogin`);
+      return undefined;
+    } catch {
+      // not hushed
+    }
+  }
+  const text = (read("/run/motd.dynamic") ?? read("/var/run/motd.dynamic") ??
+    "") + (read("/etc/motd") ?? "");
+  return text === "" ? undefined : text;
+}
+
+/** An error's message on one line. */
+function oneLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const line = text.replaceAll("\n", " ");
+  return line.startsWith("tmosh: ") ? line : `tmosh: ${line}`;
+}
+
+/** Writes all of `text` synchronously (so stdout and stderr lines keep their order). */
+function writeAll(
+  stream: { writeSync(p: Uint8Array): number },
+  text: string,
+): void {
+  const bytes = new TextEncoder().encode(text);
+  let off = 0;
+  try {
+    while (off < bytes.length) off += stream.writeSync(bytes.subarray(off));
+  } catch {
+    // The reader went away (e.g. ssh closed); nothing better to do.
+  }
+}
+
+/** Points fds 0, 1 and 2 at /dev/null, as mosh-server's daemon does, so nothing holds ssh's pipes. */
+function silenceStdio(): void {
+  try {
+    const lib = Deno.dlopen(
+      "libc.so.6",
+      {
+        open: { parameters: ["buffer", "i32"], result: "i32" },
+        dup2: { parameters: ["i32", "i32"], result: "i32" },
+        close: { parameters: ["i32"], result: "i32" },
+      } as const,
+    );
+    const fd = lib.symbols.open(new TextEncoder().encode("/dev/null\0"), 2);
+    if (fd >= 0) {
+      for (const target of [0, 1, 2]) lib.symbols.dup2(fd, target);
+      if (fd > 2) lib.symbols.close(fd);
+    }
+    lib.close();
+  } catch {
+    // No FFI: stdout stays a pipe nobody reads, which only matters if we print.
+  }
+}
