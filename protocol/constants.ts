@@ -111,9 +111,11 @@ export const RECEIVER_QUENCH = 15000;
 export const ECHO_TIMEOUT = 50;
 /**
  * Largest terminal width or height a resize may carry, cells (tmosh only; stock
- * Mosh has no limit). Senders clamp to [1, this]; receivers ignore resizes outside it.
+ * Mosh has no limit). Senders clamp to [1, this]; receivers ignore resizes
+ * outside it, so a hostile peer cannot make the emulator allocate more than
+ * about 1024x1024 cells.
  */
-export const MAX_TERMINAL_DIMENSION = 4096;
+export const MAX_TERMINAL_DIMENSION = 1024;
 
 // ---- server (mosh: src/frontend/mosh-server.cc) ----
 
