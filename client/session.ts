@@ -75,9 +75,7 @@ class ClientSession {
   #contact = false;
   #done: (code: number) => void = () => {};
   #finished = false;
-  #exitCode = 1;
   #quitting = false;
-  #stdinClosed = false;
   #suspended = false;
 
   constructor(opts: RunClientOptions) {
@@ -195,7 +193,6 @@ class ClientSession {
       }
       if (this.#finished) return;
       if (n === null) {
-        this.#stdinClosed = true;
         this.#quit("Exiting...");
         return;
       }
@@ -283,7 +280,7 @@ class ClientSession {
     const now = performance.now();
     this.#notify.setNotification(message, { permanent: true }, now);
     if (!this.#transport.connection.hasRemote || !this.#contact) {
-      this.#finish(this.#contact ? 1 : 1);
+      this.#finish(1);
       return;
     }
     this.#transport.startShutdown();
@@ -293,7 +290,6 @@ class ClientSession {
   #finish(code: number): void {
     if (this.#finished) return;
     this.#finished = true;
-    this.#exitCode = code;
     this.#done(code);
   }
 
