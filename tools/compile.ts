@@ -18,8 +18,6 @@ export async function compileTarget(target: string): Promise<number> {
     "compile",
     "--allow-all",
     "--unstable-net",
-    "--include",
-    "protocol/",
     "--target",
     target,
     "--output",
