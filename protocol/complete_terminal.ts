@@ -79,9 +79,7 @@ export class CompleteTerminal implements SyncState<CompleteTerminal> {
         events.push({ type: "bytes", bytes: encoder.encode(bytes) });
       }
     }
-    return events.length === 0
-      ? new Uint8Array(0)
-      : encodeHostMessage(events);
+    return events.length === 0 ? new Uint8Array(0) : encodeHostMessage(events);
   }
 
   /** The state after a received HostMessage; null when malformed or no applier is set. */

@@ -9,10 +9,7 @@ import type { Connection } from "./connection.ts";
 import { FragmentAssembly, Fragmenter } from "./fragment.ts";
 import { decodeInstruction, encodeInstruction } from "./messages.ts";
 import type { SyncState } from "./sync_state.ts";
-import {
-  deliverInstruction,
-  TransportReceiver,
-} from "./transport_receiver.ts";
+import { deliverInstruction, TransportReceiver } from "./transport_receiver.ts";
 import { TransportSender } from "./transport_sender.ts";
 
 /** Options of a Transport. */

@@ -35,7 +35,9 @@ if (import.meta.main) {
   for (const target of only) {
     const code = await compileTarget(target);
     if (code !== 0) {
-      console.error(`tmosh: deno compile for ${target} failed (status ${code})`);
+      console.error(
+        `tmosh: deno compile for ${target} failed (status ${code})`,
+      );
       failed++;
     }
   }
