@@ -12,7 +12,7 @@
 
 import { PREDICT_TIMING_WAIT } from "../protocol/constants.ts";
 import { cellAt, type Framebuffer, type Row } from "../protocol/framebuffer.ts";
-import { wcwidth } from "../protocol/emulator.ts";
+import { wcwidth } from "../protocol/wcwidth.ts";
 import type { PredictMode } from "./client_args.ts";
 import { InputParser } from "./prediction_input.ts";
 import {

@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { newFrame } from "../protocol/display.ts";
-import { Emulator, wcwidth } from "../protocol/emulator.ts";
+import { Emulator } from "../protocol/emulator.ts";
+import { wcwidth } from "../protocol/wcwidth.ts";
 import {
   ATTR_FAINT,
   blankFramebuffer,

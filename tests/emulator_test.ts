@@ -4,7 +4,8 @@
  * and with application output on the server side.
  */
 import assert from "node:assert/strict";
-import { Emulator, wcwidth } from "../protocol/emulator.ts";
+import { Emulator } from "../protocol/emulator.ts";
+import { wcwidth } from "../protocol/wcwidth.ts";
 import {
   ATTR_BLINK,
   ATTR_BOLD,

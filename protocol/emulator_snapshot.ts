@@ -1,0 +1,226 @@
+/**
+ * Conversion between xterm.js buffer lines and immutable framebuffer rows:
+ * snapshotting lines into normalized `Row`s (with a cache that shares
+ * unchanged rows), writing rows back into lines, and rendition conversion.
+ * @module
+ */
+
+import {
+  ATTR_BLINK,
+  ATTR_BOLD,
+  ATTR_FAINT,
+  ATTR_INVERSE,
+  ATTR_INVISIBLE,
+  ATTR_ITALIC,
+  ATTR_UNDERLINE,
+  ATTRS_SHIFT,
+  blankRow,
+  CELL_WORDS,
+  CODE_MASK,
+  COLOR_PALETTE,
+  COLOR_RGB,
+  type Framebuffer,
+  makeRendition,
+  type Rendition,
+  type Row,
+  TEXT_FLAG,
+  WIDTH_SHIFT,
+} from "./framebuffer.ts";
+import {
+  WRAP_BIT,
+  X_COMBINED,
+  X_CONTENT,
+  type XAttr,
+  type XBuffer,
+  type XLine,
+} from "./xterm_internals.ts";
+
+/** xterm attribute flags (buffer/Constants.ts). */
+const FG_INVERSE = 0x4000000, FG_BOLD = 0x8000000, FG_UNDERLINE = 0x10000000;
+const FG_BLINK = 0x20000000, FG_INVISIBLE = 0x40000000;
+const BG_ITALIC = 0x4000000, BG_DIM = 0x8000000;
+const CM_MASK = 0x3000000,
+  CM_P16 = 0x1000000,
+  CM_P256 = 0x2000000,
+  CM_RGB = 0x3000000;
+
+function colorFromX(v: number): number {
+  const mode = v & CM_MASK;
+  if (mode === 0) return 0;
+  return mode === CM_RGB
+    ? COLOR_RGB | (v & 0xffffff)
+    : COLOR_PALETTE | (v & 0xff);
+}
+
+function colorToX(c: number): number {
+  if (c & COLOR_RGB) return CM_RGB | (c & 0xffffff);
+  if (c & COLOR_PALETTE) {
+    return ((c & 0xff) < 16 ? CM_P16 : CM_P256) | (c & 0xff);
+  }
+  return 0;
+}
+
+function attrsFromX(fg: number, bg: number): number {
+  return (fg & FG_BOLD ? ATTR_BOLD : 0) | (bg & BG_DIM ? ATTR_FAINT : 0) |
+    (bg & BG_ITALIC ? ATTR_ITALIC : 0) |
+    (fg & FG_UNDERLINE ? ATTR_UNDERLINE : 0) |
+    (fg & FG_BLINK ? ATTR_BLINK : 0) | (fg & FG_INVERSE ? ATTR_INVERSE : 0) |
+    (fg & FG_INVISIBLE ? ATTR_INVISIBLE : 0);
+}
+
+/** The framebuffer rendition of an xterm attribute. */
+export function renditionFromX(a: XAttr): Rendition {
+  return makeRendition(
+    attrsFromX(a.fg, a.bg),
+    colorFromX(a.fg),
+    colorFromX(a.bg),
+  );
+}
+
+/** The xterm attribute of a framebuffer rendition. */
+export function renditionToX(r: Rendition): XAttr {
+  const a = r.attrs;
+  const fg = colorToX(r.fg) | (a & ATTR_BOLD ? FG_BOLD : 0) |
+    (a & ATTR_UNDERLINE ? FG_UNDERLINE : 0) |
+    (a & ATTR_BLINK ? FG_BLINK : 0) | (a & ATTR_INVERSE ? FG_INVERSE : 0) |
+    (a & ATTR_INVISIBLE ? FG_INVISIBLE : 0);
+  const bg = colorToX(r.bg) | (a & ATTR_ITALIC ? BG_ITALIC : 0) |
+    (a & ATTR_FAINT ? BG_DIM : 0);
+  return { fg: fg >>> 0, bg: bg >>> 0, extended: undefined };
+}
+
+/** Convert one xterm line into an immutable, normalized row. */
+function rowFromLine(line: XLine, cols: number, isBottom: boolean): Row {
+  const d = line._data;
+  const cells = new Uint32Array(cols * CELL_WORDS);
+  let texts: (string | undefined)[] | undefined;
+  for (let x = 0, i = 0; x < cols; x++, i += 3) {
+    const content = d[i], fg = d[i + 1], bg = d[i + 2];
+    let width = (content >>> 22) & 3;
+    let empty = (content & X_CONTENT) === 0;
+    if (width === 2 && (x + 1 >= cols || ((d[i + 3] >>> 22) & 3) !== 0)) {
+      empty = true;
+    }
+    if (width === 0 && (x === 0 || ((d[i - 3] >>> 22) & 3) !== 2 || !empty)) {
+      empty = true;
+      width = 1;
+    }
+    if (empty) {
+      // A continuation carries its wide cell's background, as a diff recreates it.
+      cells[i] = (width === 0 ? 0 : 1) << WIDTH_SHIFT;
+      cells[i + 2] = colorFromX(width === 0 ? d[i - 1] : bg);
+      continue;
+    }
+    let w0 = (width << WIDTH_SHIFT) | (attrsFromX(fg, bg) << ATTRS_SHIFT);
+    if (content & X_COMBINED) {
+      texts ??= new Array<string | undefined>(cols);
+      texts[x] = line._combined[x] ?? "";
+      w0 |= TEXT_FLAG;
+    } else {
+      w0 |= content & CODE_MASK;
+    }
+    cells[i] = w0;
+    cells[i + 1] = colorFromX(fg);
+    cells[i + 2] = colorFromX(bg);
+  }
+  const last = (cols - 1) * CELL_WORDS;
+  const wrap = !isBottom && (d[last + 2] & WRAP_BIT) !== 0 &&
+    ((cells[last] & (CODE_MASK | TEXT_FLAG)) !== 0 ||
+      (cells[last] >>> WIDTH_SHIFT & 3) === 0);
+  return { width: cols, wrap, cells, texts };
+}
+
+/** Make an xterm line hold exactly `row` (up to `cols` cells), wrap flag included. */
+export function loadRow(
+  line: XLine,
+  row: Row,
+  options: { cols: number },
+): void {
+  const { cols } = options, d = line._data;
+  line._combined = {};
+  line._extendedAttrs = {};
+  line.isWrapped = false;
+  const n = Math.min(cols, row.width);
+  for (let x = 0, i = 0; x < n; x++, i += 3) {
+    const w0 = row.cells[i];
+    const a = renditionToX(
+      makeRendition(
+        (w0 >>> ATTRS_SHIFT) & 0x7f,
+        row.cells[i + 1],
+        row.cells[i + 2],
+      ),
+    );
+    d[i] = (w0 & TEXT_FLAG ? X_COMBINED : w0 & CODE_MASK) |
+      ((w0 >>> WIDTH_SHIFT) & 3) << 22;
+    d[i + 1] = a.fg;
+    d[i + 2] = a.bg;
+    if (w0 & TEXT_FLAG) line._combined[x] = row.texts![x]!;
+  }
+  if (row.wrap && n === cols) {
+    d[(cols - 1) * 3 + 2] = (d[(cols - 1) * 3 + 2] | WRAP_BIT) >>> 0;
+  }
+}
+
+interface CachedRow {
+  raw: Uint32Array;
+  combined: Record<number, string>;
+  row: Row;
+  isBottom: boolean;
+}
+
+function sameRaw(c: CachedRow, line: XLine, cols: number): boolean {
+  const a = c.raw, d = line._data;
+  for (let i = cols * 3 - 1; i >= 0; i--) {
+    if (a[i] !== d[i]) return false;
+  }
+  for (let x = 0; x < cols; x++) {
+    if ((d[x * 3] & X_COMBINED) && line._combined[x] !== c.combined[x]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Snapshots an xterm buffer's screen as rows, reusing the rows of unchanged lines. */
+export class RowSnapshotter {
+  #cache = new WeakMap<XLine, CachedRow>();
+
+  /** The screen's rows; `prev.rows` itself when every row is unchanged from `prev`. */
+  rows(
+    buf: XBuffer,
+    options: { cols: number; rows: number; prev: Framebuffer | undefined },
+  ): readonly Row[] {
+    const { cols, rows: rowsN, prev } = options;
+    const rows: Row[] = new Array(rowsN);
+    let same = prev !== undefined && prev.width === cols &&
+      prev.height === rowsN;
+    for (let y = 0; y < rowsN; y++) {
+      const line = buf.lines.get(buf.ybase + y);
+      const isBottom = y === rowsN - 1;
+      if (line === undefined || line.length < cols) {
+        rows[y] = blankRow(cols); // cannot happen without reflow; never throw here
+        same = false;
+        continue;
+      }
+      const c = this.#cache.get(line);
+      let row: Row;
+      if (
+        c && c.isBottom === isBottom && c.row.width === cols &&
+        sameRaw(c, line, cols)
+      ) {
+        row = c.row;
+      } else {
+        row = rowFromLine(line, cols, isBottom);
+        this.#cache.set(line, {
+          raw: line._data.slice(0, cols * 3),
+          combined: { ...line._combined },
+          row,
+          isBottom,
+        });
+      }
+      rows[y] = row;
+      if (same && prev!.rows[y] !== row) same = false;
+    }
+    return same ? prev!.rows : rows;
+  }
+}
