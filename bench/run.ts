@@ -7,6 +7,7 @@ const modules = [
   ["crypto", "./crypto_bench.ts", "benchCrypto"],
   ["fragments", "./fragment_bench.ts", "benchFragment"],
   ["display", "./display_bench.ts", "benchDisplay"],
+  ["transport", "./transport_bench.ts", "benchTransport"],
 ] as const;
 
 for (const [name, path, fn] of modules) {
