@@ -99,6 +99,7 @@ export class Connection {
   readonly #rtt = new RttEstimator();
   readonly #sockets: Socket[] = [];
   readonly #pending = new Set<Promise<void>>();
+  #sendTail: Promise<void> = Promise.resolve();
   #handler: ((payload: Uint8Array) => void) | null = null;
   #remote: RemoteAddr | null;
   #hasRemote: boolean;
@@ -270,16 +271,21 @@ export class Connection {
       payload,
     });
     const { hostname, port } = this.#remote;
-    const sent = this.#newest().conn.send(bytes, {
-      transport: "udp",
-      hostname,
-      port,
+    const socket = this.#newest();
+    // Chained so datagrams leave in sequence order (Deno may reorder
+    // concurrent sends on a fresh socket); a socket pruned meanwhile is
+    // replaced by the newest one.
+    const sent = this.#sendTail.then(() => {
+      const via = socket.closed ? this.#newest() : socket;
+      if (via === undefined || via.closed) return bytes.length;
+      return via.conn.send(bytes, { transport: "udp", hostname, port });
     }).then(
       (n) => {
         if (n !== bytes.length) this.#sendError = "sendto: short send";
       },
       (err) => this.#sendFailed(err),
     );
+    this.#sendTail = sent;
     this.#track(sent);
     if (this.#server) {
       if (now - (this.#lastHeard ?? -Infinity) > SERVER_ASSOCIATION_TIMEOUT) {
