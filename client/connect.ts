@@ -8,8 +8,7 @@
  */
 
 import { isIP } from "node:net";
-import { basename } from "node:path";
-import { fileURLToPath } from "node:url";
+import { selfCommand } from "../protocol/self_command.ts";
 import { BootstrapScanner, runAndScan } from "./bootstrap_output.ts";
 import { fakeProxy, resolveHost } from "./fake_proxy.ts";
 import {
@@ -89,18 +88,6 @@ export function serverArgs(
   }
   if (options.command.length > 0) args.push("--", ...options.command);
   return args;
-}
-
-/** Returns the command that runs tmosh itself: the binary when compiled, else `deno run -A main.ts`. */
-export function selfCommand(): string[] {
-  const exe = Deno.execPath();
-  if (basename(exe) !== "deno") return [exe];
-  return [
-    exe,
-    "run",
-    "-A",
-    fileURLToPath(new URL("../main.ts", import.meta.url)),
-  ];
 }
 
 /** Returns ssh's argv for a session (ssh words, options, `userhost -- remoteCommand`). */

@@ -5,7 +5,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { bootstrap, selfCommand, shellQuote } from "./connect.ts";
+import { selfCommand } from "../protocol/self_command.ts";
+import { bootstrap, shellQuote } from "./connect.ts";
 import type { ConnectOptions } from "./connect_args.ts";
 import { isPredictMode, type PredictMode } from "./client_args.ts";
 import { Relay } from "./relay.ts";

@@ -17,6 +17,7 @@
 import { Connection } from "../protocol/connection.ts";
 import { TMOSH_VERSION } from "../protocol/constants.ts";
 import { encodeKey, generateKey } from "../protocol/key.ts";
+import { selfCommand } from "../protocol/self_command.ts";
 import { buildChildEnv, isUtf8Locale, loginShell } from "./child_env.ts";
 import {
   DAEMON_FLAG,
@@ -208,9 +209,10 @@ async function detach(
   args: string[],
   size: { cols: number; rows: number },
 ): Promise<number> {
-  const child = new Deno.Command(Deno.execPath(), {
+  const [exe, ...selfArgs] = selfCommand();
+  const child = new Deno.Command(exe, {
     args: [
-      ...selfArgs(),
+      ...selfArgs,
       "serve",
       `${DAEMON_FLAG}=${size.cols}x${size.rows}`,
       ...args,
@@ -300,15 +302,6 @@ async function readReport(child: Deno.ChildProcess): Promise<Report> {
 function printConnect(port: number, key: string): void {
   const prefix = Deno.stdin.isTerminal() ? "\r\n\n" : "";
   writeAll(Deno.stdout, `${prefix}MOSH CONNECT ${port} ${key}\n`);
-}
-
-/** The arguments that make `Deno.execPath()` run tmosh again: `run -A main.ts`, or none when compiled. */
-function selfArgs(): string[] {
-  const exec = Deno.execPath();
-  const name = exec.slice(exec.lastIndexOf("/") + 1);
-  if (name !== "deno" && name !== "deno.exe") return [];
-  const main = new URL("../main.ts", import.meta.url);
-  return ["run", "-A", "--quiet", decodeURIComponent(main.pathname)];
 }
 
 /** The ssh pty's window size, or 80×24 when stdin is not a terminal (mosh: run_server). */
