@@ -8,6 +8,7 @@ const modules = [
   ["fragments", "./fragment_bench.ts", "benchFragment"],
   ["display", "./display_bench.ts", "benchDisplay"],
   ["transport", "./transport_bench.ts", "benchTransport"],
+  ["prediction (simulated)", "./prediction_bench.ts", "benchPrediction"],
 ] as const;
 
 for (const [name, path, fn] of modules) {
