@@ -20,9 +20,16 @@ const SUBCOMMANDS: Subcommand[] = [
     summary:
       "connect to [user@]host over ssh, like mosh: tmosh connect [options] [user@]host [-- command...]",
     run: async (args) => {
+      // The session (xterm, protobuf, ...) loads while ssh starts the server;
+      // the --fake-proxy run (on ssh's critical path) never needs it.
+      const session = args.includes("--fake-proxy")
+        ? null
+        : import("./client/session.ts");
+      session?.catch(() => {}); // reported when runClient awaits it
       const { connectMain } = await import("./client/connect.ts");
-      const { runClient } = await import("./client/session.ts");
-      return await connectMain(args, { runClient });
+      return await connectMain(args, {
+        runClient: async (options) => (await session!).runClient(options),
+      });
     },
   },
   {
