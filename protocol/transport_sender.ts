@@ -129,6 +129,15 @@ export class TransportSender<T extends SyncState<T>> {
     this.#pendingDataAck = true;
   }
 
+  /**
+   * Sends the next ack at once (tmosh only): used by the client on first
+   * contact, so the server gets a timestamp echo, hence an RTT sample and a
+   * short send interval, before it draws the first prompt.
+   */
+  ackNow(now: number): void {
+    if (this.#nextAckTime > now) this.#nextAckTime = now;
+  }
+
   /** Records that a new in-order state arrived from the peer at `now` (mosh: remote_heard). */
   remoteHeard(now: number): void {
     this.#lastHeard = now;
