@@ -152,10 +152,12 @@ async function runDaemon(
   session: SessionOptions,
 ): Promise<number> {
   let connection: Connection;
-  let runSession: typeof import("./session.ts").runSession;
+  // The session code (emulator, pty) loads while the first process reports
+  // MOSH CONNECT: it is off the critical path of the ssh bootstrap.
+  const sessionModule = import("./session.ts");
+  sessionModule.catch(() => {}); // awaited below
   const key = generateKey();
   try {
-    ({ runSession } = await import("./session.ts"));
     connection = await Connection.listen(key, {
       ip: opts.ip,
       portRange: opts.portRange,
@@ -170,6 +172,7 @@ async function runDaemon(
   writeAll(Deno.stdout, `ok ${connection.port} ${encodeKey(key)}\n`);
   key.fill(0);
   silenceStdio();
+  const { runSession } = await sessionModule;
   return await runSession(connection, session);
 }
 
