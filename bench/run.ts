@@ -9,6 +9,12 @@ const modules = [
   ["display", "./display_bench.ts", "benchDisplay"],
   ["transport", "./transport_bench.ts", "benchTransport"],
   ["prediction (simulated)", "./prediction_bench.ts", "benchPrediction"],
+  [
+    "connect (loopback sshd, vs stock mosh)",
+    "./connect_bench.ts",
+    "benchConnect",
+  ],
+  ["serve (vs stock mosh-server)", "./serve_bench.ts", "benchServe"],
 ] as const;
 
 for (const [name, path, fn] of modules) {
