@@ -3,7 +3,7 @@
  * This module only parses the command line and hands over to `client/` or `server/`.
  * @module
  */
-import { Command, CommanderError } from "commander";
+import type { Command } from "commander";
 import { TMOSH_VERSION } from "./protocol/constants.ts";
 
 /** A subcommand: its name, one-line summary and entry point taking the raw words after it. */
@@ -66,7 +66,8 @@ const SUBCOMMANDS: Subcommand[] = [
 let exitStatus = 0;
 
 /** Builds the command-line parser with every subcommand tmosh offers. */
-export function buildProgram(): Command {
+export async function buildProgram(): Promise<Command> {
+  const { Command } = await import("commander");
   const program = new Command("tmosh");
   program
     .description(
@@ -98,7 +99,12 @@ export function buildProgram(): Command {
 
 /** Runs the command line and returns the process exit status. */
 export async function main(args: string[]): Promise<number> {
-  const program = buildProgram();
+  // A subcommand parses its own words (each mirrors a Mosh contract), so the
+  // long-running server and client never load the top-level parser.
+  const sub = SUBCOMMANDS.find((s) => s.name === args[0]);
+  if (sub !== undefined) return await sub.run(args.slice(1));
+  const program = await buildProgram();
+  const { CommanderError } = await import("commander");
   exitStatus = 0;
   if (args.length === 0) {
     program.outputHelp();

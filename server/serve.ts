@@ -17,7 +17,7 @@
 import { Connection } from "../protocol/connection.ts";
 import { TMOSH_VERSION } from "../protocol/constants.ts";
 import { encodeKey, generateKey } from "../protocol/key.ts";
-import { selfCommand } from "../protocol/self_command.ts";
+import { selfCommand, SERVER_V8_FLAGS } from "../protocol/self_command.ts";
 import { buildChildEnv, isUtf8Locale, loginShell } from "./child_env.ts";
 import {
   DAEMON_FLAG,
@@ -212,7 +212,7 @@ async function detach(
   args: string[],
   size: { cols: number; rows: number },
 ): Promise<number> {
-  const [exe, ...selfArgs] = selfCommand();
+  const [exe, ...selfArgs] = selfCommand({ v8Flags: SERVER_V8_FLAGS });
   const child = new Deno.Command(exe, {
     args: [
       ...selfArgs,

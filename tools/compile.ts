@@ -3,6 +3,7 @@
  * `deno compile`. Needs network access to dl.deno.land (it fetches the `denort` base binary).
  * @module
  */
+import { SERVER_V8_FLAGS } from "../protocol/self_command.ts";
 
 /** Release targets (Rust triples understood by `deno compile --target`). */
 export const TARGETS = [
@@ -18,6 +19,7 @@ export async function compileTarget(target: string): Promise<number> {
     "compile",
     "--allow-all",
     "--unstable-net",
+    `--v8-flags=${SERVER_V8_FLAGS.join(",")}`,
     "--target",
     target,
     "--output",
