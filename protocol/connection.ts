@@ -378,10 +378,12 @@ export class Connection {
 
   async #readLoop(socket: Socket): Promise<void> {
     let failures = 0;
+    // One buffer per socket: decryption copies out everything that is kept.
+    const buffer = new Uint8Array(RECEIVE_MTU + 1);
     while (!socket.closed) {
       let received: [Uint8Array, Deno.Addr];
       try {
-        received = await socket.conn.receive(new Uint8Array(RECEIVE_MTU + 1));
+        received = await socket.conn.receive(buffer);
       } catch (err) {
         if (socket.closed || isClosedError(err)) return;
         // Unexpected OS error: back off briefly rather than spin.

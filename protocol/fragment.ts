@@ -16,8 +16,12 @@ import {
 
 /** Number of distinct fragment numbers, 15 bits (mosh: Fragment::tostring). */
 export const MAX_FRAGMENTS = 0x8000;
-/** Most compressed bytes one assembly may buffer before it is dropped, bytes. */
-export const MAX_ASSEMBLY_BYTES = 8 * 1024 * 1024;
+/**
+ * Most compressed bytes one assembly may buffer before it is dropped, bytes:
+ * zlib of the largest acceptable instruction (MAX_UNCOMPRESSED) plus
+ * deflate's worst-case expansion of stored blocks.
+ */
+export const MAX_ASSEMBLY_BYTES = MAX_UNCOMPRESSED + 64 * 1024;
 
 const FINAL_BIT = 0x8000;
 const MIN_MTU = ADDED_BYTES + TAG_BYTES + FRAG_HEADER_BYTES + 1;
