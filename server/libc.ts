@@ -116,6 +116,8 @@ const SYMBOLS = {
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  dup2: { parameters: ["i32", "i32"], result: "i32" },
   pipe2: { parameters: ["buffer", "i32"], result: "i32" },
   /** Runs on a worker thread (returns a Promise); errno is not meaningful after it. */
   poll: {
@@ -214,4 +216,13 @@ export function cStringField(
 /** Close `fd`, ignoring errors (cleanup paths). */
 export function closeQuietly(fd: number): void {
   if (fd >= 0) libc().close(fd);
+}
+
+/** Points fds 0, 1 and 2 at /dev/null (a daemon's stdio must not hold ssh's pipes). */
+export function redirectStdioToDevNull(): void {
+  const c = libc();
+  const fd = c.open(cString("/dev/null"), O_RDWR);
+  if (fd < 0) return;
+  for (const target of [0, 1, 2]) c.dup2(fd, target);
+  if (fd > 2) c.close(fd);
 }

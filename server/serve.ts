@@ -19,6 +19,7 @@ import { TMOSH_VERSION } from "../protocol/constants.ts";
 import { encodeKey, generateKey } from "../protocol/key.ts";
 import { selfCommand, SERVER_V8_FLAGS } from "../protocol/self_command.ts";
 import { buildChildEnv, isUtf8Locale, loginShell } from "./child_env.ts";
+import { libc, redirectStdioToDevNull } from "./libc.ts";
 import {
   DAEMON_FLAG,
   parseServeArgs,
@@ -169,6 +170,7 @@ async function runDaemon(
   for (const w of connection.warnings) {
     writeAll(Deno.stdout, `warn ${w.replaceAll("\n", " ")}\n`);
   }
+  prepareSilence();
   writeAll(Deno.stdout, `ok ${connection.port} ${encodeKey(key)}\n`);
   key.fill(0);
   silenceStdio();
@@ -382,23 +384,19 @@ function writeAll(
   }
 }
 
+/** Loads libc now, so that silenceStdio() right after the report is immediate. */
+function prepareSilence(): void {
+  try {
+    libc();
+  } catch {
+    // reported by silenceStdio's fallback
+  }
+}
+
 /** Points fds 0, 1 and 2 at /dev/null, as mosh-server's daemon does, so nothing holds ssh's pipes. */
 function silenceStdio(): void {
   try {
-    const lib = Deno.dlopen(
-      "libc.so.6",
-      {
-        open: { parameters: ["buffer", "i32"], result: "i32" },
-        dup2: { parameters: ["i32", "i32"], result: "i32" },
-        close: { parameters: ["i32"], result: "i32" },
-      } as const,
-    );
-    const fd = lib.symbols.open(new TextEncoder().encode("/dev/null\0"), 2);
-    if (fd >= 0) {
-      for (const target of [0, 1, 2]) lib.symbols.dup2(fd, target);
-      if (fd > 2) lib.symbols.close(fd);
-    }
-    lib.close();
+    redirectStdioToDevNull();
   } catch {
     // No FFI: stdout stays a pipe nobody reads, which only matters if we print.
   }
