@@ -10,6 +10,11 @@ const modules = [
   ["transport", "./transport_bench.ts", "benchTransport"],
   ["prediction (simulated)", "./prediction_bench.ts", "benchPrediction"],
   [
+    "keystrokes (tmux, relay, vs stock mosh-client)",
+    "./keystroke_bench.ts",
+    "benchKeystrokes",
+  ],
+  [
     "connect (loopback sshd, vs stock mosh)",
     "./connect_bench.ts",
     "benchConnect",

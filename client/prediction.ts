@@ -87,6 +87,8 @@ export class PredictionEngine {
   #context: string | undefined = undefined;
   /** The next printable key is the first of its epoch. */
   #vouchPending = false;
+  /** Newest client state that carries a key typed so far. */
+  #inputFrame = 0;
   #stats: PredictionStats = {
     predicted: 0,
     shownInstantly: 0,
@@ -145,7 +147,10 @@ export class PredictionEngine {
   /** Predict the effect of keyboard bytes typed at `now` on top of `fb`. */
   newUserInput(bytes: Uint8Array, fb: Framebuffer, now: number): void {
     if (this.#mode === "never") return;
-    for (const b of bytes) this.#newUserByte(b, fb, now);
+    for (const b of bytes) {
+      this.#newUserByte(b, fb, now);
+      this.#inputFrame = this.#sent + 1;
+    }
   }
 
   /** Judge the predictions against the server's newest framebuffer (mosh: cull). */
@@ -407,12 +412,17 @@ export class PredictionEngine {
     }
   }
 
-  /** On the first printable key of an epoch, note the screen context if typing starts at the real cursor. */
+  /**
+   * On the first printable key of an epoch, note the screen context if typing
+   * starts at the real cursor of a screen that has seen every earlier key
+   * (after e.g. Up or Tab still in flight, the screen is about to change).
+   */
   #takeContext(fb: Framebuffer): void {
     if (this.#contextEpoch === this.#predictionEpoch) return;
     this.#contextEpoch = this.#predictionEpoch;
     const cur = this.#cursor();
     const idle = cur.row === fb.cursorRow && cur.col === fb.cursorCol &&
+      this.#lateAcked >= this.#inputFrame &&
       !this.#overlays.some((r) => r.cells.some((c) => c.active));
     this.#context = idle ? this.#confidence.contextAt(fb) : undefined;
     this.#vouchPending = true;

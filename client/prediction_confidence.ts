@@ -7,7 +7,9 @@
  * there. A context is the text left of the cursor on its row (digits folded
  * to "0", so clocks and counters in prompts do not matter), taken only where
  * typing would append: cursor visible, not in the last column, something
- * printed left of it, nothing right of it. The first key of an epoch is
+ * printed left of it, nothing right of it (and, checked by the engine, only
+ * when the server has echoed every earlier key, so the screen is not about
+ * to change under the cursor, e.g. after Up). The first key of an epoch is
  * vouched for (shown at once) when, in that context:
  * 1. the exact context saw a confirmed echo within `EXACT_WINDOW` and no
  *    misprediction since; or

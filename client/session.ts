@@ -231,8 +231,10 @@ class ClientSession {
     } else {
       this.#predict.newUserInput(r.send, this.#remoteFb(), now);
     }
+    // Local echo first (drawn now, not queued), then the keys go to the
+    // transport, which sends them on its own timer.
+    this.#draw();
     this.#pushState(sender.currentState.pushKeys(r.send));
-    this.#requestDraw();
   }
 
   #resized(): void {

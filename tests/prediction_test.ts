@@ -220,6 +220,27 @@ Deno.test("confident first key: never on password prompts or without evidence", 
   assert.equal(conf.contextAt(screen([""], [0, 0])), undefined, "no prompt");
 });
 
+Deno.test("confident first key: not while an earlier key (history recall) is in flight", () => {
+  const h = confirmedAtPrompt({ mode: "always" }, "ls");
+  h.type("\r").tick(250);
+  h.server(prompt("", 2, ["$ ls", "file"]));
+  // Up, then a key before the recalled line is back: the prompt is trusted,
+  // but the screen is about to change under the cursor.
+  h.type("\x1b[A").tick(100).type("x");
+  assert.equal(line(h.view(), 2), "$", "not vouched");
+  assert.equal(h.engine.stats.vouched, 0);
+  h.tick(250).server(screen(["$ ls", "file", "$ lsx"], [2, 5]));
+  assert.equal(line(h.view(), 2), "$ lsx");
+  assert.equal(h.engine.stats.mispredicted, 0);
+  // With everything echoed, the next prompt's first key is vouched again.
+  h.type("\r").tick(250).server(
+    prompt("", 4, ["$ ls", "file", "$ lsx", "sh: lsx: not found"]),
+  );
+  h.type("y");
+  assert.equal(line(h.view(), 4), "$ y");
+  assert.equal(h.engine.stats.vouched, 1);
+});
+
 Deno.test("misprediction: shown keys vanish and the server's frame is left untouched", () => {
   const h = confirmedAtPrompt({ mode: "adaptive" });
   h.type("x");
