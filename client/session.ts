@@ -143,7 +143,7 @@ class ClientSession {
       }
     }, FIRST_CONTACT_TIMEOUT);
     this.#draw();
-    const reader = this.#readKeys();
+    void this.#readKeys();
     const code = await finished;
     clearTimeout(firstContact);
     clearTimeout(giveUp);
@@ -156,7 +156,6 @@ class ClientSession {
     this.#term.dispose();
     await this.#transport.close();
     this.#applier.dispose();
-    void reader;
     this.#term.write(`\r\n[${NAME} is exiting.]\r\n`);
     if (!this.#contact) {
       console.error(
