@@ -12,12 +12,8 @@
 
 import { findBinary } from "../tests/helpers/require_peer.ts";
 import { freeUdpPort } from "../tests/helpers/ports.ts";
-import {
-  descendants,
-  findPids,
-  processAlive,
-  startStockServer,
-} from "../tests/helpers/stock_mosh.ts";
+import { findPids, startStockServer } from "../tests/helpers/stock_mosh.ts";
+import { startTmoshServer } from "../tests/helpers/tmosh_server.ts";
 import { startTmux, type TmuxSession } from "../tests/helpers/tmux.ts";
 
 /** The servers compared, and the no-Mosh reference. */
@@ -41,7 +37,6 @@ interface Figures {
   after: Memory | null;
 }
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /** Clock ticks per second of /proc/PID/stat times (sysconf(_SC_CLK_TCK) on Linux). */
 const CLK_TCK = 100;
 /** The shell every kind runs, with a fixed prompt. */
@@ -88,78 +83,6 @@ async function memory(pid: number): Promise<Memory | null> {
   }
 }
 
-/** A server under test: where the client connects and which process to watch. */
-interface Server {
-  port: number;
-  key: string;
-  pid: number;
-  stop(): Promise<void>;
-}
-
-/** Starts stock mosh-server on 127.0.0.1. */
-async function startMoshServer(): Promise<Server> {
-  const s = await startStockServer({
-    command: SHELL,
-    port: `${await freeUdpPort()}`,
-  });
-  return { port: s.port, key: s.key, pid: s.pid, stop: () => s.stop() };
-}
-
-/** Starts a detached `tmosh serve` on 127.0.0.1, as the mosh wrapper would. */
-async function startTmoshServer(): Promise<Server> {
-  const port = await freeUdpPort();
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "serve",
-      "new",
-      "-i",
-      "127.0.0.1",
-      "-p",
-      `${port}`,
-      "--",
-      ...SHELL,
-    ],
-    env: { LANG: "C.UTF-8" },
-    stdin: "null",
-  }).output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  const stderr = new TextDecoder().decode(out.stderr);
-  const connect = /^MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})$/m.exec(stdout);
-  const detached = /\[tmosh-server detached, pid = (\d+)\]/.exec(stderr);
-  if (connect === null || detached === null) {
-    if (detached !== null) await killTree(Number(detached[1]));
-    throw new Error(`tmosh: tmosh serve did not start: ${stderr}`);
-  }
-  const pid = Number(detached[1]);
-  return {
-    port: Number(connect[1]),
-    key: connect[2],
-    pid,
-    stop: () => killTree(pid),
-  };
-}
-
-/** SIGTERMs a process and its descendants, SIGKILLs what is left after 3 s. */
-async function killTree(pid: number): Promise<void> {
-  const pids = [pid, ...await descendants(pid)];
-  const send = (p: number, sig: Deno.Signal) => {
-    try {
-      Deno.kill(p, sig);
-    } catch {
-      // gone
-    }
-  };
-  for (const p of pids) send(p, "SIGTERM");
-  for (let i = 0; i < 60; i++) {
-    if (!(await Promise.all(pids.map(processAlive))).some(Boolean)) return;
-    await delay(50);
-  }
-  for (const p of pids) send(p, "SIGKILL");
-}
-
 /** Types the bulk command and a marker; returns the seconds until the marker's output shows. */
 async function timeBulk(tmux: TmuxSession, lines: number): Promise<number> {
   await tmux.sendKeys(`seq 1 ${lines}; echo BENCH-$((20+22))-DONE`, {
@@ -184,8 +107,8 @@ async function timeBulk(tmux: TmuxSession, lines: number): Promise<number> {
 /** One run of a Mosh server kind driven by stock mosh-client. */
 async function runMosh(kind: Kind, lines: number): Promise<Figures> {
   const server = kind === "mosh-server"
-    ? await startMoshServer()
-    : await startTmoshServer();
+    ? await startStockServer({ command: SHELL, port: `${await freeUdpPort()}` })
+    : await startTmoshServer(SHELL);
   let tmux: TmuxSession | null = null;
   try {
     tmux = await startTmux(`exec mosh-client 127.0.0.1 ${server.port}`, {

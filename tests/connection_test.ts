@@ -9,6 +9,7 @@ import {
   TO_CLIENT,
   TO_SERVER,
 } from "../protocol/constants.ts";
+import { freeUdpPortRun } from "./helpers/ports.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -39,31 +40,6 @@ async function waitFor(
     }
     await delay(2);
   }
-}
-
-/** Finds `count` consecutive free UDP ports (on 0.0.0.0) below 32768. */
-function freeRun(count: number): number {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * (32768 - 20000 - count));
-    const probes: Deno.DatagramConn[] = [];
-    try {
-      for (let p = base; p < base + count; p++) {
-        probes.push(
-          Deno.listenDatagram({
-            transport: "udp",
-            hostname: "0.0.0.0",
-            port: p,
-          }),
-        );
-      }
-      return base;
-    } catch {
-      // taken: try elsewhere
-    } finally {
-      for (const c of probes) c.close();
-    }
-  }
-  throw new Error("no run of free UDP ports found");
 }
 
 /** Collects every payload a connection delivers, as text. */
@@ -116,7 +92,7 @@ async function serverOnLoopback(
   key: Uint8Array,
   extra: { now?: () => number; log?: (l: string) => void } = {},
 ) {
-  const base = freeRun(8);
+  const base = freeUdpPortRun(8);
   return await Connection.listen(key, {
     ip: "127.0.0.1",
     portRange: [base, base + 7],
@@ -124,9 +100,50 @@ async function serverOnLoopback(
   });
 }
 
+/** A loopback server and a client connected to it; `close` closes the client, then the server. */
+async function loopbackPair(
+  options: {
+    server?: { now?: () => number; log?: (l: string) => void };
+    clientNow?: () => number;
+  } = {},
+): Promise<{ server: Connection; client: Connection; close(): Promise<void> }> {
+  const key = generateKey();
+  const server = await serverOnLoopback(key, options.server);
+  const client = Connection.connect(key, {
+    ip: "127.0.0.1",
+    port: server.port,
+    ...(options.clientNow === undefined ? {} : { now: options.clientNow }),
+  });
+  return {
+    server,
+    client,
+    async close() {
+      await client.close();
+      await server.close();
+    },
+  };
+}
+
+/** A loopback server and a raw client-side peer; `close` closes the peer, then the server. */
+async function serverWithPeer(
+  key: Uint8Array,
+  extra: { now?: () => number; log?: (l: string) => void } = {},
+): Promise<{ server: Connection; peer: RawPeer; close(): Promise<void> }> {
+  const server = await serverOnLoopback(key, extra);
+  const peer = new RawPeer(key, TO_SERVER);
+  return {
+    server,
+    peer,
+    async close() {
+      peer.close();
+      await server.close();
+    },
+  };
+}
+
 Deno.test("connection: server binds the first free port of the range, in order", async () => {
   const key = generateKey();
-  const base = freeRun(4);
+  const base = freeUdpPortRun(4);
   const blocker = Deno.listenDatagram({
     transport: "udp",
     hostname: "0.0.0.0",
@@ -150,7 +167,7 @@ Deno.test("connection: server binds the first free port of the range, in order",
 
 Deno.test("connection: listen fails clearly when every port is taken", async () => {
   const key = generateKey();
-  const base = freeRun(2);
+  const base = freeUdpPortRun(2);
   const blockers = [base, base + 1].map((port) =>
     Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port })
   );
@@ -168,7 +185,7 @@ Deno.test("connection: listen fails clearly when every port is taken", async () 
 
 Deno.test("connection: a requested IP that cannot be bound falls back to any address", async () => {
   const key = generateKey();
-  const base = freeRun(2);
+  const base = freeUdpPortRun(2);
   const server = await Connection.listen(key, {
     ip: "192.0.2.1",
     portRange: [base, base + 1],
@@ -209,12 +226,9 @@ Deno.test("connection: connect rejects non-numeric addresses and bad ports", () 
 });
 
 Deno.test("connection: payloads flow both ways and the server attaches to the client", async () => {
-  const key = generateKey();
   const logs: string[] = [];
-  const server = await serverOnLoopback(key, { log: (l) => logs.push(l) });
-  const client = Connection.connect(key, {
-    ip: "127.0.0.1",
-    port: server.port,
+  const { server, client, close } = await loopbackPair({
+    server: { log: (l) => logs.push(l) },
   });
   try {
     assert.equal(client.mtu, 1252);
@@ -261,16 +275,14 @@ Deno.test("connection: payloads flow both ways and the server attaches to the cl
     assert.equal(client.droppedCount, 0);
     assert.equal(client.sendError, null);
   } finally {
-    await client.close();
-    await server.close();
+    await close();
   }
 });
 
 Deno.test("connection: timestamp reply echoes the held peer timestamp once, within 1000 ms", async () => {
   const key = generateKey();
   const clock = new FakeClock(5000);
-  const server = await serverOnLoopback(key, { now: clock.now });
-  const peer = new RawPeer(key, TO_SERVER);
+  const { server, peer, close } = await serverWithPeer(key, { now: clock.now });
   const opener = new DatagramCodec(key, { direction: TO_SERVER }); // opens TO_CLIENT datagrams
   try {
     const got = collect(server);
@@ -309,16 +321,14 @@ Deno.test("connection: timestamp reply echoes the held peer timestamp once, with
     server.send(enc.encode("r5"));
     assert.equal((await peer.receive(opener))?.timestampReply, TIMESTAMP_NONE);
   } finally {
-    peer.close();
-    await server.close();
+    await close();
   }
 });
 
 Deno.test("connection: RTT samples from timestamp replies follow §3.2; replays and >=5000 ms are ignored", async () => {
   const key = generateKey();
   const clock = new FakeClock(100000);
-  const server = await serverOnLoopback(key, { now: clock.now });
-  const peer = new RawPeer(key, TO_SERVER);
+  const { server, peer, close } = await serverWithPeer(key, { now: clock.now });
   try {
     const got = collect(server);
     assert.equal(server.srtt, 1000);
@@ -359,18 +369,12 @@ Deno.test("connection: RTT samples from timestamp replies follow §3.2; replays 
       "a replay does not refresh lastHeard",
     );
   } finally {
-    peer.close();
-    await server.close();
+    await close();
   }
 });
 
 Deno.test("connection: SRTT converges to a loopback RTT in a few real exchanges", async () => {
-  const key = generateKey();
-  const server = await serverOnLoopback(key);
-  const client = Connection.connect(key, {
-    ip: "127.0.0.1",
-    port: server.port,
-  });
+  const { server, client, close } = await loopbackPair();
   try {
     let atClient = 0;
     server.onPayload(() => server.send(enc.encode("pong")));
@@ -389,8 +393,7 @@ Deno.test("connection: SRTT converges to a loopback RTT in a few real exchanges"
     );
     assert.ok(client.rto < 500, `client RTO ${client.rto}`);
   } finally {
-    await client.close();
-    await server.close();
+    await close();
   }
 });
 
@@ -496,13 +499,9 @@ Deno.test("connection: garbage, truncated, oversize, reflected and short datagra
 });
 
 Deno.test("connection: client hops to a new port after 10 s without a round trip; server follows", async () => {
-  const key = generateKey();
   const clock = new FakeClock(1000);
-  const server = await serverOnLoopback(key);
-  const client = Connection.connect(key, {
-    ip: "127.0.0.1",
-    port: server.port,
-    now: clock.now,
+  const { server, client, close } = await loopbackPair({
+    clientNow: clock.now,
   });
   try {
     const atServer = collect(server);
@@ -559,8 +558,7 @@ Deno.test("connection: client hops to a new port after 10 s without a round trip
       "server follows the last hop",
     );
   } finally {
-    await client.close();
-    await server.close();
+    await close();
   }
 });
 
@@ -568,11 +566,10 @@ Deno.test("connection: server detaches after 40 s of silence and reattaches when
   const key = generateKey();
   const clock = new FakeClock(0);
   const logs: string[] = [];
-  const server = await serverOnLoopback(key, {
+  const { server, peer, close } = await serverWithPeer(key, {
     now: clock.now,
     log: (l) => logs.push(l),
   });
-  const peer = new RawPeer(key, TO_SERVER);
   const opener = new DatagramCodec(key, { direction: TO_SERVER });
   try {
     const got = collect(server);
@@ -599,18 +596,12 @@ Deno.test("connection: server detaches after 40 s of silence and reattaches when
     );
     assert.equal(logs[1], "Server now detached from client.");
   } finally {
-    peer.close();
-    await server.close();
+    await close();
   }
 });
 
 Deno.test("connection: send failures are recorded, not thrown; EMSGSIZE drops the MTU to 500", async () => {
-  const key = generateKey();
-  const server = await serverOnLoopback(key);
-  const client = Connection.connect(key, {
-    ip: "127.0.0.1",
-    port: server.port,
-  });
+  const { server, client, close } = await loopbackPair();
   try {
     client.send(new Uint8Array(70000));
     await waitFor(() => client.sendError !== null, "send error");
@@ -623,8 +614,7 @@ Deno.test("connection: send failures are recorded, not thrown; EMSGSIZE drops th
     await waitFor(() => got.length === 1, "later send");
     assert.equal(client.mtu, 500, "the MTU stays at 500");
   } finally {
-    await client.close();
-    await server.close();
+    await close();
   }
 });
 
@@ -644,7 +634,7 @@ Deno.test("connection: IPv6 loopback, and a dual-stack :: server", async (t) => 
   }
   const key = generateKey();
   await t.step("::1", async () => {
-    const base = freeRun(4);
+    const base = freeUdpPortRun(4);
     const server = await Connection.listen(key, {
       ip: "::1",
       portRange: [base, base + 3],
@@ -670,7 +660,7 @@ Deno.test("connection: IPv6 loopback, and a dual-stack :: server", async (t) => 
     }
   });
   await t.step(":: accepts IPv4 clients", async () => {
-    const base = freeRun(4);
+    const base = freeUdpPortRun(4);
     const server = await Connection.listen(key, {
       ip: "::",
       portRange: [base, base + 3],

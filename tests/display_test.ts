@@ -23,20 +23,9 @@ import {
   rowCells,
   rowFromCells,
 } from "../protocol/framebuffer.ts";
+import { mulberry32 } from "./helpers/prng.ts";
 
 // ---------------------------------------------------------------- helpers
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const glibcWidth: (cp: number) => number = (() => {
   try {
@@ -764,7 +753,7 @@ Deno.test("newFrame property: random and scripted output replays exactly (tmosh 
   try {
     for (let c = 0; c < cases; c++) {
       const seed = base + c;
-      const rnd = prng(seed);
+      const rnd = mulberry32(seed);
       const big = rnd() < 0.1;
       const w = big ? 80 : 2 + Math.floor(rnd() * 14),
         h = big ? 24 : 1 + Math.floor(rnd() * 7);
@@ -915,7 +904,7 @@ function subsetPiece(rnd: () => number, m: MoshModel): string {
 Deno.test("display subset: tmosh's emulator holds exactly what mosh's emulator would", async () => {
   const base = Number(Deno.env.get("TMOSH_SEED") ?? 99);
   for (let c = 0; c < 300; c++) {
-    const rnd = prng(base + c);
+    const rnd = mulberry32(base + c);
     const w = 2 + Math.floor(rnd() * 12), h = 2 + Math.floor(rnd() * 6);
     const e = new Emulator(w, h);
     const m = MoshModel.from(e.snapshot());
@@ -949,7 +938,7 @@ Deno.test("display subset: tmosh's emulator holds exactly what mosh's emulator w
 });
 
 Deno.test("newFrame property: initialized:false repaints over a garbage terminal", async () => {
-  const rnd = prng(7);
+  const rnd = mulberry32(7);
   for (let c = 0; c < 150; c++) {
     const w = 2 + Math.floor(rnd() * 20), h = 1 + Math.floor(rnd() * 8);
     const server = new Emulator(w, h), garbage = new Emulator(w, h);

@@ -17,36 +17,8 @@ import {
   DEFAULT_SEND_MTU,
   MAX_UNCOMPRESSED,
 } from "../protocol/constants.ts";
-
-function hex(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-}
-
-function unhex(s: string): Uint8Array {
-  const clean = s.replaceAll(" ", "");
-  const out = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < out.length; i++) {
-    out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
-  }
-  return out;
-}
-
-/** Deterministic pseudo-random bytes (xorshift32), so failures reproduce. */
-function prng(seed: number): (n: number) => Uint8Array {
-  let x = seed >>> 0 || 1;
-  return (n) => {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      x ^= x << 13;
-      x >>>= 0;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-      out[i] = x & 0xff;
-    }
-    return out;
-  };
-}
+import { xorshiftBytes } from "./helpers/prng.ts";
+import { fromHex, toHex } from "./helpers/hex.ts";
 
 function frag(
   id: bigint,
@@ -69,7 +41,7 @@ function cut(id: bigint, data: Uint8Array, size: number): Uint8Array[] {
   return out;
 }
 
-const INSTRUCTION_1 = unhex("0802100018012000280032080a061a04285030183a00");
+const INSTRUCTION_1 = fromHex("0802100018012000280032080a061a04285030183a00");
 const ZLIB_1 = "789ce360126090605460d06030e2e0629362d1083090b0620000105301de";
 
 // ---- header and compression ----
@@ -79,10 +51,10 @@ Deno.test("fragment header: id u64 BE, final<<15 | num u16 BE, contents", () => 
     id: 0x0102030405060708n,
     num: 0x1234,
     final: true,
-    contents: unhex("aabb"),
+    contents: fromHex("aabb"),
   };
   const bytes = encodeFragment(f);
-  assert.equal(hex(bytes), "0102030405060708" + "9234" + "aabb");
+  assert.equal(toHex(bytes), "0102030405060708" + "9234" + "aabb");
   assert.deepEqual(decodeFragment(bytes), f);
   const last = encodeFragment({
     id: 0xffff_ffff_ffff_ffffn,
@@ -90,8 +62,8 @@ Deno.test("fragment header: id u64 BE, final<<15 | num u16 BE, contents", () => 
     final: false,
     contents: new Uint8Array(),
   });
-  assert.equal(hex(last), "ffffffffffffffff7fff");
-  assert.deepEqual(decodeFragment(unhex("0000000000000000ffff")), {
+  assert.equal(toHex(last), "ffffffffffffffff7fff");
+  assert.deepEqual(decodeFragment(fromHex("0000000000000000ffff")), {
     id: 0n,
     num: 0x7fff,
     final: true,
@@ -129,15 +101,15 @@ Deno.test("payload size is MTU - 38", () => {
 
 Deno.test("compress writes zlib format matching §11; decompress inverts", () => {
   const z = compress(INSTRUCTION_1);
-  assert.equal(hex(z), ZLIB_1);
-  assert.deepEqual(decompress(unhex(ZLIB_1)), INSTRUCTION_1);
+  assert.equal(toHex(z), ZLIB_1);
+  assert.deepEqual(decompress(fromHex(ZLIB_1)), INSTRUCTION_1);
 });
 
 Deno.test("decompress rejects non-zlib, truncated and bomb input", () => {
-  const z = unhex(ZLIB_1);
+  const z = fromHex(ZLIB_1);
   assert.equal(decompress(z.subarray(0, z.length - 1)), null); // no adler
   assert.equal(decompress(z.subarray(2)), null); // raw deflate
-  assert.equal(decompress(unhex("1f8b0800000000000003")), null); // gzip
+  assert.equal(decompress(fromHex("1f8b0800000000000003")), null); // gzip
   assert.equal(decompress(new Uint8Array()), null);
   const bad = z.slice();
   bad[bad.length - 1] ^= 1; // adler mismatch
@@ -156,7 +128,7 @@ Deno.test("first fragment on the wire matches §11 (id 1, final, #0)", () => {
   const fr = new Fragmenter();
   const out = fr.makeFragments(INSTRUCTION_1, DEFAULT_IPV4_MTU);
   assert.equal(out.length, 1);
-  assert.equal(hex(out[0]), "0000000000000001" + "8000" + ZLIB_1);
+  assert.equal(toHex(out[0]), "0000000000000001" + "8000" + ZLIB_1);
   assert.deepEqual(new FragmentAssembly().add(out[0]), INSTRUCTION_1);
 });
 
@@ -170,7 +142,7 @@ Deno.test("every call gets a new id, even for identical input", () => {
 
 Deno.test("2123 compressed bytes split into 1214 + 909 at MTU 1252", () => {
   // Find incompressible input whose zlib form is exactly 2123 bytes.
-  const rnd = prng(7);
+  const rnd = xorshiftBytes(7);
   let input: Uint8Array = new Uint8Array();
   for (let n = 2080; compress(input).length !== 2123; n++) input = rnd(n);
   const fr = new Fragmenter();
@@ -194,18 +166,21 @@ Deno.test("too small an MTU or too many fragments throws", () => {
   assert.throws(() => fr.makeFragments(INSTRUCTION_1, 38), /tmosh: MTU 38/);
   assert.equal(fr.makeFragments(INSTRUCTION_1, 39).length, ZLIB_1.length / 2);
   // 40000 incompressible bytes at 1 byte per fragment need > 32768 fragments.
-  assert.throws(() => fr.makeFragments(prng(3)(40000), 39), /fragments/);
+  assert.throws(
+    () => fr.makeFragments(xorshiftBytes(3)(40000), 39),
+    /fragments/,
+  );
 });
 
 // ---- FragmentAssembly ----
 
 /** A multi-fragment instruction: compressed data and its fragments. */
 function sample(id: bigint, seed: number, size = 100): Uint8Array[] {
-  return cut(id, compress(prng(seed)(1000)), size);
+  return cut(id, compress(xorshiftBytes(seed)(1000)), size);
 }
 
 function expected(seed: number): Uint8Array {
-  return prng(seed)(1000);
+  return xorshiftBytes(seed)(1000);
 }
 
 Deno.test("out-of-order fragments reassemble", () => {
@@ -286,7 +261,7 @@ Deno.test("conflicting contents for the same (id, num) drop the assembly", () =>
 });
 
 Deno.test("a final fragment below one already seen drops the assembly", () => {
-  const data = compress(prng(21)(1000));
+  const data = compress(xorshiftBytes(21)(1000));
   const asm = new FragmentAssembly();
   asm.add(frag(1n, 0, false, data.subarray(0, 100)));
   asm.add(frag(1n, 2, false, data.subarray(200, 300)));
@@ -311,7 +286,7 @@ Deno.test("a non-final fragment beyond a known final drops the assembly", () => 
 
 Deno.test("the highest fragment number 32767 is accepted", () => {
   const asm = new FragmentAssembly();
-  const z = unhex(ZLIB_1);
+  const z = fromHex(ZLIB_1);
   // Fragments 0..32767, fragment 0 carries everything, the rest are empty.
   assert.equal(
     asm.add(frag(1n, MAX_FRAGMENTS - 1, true, new Uint8Array())),
@@ -328,7 +303,7 @@ Deno.test("garbage and truncated input is dropped without throwing", () => {
   const asm = new FragmentAssembly();
   for (let n = 0; n < 10; n++) assert.equal(asm.add(new Uint8Array(n)), null);
   // Complete but truncated or corrupted zlib.
-  const z = unhex(ZLIB_1);
+  const z = fromHex(ZLIB_1);
   assert.equal(asm.add(frag(2n, 0, true, z.subarray(0, 20))), null);
   assert.equal(asm.add(frag(3n, 0, true, z.subarray(2))), null);
   assert.equal(asm.add(frag(4n, 0, true, new Uint8Array())), null);
@@ -337,7 +312,7 @@ Deno.test("garbage and truncated input is dropped without throwing", () => {
   for (let i = 0; i < frags.length - 1; i++) asm.add(frags[i]);
   assert.equal(asm.add(frags.at(-1)!.subarray(0, 15)), null);
   // Random datagrams.
-  const rnd = prng(24);
+  const rnd = xorshiftBytes(24);
   for (let i = 0; i < 5000; i++) {
     const len = rnd(1)[0] % 64;
     assert.equal(asm.add(rnd(len)), null);
@@ -355,7 +330,7 @@ Deno.test("a zlib bomb across fragments yields null", () => {
 });
 
 Deno.test("100k hostile fragments keep buffered memory under the cap", () => {
-  const pool = prng(25)(1 << 20);
+  const pool = xorshiftBytes(25)(1 << 20);
   const asm = new FragmentAssembly();
   let peak = 0;
   let at = 0;

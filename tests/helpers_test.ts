@@ -8,9 +8,11 @@ import {
   processAlive,
   startStockServer,
 } from "./helpers/stock_mosh.ts";
+import { startTmoshServer } from "./helpers/tmosh_server.ts";
 import {
   freeTcpPort,
   freeUdpPort,
+  freeUdpPortRun,
   TEST_PORT_HIGH,
   TEST_PORT_LOW,
 } from "./helpers/ports.ts";
@@ -24,6 +26,22 @@ Deno.test("free ports are below the ephemeral range and bindable", async () => {
   Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: udp })
     .close();
   Deno.listen({ hostname: "127.0.0.1", port: tcp }).close();
+});
+
+Deno.test("a run of free UDP ports is below the ephemeral range and bindable", () => {
+  const base = freeUdpPortRun(4);
+  assert.ok(
+    base >= TEST_PORT_LOW && base + 3 <= TEST_PORT_HIGH,
+    `ports ${base}-${base + 3}`,
+  );
+  const sockets = [0, 1, 2, 3].map((i) =>
+    Deno.listenDatagram({
+      transport: "udp",
+      hostname: "0.0.0.0",
+      port: base + i,
+    })
+  );
+  for (const socket of sockets) socket.close();
 });
 
 Deno.test("requireBinary finds installed programs and reports missing ones", async () => {
@@ -143,5 +161,32 @@ Deno.test("stock mosh-server starts on a test port and stop() leaves no process"
     await server.stop();
   }
   assert.equal(await server.exited(), true);
+  assert.deepEqual(await findPidsWithEnv(TEST_MARK_VAR, server.mark), []);
+});
+
+Deno.test("tmosh serve starts on a test port and stop() leaves no process", async () => {
+  const server = await startTmoshServer(["sleep", "60"]);
+  try {
+    assert.ok(server.port > 0 && server.port < 32768, `port ${server.port}`);
+    assert.match(server.key, /^[A-Za-z0-9/+]{22}$/);
+    assert.equal(await processAlive(server.pid), true);
+    // The daemon really holds the UDP port.
+    assert.throws(
+      () =>
+        Deno.listenDatagram({
+          transport: "udp",
+          hostname: "0.0.0.0",
+          port: server.port,
+        }),
+      Deno.errors.AddrInUse,
+    );
+    assert.ok(
+      (await findPidsWithEnv(TEST_MARK_VAR, server.mark)).includes(server.pid),
+      "the daemon carries the mark",
+    );
+  } finally {
+    await server.stop();
+  }
+  assert.equal(await processAlive(server.pid), false);
   assert.deepEqual(await findPidsWithEnv(TEST_MARK_VAR, server.mark), []);
 });

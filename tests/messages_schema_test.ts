@@ -25,18 +25,7 @@ import {
   type HostEvent,
   type UserEvent,
 } from "../protocol/messages.ts";
-
-/** Small seeded PRNG (mulberry32) so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "./helpers/prng.ts";
 
 function randomBytes(rand: () => number, max: number): Uint8Array {
   const out = new Uint8Array(Math.floor(rand() * max));
@@ -115,7 +104,7 @@ function generatedHost(events: HostEvent[]): Uint8Array {
 }
 
 Deno.test("Instruction: same bytes as the generated code, and decodes what it encodes", () => {
-  const rand = prng(7);
+  const rand = mulberry32(7);
   for (let n = 0; n < 2000; n++) {
     const i = {
       protocolVersion: rand() < 0.9 ? 2 : Math.floor(rand() * 2 ** 32),
@@ -136,7 +125,7 @@ Deno.test("Instruction: same bytes as the generated code, and decodes what it en
 });
 
 Deno.test("UserMessage: same bytes as the generated code, both directions", () => {
-  const rand = prng(11);
+  const rand = mulberry32(11);
   for (let n = 0; n < 2000; n++) {
     const events: UserEvent[] = [];
     for (let k = Math.floor(rand() * 5); k > 0; k--) {
@@ -163,7 +152,7 @@ Deno.test("UserMessage: same bytes as the generated code, both directions", () =
 });
 
 Deno.test("HostMessage: same bytes as the generated code, both directions", () => {
-  const rand = prng(13);
+  const rand = mulberry32(13);
   for (let n = 0; n < 2000; n++) {
     const events: HostEvent[] = [];
     for (let k = Math.floor(rand() * 5); k > 0; k--) {

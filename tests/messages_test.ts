@@ -11,19 +11,7 @@ import {
   type UserEvent,
 } from "../protocol/messages.ts";
 import { PROTOCOL_VERSION, SHUTDOWN_NUM } from "../protocol/constants.ts";
-
-function hex(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-}
-
-function unhex(s: string): Uint8Array {
-  const clean = s.replaceAll(" ", "");
-  const out = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < out.length; i++) {
-    out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
-  }
-  return out;
-}
+import { fromHex, toHex } from "./helpers/hex.ts";
 
 const te = new TextEncoder();
 const EMPTY = new Uint8Array();
@@ -45,7 +33,7 @@ function instruction(over: Partial<Instruction>): Instruction {
 
 Deno.test("UserMessage Resize 80x24 matches §11", () => {
   const bytes = encodeUserMessage([{ type: "resize", width: 80, height: 24 }]);
-  assert.equal(hex(bytes), "0a061a0428503018");
+  assert.equal(toHex(bytes), "0a061a0428503018");
   assert.deepEqual(decodeUserMessage(bytes), [
     { type: "resize", width: 80, height: 24 },
   ]);
@@ -53,13 +41,13 @@ Deno.test("UserMessage Resize 80x24 matches §11", () => {
 
 Deno.test("UserMessage keystrokes ls\\r matches §11", () => {
   const bytes = encodeUserMessage([{ type: "keys", keys: te.encode("ls\r") }]);
-  assert.equal(hex(bytes), "0a07120522036c730d");
+  assert.equal(toHex(bytes), "0a07120522036c730d");
 });
 
 Deno.test("first client Instruction matches §11", () => {
   const diff = encodeUserMessage([{ type: "resize", width: 80, height: 24 }]);
   const bytes = encodeInstruction(instruction({ newNum: 1n, diff }));
-  assert.equal(hex(bytes), "0802100018012000280032080a061a04285030183a00");
+  assert.equal(toHex(bytes), "0802100018012000280032080a061a04285030183a00");
 });
 
 Deno.test("HostMessage EchoAck 1 + HostBytes hi matches §11", () => {
@@ -68,13 +56,13 @@ Deno.test("HostMessage EchoAck 1 + HostBytes hi matches §11", () => {
     { type: "bytes", bytes: te.encode("hi") },
   ];
   const diff = encodeHostMessage(events);
-  assert.equal(hex(diff), "0a043a0240010a06120422026869");
+  assert.equal(toHex(diff), "0a043a0240010a06120422026869");
   assert.deepEqual(decodeHostMessage(diff), events);
   const ins = encodeInstruction(
     instruction({ newNum: 1n, ackNum: 1n, diff }),
   );
   assert.equal(
-    hex(ins),
+    toHex(ins),
     "08021000180120012800320e0a043a0240010a061204220268693a00",
   );
 });
@@ -88,7 +76,7 @@ Deno.test("shutdown Instruction matches §11 (2^64-1 is a 10-byte varint)", () =
       throwawayNum: 3n,
     }),
   );
-  assert.equal(hex(bytes), "0802100318ffffffffffffffffff012005280332003a00");
+  assert.equal(toHex(bytes), "0802100318ffffffffffffffffff012005280332003a00");
   const back = decodeInstruction(bytes);
   assert.equal(back?.newNum, 0xffff_ffff_ffff_ffffn);
 });
@@ -110,7 +98,7 @@ Deno.test("Instruction round trip keeps every field, including 2^64-1", () => {
 
 Deno.test("Instruction with zero and empty fields still encodes all seven", () => {
   const bytes = encodeInstruction(instruction({ protocolVersion: 0 }));
-  assert.equal(hex(bytes), "080010001800200028003200" + "3a00");
+  assert.equal(toHex(bytes), "080010001800200028003200" + "3a00");
 });
 
 Deno.test("UserMessage round trip of mixed events, in order", () => {
@@ -136,7 +124,7 @@ Deno.test("HostMessage round trip of every event kind", () => {
   assert.deepEqual(decodeHostMessage(bytes), events);
   // echo_ack 0 and a zero-length body are still present on the wire.
   assert.equal(
-    hex(encodeHostMessage([{ type: "echoAck", num: 0n }])),
+    toHex(encodeHostMessage([{ type: "echoAck", num: 0n }])),
     "0a043a024000",
   );
 });
@@ -149,7 +137,7 @@ Deno.test("missing Instruction fields read as 0/empty, any field order", () => {
     instruction({ protocolVersion: 0 }),
   );
   // new_num=9 before protocol_version=2, diff "x", unknown field 15 skipped.
-  const bytes = unhex("1809 0802 3201 78 7801");
+  const bytes = fromHex("1809 0802 3201 78 7801");
   assert.deepEqual(
     decodeInstruction(bytes),
     instruction({ newNum: 9n, diff: te.encode("x") }),
@@ -158,7 +146,7 @@ Deno.test("missing Instruction fields read as 0/empty, any field order", () => {
 
 Deno.test("keystroke wins when an instruction carries both", () => {
   // instruction { resize{5:3,6:4}, keystroke{keys "a"} }
-  const bytes = unhex("0a0b 1a04 28033004 1203 220161");
+  const bytes = fromHex("0a0b 1a04 28033004 1203 220161");
   assert.deepEqual(decodeUserMessage(bytes), [
     { type: "keys", keys: te.encode("a") },
   ]);
@@ -166,12 +154,12 @@ Deno.test("keystroke wins when an instruction carries both", () => {
 
 Deno.test("instructions without a known extension are skipped", () => {
   // instruction {} , instruction { ext 9 varint 1 }, instruction { resize }
-  const bytes = unhex("0a00 0a02 4801 0a06 1a04 28503018");
+  const bytes = fromHex("0a00 0a02 4801 0a06 1a04 28503018");
   assert.deepEqual(decodeUserMessage(bytes), [
     { type: "resize", width: 80, height: 24 },
   ]);
   // HostMessage order is hostbytes, else resize, else echoack.
-  const host = unhex("0a0a 3a024005 1a04 28503018");
+  const host = fromHex("0a0a 3a024005 1a04 28503018");
   assert.deepEqual(decodeHostMessage(host), [
     { type: "resize", width: 80, height: 24 },
   ]);
@@ -179,22 +167,22 @@ Deno.test("instructions without a known extension are skipped", () => {
 
 Deno.test("bad protobuf decodes to null", () => {
   const bad = [
-    unhex("ff"), // field 0-ish / bad tag
-    unhex("0a"), // truncated length
-    unhex("0a05 1203"), // length beyond end
-    unhex("0a03 1201ff"), // extension body is a broken message
-    unhex("0a07 1205 2203 6c73"), // keys truncated
-    unhex("08ffffffffffffffffffff01"), // 11-byte varint
-    unhex("0f"), // wire type 7
+    fromHex("ff"), // field 0-ish / bad tag
+    fromHex("0a"), // truncated length
+    fromHex("0a05 1203"), // length beyond end
+    fromHex("0a03 1201ff"), // extension body is a broken message
+    fromHex("0a07 1205 2203 6c73"), // keys truncated
+    fromHex("08ffffffffffffffffffff01"), // 11-byte varint
+    fromHex("0f"), // wire type 7
   ];
   for (const b of bad) {
-    assert.equal(decodeUserMessage(b), null, hex(b));
-    assert.equal(decodeHostMessage(b), null, hex(b));
+    assert.equal(decodeUserMessage(b), null, toHex(b));
+    assert.equal(decodeHostMessage(b), null, toHex(b));
   }
-  assert.equal(decodeInstruction(unhex("0a")), null);
-  assert.equal(decodeInstruction(unhex("10")), null);
-  assert.equal(decodeInstruction(unhex("3205 00")), null);
-  assert.equal(decodeInstruction(unhex("08ffffffffffffffffffff01")), null);
+  assert.equal(decodeInstruction(fromHex("0a")), null);
+  assert.equal(decodeInstruction(fromHex("10")), null);
+  assert.equal(decodeInstruction(fromHex("3205 00")), null);
+  assert.equal(decodeInstruction(fromHex("08ffffffffffffffffffff01")), null);
 });
 
 Deno.test("random garbage never throws", () => {

@@ -7,26 +7,18 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { Ocb } from "../protocol/ocb.ts";
+import { fromHex, toHex } from "./helpers/hex.ts";
 
-function hex(text: string): Uint8Array {
-  const clean = text.replace(/\s+/g, "");
-  const out = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < out.length; i++) {
-    out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
-  }
-  return out;
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")
-    .toUpperCase();
+/** Upper-case hex, as RFC 7253 prints its vectors. */
+function upperHex(bytes: Uint8Array): string {
+  return toHex(bytes).toUpperCase();
 }
 
 function seq(n: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => i);
 }
 
-const RFC_KEY = hex("000102030405060708090A0B0C0D0E0F");
+const RFC_KEY = fromHex("000102030405060708090A0B0C0D0E0F");
 
 /** RFC 7253 Appendix A, AES-128, TAGLEN 128: [nonce suffix, |A|, |P|, C]. */
 const RFC_VECTORS: [string, number, number, string][] = [
@@ -92,11 +84,11 @@ Deno.test("ocb: RFC 7253 Appendix A vectors (seal and open)", () => {
   const ocb = new Ocb(RFC_KEY);
   assert.equal(RFC_VECTORS.length, 16);
   for (const [suffix, adLen, ptLen, expected] of RFC_VECTORS) {
-    const nonce = hex("BBAA998877665544332211" + suffix);
+    const nonce = fromHex("BBAA998877665544332211" + suffix);
     const ad = seq(adLen);
     const pt = seq(ptLen);
     const sealed = ocb.seal(nonce, pt, { ad });
-    assert.equal(toHex(sealed), expected, `vector ${suffix}`);
+    assert.equal(upperHex(sealed), expected, `vector ${suffix}`);
     const opened = ocb.open(nonce, sealed, { ad });
     assert.ok(opened, `vector ${suffix} opens`);
     assert.deepEqual(opened, pt);
@@ -105,8 +97,8 @@ Deno.test("ocb: RFC 7253 Appendix A vectors (seal and open)", () => {
 
 Deno.test("ocb: RFC 7253 vectors also verify with a fresh context each", () => {
   for (const [suffix, adLen, ptLen, expected] of RFC_VECTORS) {
-    const nonce = hex("BBAA998877665544332211" + suffix);
-    const opened = new Ocb(RFC_KEY).open(nonce, hex(expected), {
+    const nonce = fromHex("BBAA998877665544332211" + suffix);
+    const opened = new Ocb(RFC_KEY).open(nonce, fromHex(expected), {
       ad: seq(adLen),
     });
     assert.deepEqual(opened, seq(ptLen), `vector ${suffix}`);
@@ -137,18 +129,18 @@ Deno.test("ocb: RFC 7253 iterated test, TAGLEN 128", () => {
     at += p.length;
   }
   const tag = ocb.seal(num2str(385), new Uint8Array(0), { ad: c });
-  assert.equal(toHex(tag), "67E944D23256C5E0B6C61FA22FDF1EA2");
+  assert.equal(upperHex(tag), "67E944D23256C5E0B6C61FA22FDF1EA2");
 });
 
 Deno.test("ocb: Mosh's own vectors (src/tests/ocb-aes.cc)", () => {
   const ocb = new Ocb(RFC_KEY);
-  const nonce = hex("000102030405060708090A0B");
+  const nonce = fromHex("000102030405060708090A0B");
   assert.equal(
-    toHex(ocb.seal(nonce, new Uint8Array(0))),
+    upperHex(ocb.seal(nonce, new Uint8Array(0))),
     "197B9C3C441D3C83EAFB2BEF633B9182",
   );
   assert.equal(
-    toHex(ocb.seal(nonce, seq(8), { ad: seq(8) })),
+    upperHex(ocb.seal(nonce, seq(8), { ad: seq(8) })),
     "92B657130A74B85A16DC76A46D47E1EAD537209E8A96D14E",
   );
 });
@@ -227,10 +219,10 @@ Deno.test("ocb: long messages match an independent implementation", () => {
   const ocb = new Ocb(RFC_KEY);
   for (const [len, nonceHex, sha] of LONG_VECTORS) {
     const pt = Uint8Array.from({ length: len }, (_, i) => (i * 7) & 0xff);
-    const sealed = ocb.seal(hex(nonceHex), pt);
+    const sealed = ocb.seal(fromHex(nonceHex), pt);
     const digest = createHash("sha256").update(sealed).digest("hex");
     assert.equal(digest, sha, `length ${len}`);
-    assert.deepEqual(ocb.open(hex(nonceHex), sealed), pt);
+    assert.deepEqual(ocb.open(fromHex(nonceHex), sealed), pt);
   }
 });
 
@@ -246,7 +238,7 @@ Deno.test("ocb: the cached Ktop gives the same result as a fresh context", () =>
       view.setUint32(4, i % 3 === 0 ? 0x80000000 : 0);
       const a = shared.seal(nonce, pt);
       const b = new Ocb(key).seal(nonce, pt);
-      assert.deepEqual(a, b, `nonce ${toHex(nonce)}`);
+      assert.deepEqual(a, b, `nonce ${upperHex(nonce)}`);
       assert.deepEqual(shared.open(nonce, b), pt);
     }
   }
@@ -254,12 +246,12 @@ Deno.test("ocb: the cached Ktop gives the same result as a fresh context", () =>
 
 Deno.test("ocb: unaligned input views seal and open correctly", () => {
   const ocb = new Ocb(RFC_KEY);
-  const nonce = hex("BBAA9988776655443322110F");
+  const nonce = fromHex("BBAA9988776655443322110F");
   const backing = new Uint8Array(100);
   backing.set(seq(40), 3);
   const pt = backing.subarray(3, 43);
   const sealed = ocb.seal(nonce, pt);
-  assert.equal(toHex(sealed), RFC_VECTORS[15][3]);
+  assert.equal(upperHex(sealed), RFC_VECTORS[15][3]);
   const back = new Uint8Array(sealed.length + 5);
   back.set(sealed, 5);
   assert.deepEqual(ocb.open(nonce, back.subarray(5)), seq(40));

@@ -5,31 +5,7 @@ import {
   bindServerSocket,
   parsePortRange,
 } from "../protocol/port_range.ts";
-
-/** Finds `count` consecutive free UDP ports (on 0.0.0.0) below 32768. */
-function freeRun(count: number): number {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * (32768 - 20000 - count));
-    const probes: Deno.DatagramConn[] = [];
-    try {
-      for (let p = base; p < base + count; p++) {
-        probes.push(
-          Deno.listenDatagram({
-            transport: "udp",
-            hostname: "0.0.0.0",
-            port: p,
-          }),
-        );
-      }
-      return base;
-    } catch {
-      // taken: try elsewhere
-    } finally {
-      for (const c of probes) c.close();
-    }
-  }
-  throw new Error("no run of free UDP ports found");
-}
+import { freeUdpPortRun } from "./helpers/ports.ts";
 
 function occupy(port: number): Deno.DatagramConn {
   return Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port });
@@ -87,7 +63,7 @@ Deno.test("parsePortRange: bad input says what was wrong", () => {
 });
 
 Deno.test("bindFirstFree: skips ports in use and takes the next, in order", () => {
-  const base = freeRun(4);
+  const base = freeUdpPortRun(4);
   const taken = [occupy(base), occupy(base + 1)];
   try {
     const conn = bindFirstFree("0.0.0.0", [base, base + 3]);
@@ -99,7 +75,7 @@ Deno.test("bindFirstFree: skips ports in use and takes the next, in order", () =
 });
 
 Deno.test("bindFirstFree: all ports taken is an error naming the range", () => {
-  const base = freeRun(2);
+  const base = freeUdpPortRun(2);
   const taken = [occupy(base), occupy(base + 1)];
   try {
     assert.throws(
@@ -124,7 +100,7 @@ Deno.test("bindFirstFree: port 0 alone binds an ephemeral port", () => {
 });
 
 Deno.test("bindServerSocket: requested IP first, wildcard fallback with a warning", () => {
-  const base = freeRun(3);
+  const base = freeUdpPortRun(3);
   const ok = bindServerSocket("127.0.0.1", [base, base + 2]);
   assert.equal(ok.hostname, "127.0.0.1");
   assert.deepEqual(ok.warnings, []);

@@ -86,6 +86,26 @@ async function startRig(
   return { term, close };
 }
 
+/**
+ * Runs `body` on a rig (skipped when mosh-server or tmux is missing) once a
+ * first command has come back at the prompt; closes the rig afterwards.
+ */
+async function withRig(
+  options: { predict: string; delayMs?: number },
+  body: (term: WatchedTmux) => Promise<void>,
+): Promise<void> {
+  if (!await requireBinary("mosh-server") || !await requireBinary("tmux")) {
+    return;
+  }
+  const rig = await startRig(options.predict, options.delayMs);
+  try {
+    await warmUp(rig.term);
+    await body(rig.term);
+  } finally {
+    await rig.close();
+  }
+}
+
 /** True if the cursor sits right after an empty "$ " prompt. */
 function atPrompt(s: Screen): boolean {
   return s.rows[s.y] === "$" && s.x === 2;
@@ -143,13 +163,7 @@ async function coloredRow(term: WatchedTmux, y: number): Promise<string> {
 }
 
 Deno.test("prediction e2e: a typed word shows before the server could echo it, underlined until confirmed", async () => {
-  if (!await requireBinary("mosh-server") || !await requireBinary("tmux")) {
-    return;
-  }
-  const rig = await startRig("adaptive");
-  try {
-    const { term } = rig;
-    await warmUp(term);
+  await withRig({ predict: "adaptive" }, async (term) => {
     const { x: x0, y } = term.screen();
     const text = "echo hello";
     const sent = await typeText(term, text);
@@ -174,20 +188,12 @@ Deno.test("prediction e2e: a typed word shows before the server could echo it, u
     assert.equal(term.screen().rows[y], "$ echo hello");
     await term.sendKeys("Enter");
     await term.waitFor((s) => s.rows[y + 1] === "hello", 5000);
-  } finally {
-    await rig.close();
-  }
+  });
 });
 
 Deno.test("prediction e2e: below the flag threshold (20 ms each way) predictions show without underline", async () => {
-  if (!await requireBinary("mosh-server") || !await requireBinary("tmux")) {
-    return;
-  }
   const fast = 20;
-  const rig = await startRig("always", fast);
-  try {
-    const { term } = rig;
-    await warmUp(term);
+  await withRig({ predict: "always", delayMs: fast }, async (term) => {
     const { x: x0, y } = term.screen();
     const text = "echo fast";
     const sent = await typeText(term, text);
@@ -204,19 +210,11 @@ Deno.test("prediction e2e: below the flag threshold (20 ms each way) predictions
       );
     }
     assert.ok(early >= text.length / 2, `${early} keys predicted`);
-  } finally {
-    await rig.close();
-  }
+  });
 });
 
 Deno.test("prediction e2e: with stty -echo the predicted characters vanish and leave nothing behind", async () => {
-  if (!await requireBinary("mosh-server") || !await requireBinary("tmux")) {
-    return;
-  }
-  const rig = await startRig("adaptive");
-  try {
-    const { term } = rig;
-    await warmUp(term);
+  await withRig({ predict: "adaptive" }, async (term) => {
     await warmUp(term, "stty -echo");
     const before = term.screen();
     const { x: x0, y } = before;
@@ -241,19 +239,11 @@ Deno.test("prediction e2e: with stty -echo the predicted characters vanish and l
     assert.deepEqual([term.screen().x, term.screen().y], [x0, y]);
     const real = (await term.capture()).split("\n").map((l) => l.trimEnd());
     assert.deepEqual(real, before.rows);
-  } finally {
-    await rig.close();
-  }
+  });
 });
 
 Deno.test("prediction e2e: never shows nothing before the server's echo", async () => {
-  if (!await requireBinary("mosh-server") || !await requireBinary("tmux")) {
-    return;
-  }
-  const rig = await startRig("never");
-  try {
-    const { term } = rig;
-    await warmUp(term);
+  await withRig({ predict: "never" }, async (term) => {
     const { x: x0, y } = term.screen();
     const text = "echo abc";
     const sent = await typeText(term, text);
@@ -271,7 +261,5 @@ Deno.test("prediction e2e: never shows nothing before the server's echo", async 
     );
     assert.deepEqual(early, [], "the screen changed before any echo");
     assert.doesNotMatch(await coloredRow(term, y), UNDERLINE);
-  } finally {
-    await rig.close();
-  }
+  });
 });

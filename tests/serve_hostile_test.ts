@@ -38,10 +38,9 @@ import {
   type UserEvent,
 } from "../protocol/messages.ts";
 import { HeadlessClient } from "./helpers/headless_client.ts";
-import { freeUdpPort } from "./helpers/ports.ts";
-import { descendants, processAlive } from "./helpers/stock_mosh.ts";
+import { processAlive } from "./helpers/stock_mosh.ts";
+import { startTmoshServer } from "./helpers/tmosh_server.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /** Generous limits: 2 cores shared with other tests. */
 const STEP_MS = 15_000;
 /**
@@ -77,55 +76,6 @@ async function rssKb(pid: number): Promise<number> {
   } catch {
     return 0;
   }
-}
-
-/** A detached `tmosh serve` daemon. */
-interface Server {
-  port: number;
-  key: string;
-  pid: number;
-  stop(): Promise<void>;
-}
-
-/** Starts `tmosh serve new` on 127.0.0.1 and parses MOSH CONNECT and the daemon's pid. */
-async function startServer(): Promise<Server> {
-  const port = await freeUdpPort();
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "serve",
-      "new",
-      "-i",
-      "127.0.0.1",
-      "-p",
-      `${port}`,
-    ]
-      .concat(["--", "/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"]),
-    env: { LANG: "C.UTF-8" },
-    stdin: "null",
-  }).output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  const stderr = new TextDecoder().decode(out.stderr);
-  const connect = /^MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})$/m.exec(stdout);
-  const detached = /\[tmosh-server detached, pid = (\d+)\]/.exec(stderr);
-  const pid = detached === null ? null : Number(detached[1]);
-  const stop = async () => {
-    if (pid === null) return;
-    for (const p of [pid, ...await descendants(pid)]) {
-      try {
-        Deno.kill(p, "SIGKILL");
-      } catch {
-        // gone
-      }
-    }
-  };
-  if (connect === null || pid === null) {
-    await stop();
-    throw new Error(`tmosh: tmosh serve did not start: ${stderr}`);
-  }
-  return { port: Number(connect[1]), key: connect[2], pid, stop };
 }
 
 /**
@@ -362,7 +312,11 @@ function hasLine(client: HeadlessClient, text: string): boolean {
 }
 
 Deno.test("tmosh serve drops unauthenticated junk and authenticated malformed input, stays small, keeps working", async () => {
-  const server = await startServer();
+  const server = await startTmoshServer([
+    "/bin/sh",
+    "-c",
+    "PS1='$ ' exec /bin/sh -i",
+  ]);
   const client = HeadlessClient.connect({
     ip: "127.0.0.1",
     port: server.port,

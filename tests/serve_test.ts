@@ -17,8 +17,10 @@ import { startSshd, TEST_MARK_VAR } from "./helpers/sshd.ts";
 import {
   descendants,
   findPidsWithEnv,
+  killAndWait,
   killPidsWithEnv,
   processAlive,
+  waitGone,
 } from "./helpers/stock_mosh.ts";
 import { startTmux } from "./helpers/tmux.ts";
 import { readTimeouts } from "../server/serve.ts";
@@ -107,7 +109,7 @@ async function startServe(
   if (detached !== null) {
     // Register cleanup before asserting, so a failed assertion leaves nothing running.
     const pid = Number(detached[1]);
-    if (connect === null) await stopPids([pid, ...await descendants(pid)]);
+    if (connect === null) await killAndWait([pid, ...await descendants(pid)]);
   }
   assert.equal(run.code, 0, `exit status; stderr: ${run.stderr}`);
   assert.ok(connect, "a MOSH CONNECT line on stdout");
@@ -120,19 +122,9 @@ async function startServe(
     pid,
     run,
     async stop() {
-      await stopPids([pid, ...await descendants(pid)]);
+      await killAndWait([pid, ...await descendants(pid)]);
     },
   };
-}
-
-/** SIGTERM, wait up to 3 s, then SIGKILL. */
-async function stopPids(pids: number[]): Promise<void> {
-  for (const pid of pids) signal(pid, "SIGTERM");
-  for (let i = 0; i < 120; i++) {
-    if (!(await Promise.all(pids.map(processAlive))).some(Boolean)) return;
-    await delay(25);
-  }
-  for (const pid of pids) signal(pid, "SIGKILL");
 }
 
 function signal(pid: number, sig: Deno.Signal): void {
@@ -145,16 +137,6 @@ function signal(pid: number, sig: Deno.Signal): void {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Waits until `pid` is gone; false if it is still alive after `ms`. */
-async function waitGone(pid: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (!await processAlive(pid)) return true;
-    await delay(25);
-  }
-  return false;
 }
 
 Deno.test("serve prints MOSH CONNECT, detaches and leaves a daemon bound to the port", async () => {

@@ -21,18 +21,7 @@ import {
   SEND_MINDELAY_SERVER,
   SHUTDOWN_NUM,
 } from "../protocol/constants.ts";
-
-/** mulberry32: a small seeded PRNG returning [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "./helpers/prng.ts";
 
 /** One event as a comparable token: a key byte or "WxH". */
 type Token = number | string;
@@ -70,7 +59,7 @@ const INPUT_UNTIL = 20_000;
 const LIMIT = 90_000;
 
 function simulate(opts: SimOptions) {
-  const rand = prng(opts.seed);
+  const rand = mulberry32(opts.seed);
   const fill = (buf: Uint8Array) => {
     for (let i = 0; i < buf.length; i++) buf[i] = Math.floor(rand() * 256);
   };

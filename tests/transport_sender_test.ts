@@ -10,23 +10,9 @@ import {
   SHUTDOWN_NUM,
   SHUTDOWN_RETRIES,
 } from "../protocol/constants.ts";
+import { xorshiftFill } from "./helpers/prng.ts";
 
 const te = new TextEncoder();
-
-/** Deterministic byte source (xorshift32). */
-function seededFill(seed: number): (buf: Uint8Array) => void {
-  let x = seed >>> 0 || 1;
-  return (buf) => {
-    for (let i = 0; i < buf.length; i++) {
-      x ^= x << 13;
-      x >>>= 0;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-      buf[i] = x & 0xff;
-    }
-  };
-}
 
 /** A sender at t=0 with a known peer; rtt is mutable. */
 function setup(opts: { srtt?: number; rto?: number; minDelay?: number } = {}) {
@@ -34,7 +20,7 @@ function setup(opts: { srtt?: number; rto?: number; minDelay?: number } = {}) {
   const s = new TransportSender(new UserStream(), 0, {
     rtt,
     sendMinDelay: opts.minDelay,
-    randomFill: seededFill(7),
+    randomFill: xorshiftFill(7),
   });
   s.hasRemote = true;
   return { s, rtt };

@@ -13,6 +13,7 @@ import { DEFAULT_IPV4_MTU, SHUTDOWN_NUM } from "../protocol/constants.ts";
 import { requireBinary } from "./helpers/require_peer.ts";
 import { startStockServer } from "./helpers/stock_mosh.ts";
 import { type Screen, WireClient } from "./helpers/wire_client.ts";
+import { toHex } from "./helpers/hex.ts";
 
 /** UserMessage of Resize(80, 24), as stock mosh-client sends it (§7.1, §11). */
 const RESIZE_80X24 = "0a061a0428503018";
@@ -20,10 +21,6 @@ const RESIZE_80X24 = "0a061a0428503018";
 const STEP_MS = 4000;
 /** Longest wait for the server process to exit after the shutdown handshake, ms. */
 const EXIT_MS = 5000;
-
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** Returns random base64 lines: they barely compress, so a screen of them needs many fragments. */
 function randomLines(count: number, width: number): string[] {
@@ -63,7 +60,7 @@ Deno.test("stock mosh-server: session, multi-fragment frame and shutdown with tm
       [first.oldNum, first.newNum, first.ackNum, first.throwawayNum],
       [0n, 1n, 0n, 0n],
     );
-    assert.equal(hex(first.diff), RESIZE_80X24);
+    assert.equal(toHex(first.diff), RESIZE_80X24);
 
     await c.waitFor(() => c.acked >= 1n, "the server to ack state 1", STEP_MS);
     await c.waitForScreen(

@@ -8,16 +8,14 @@
 
 import assert from "node:assert/strict";
 import { Relay } from "../../client/relay.ts";
-import { randomTestPort } from "./ports.ts";
 import { requireBinary } from "./require_peer.ts";
-import { TEST_MARK_VAR } from "./sshd.ts";
-import { findPids, killPidsWithEnv, startStockServer } from "./stock_mosh.ts";
+import { findPids, startStockServer } from "./stock_mosh.ts";
+import { startTmoshServer } from "./tmosh_server.ts";
 import { startTmux, type TmuxSession } from "./tmux.ts";
 import {
   clearScreen,
   delay,
   lines,
-  MAIN_TS,
   PS1,
   roundTrip,
   shellCommand,
@@ -57,61 +55,14 @@ export interface NetworkRun {
   stop(): Promise<void>;
 }
 
-/** Starts `tmosh serve new` (detaching) on a random port of 127.0.0.1 running the e2e shell. */
-export async function startTmoshServer(
-  env: Record<string, string> = {},
-): Promise<DirectServer> {
-  const mark = `net-${crypto.randomUUID()}`;
-  let lastError = "";
-  for (let attempt = 0; attempt < 4; attempt++) {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "--quiet",
-        MAIN_TS,
-        "serve",
-        "new",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        `${randomTestPort()}`,
-        "--",
-        ...shellCommand(),
-      ],
-      env: { LANG: "C.UTF-8", ...env, [TEST_MARK_VAR]: mark },
-      stdin: "null",
-    }).output();
-    const stdout = new TextDecoder().decode(out.stdout);
-    const match = stdout.match(/^MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})\s*$/m);
-    if (match !== null) {
-      return {
-        port: Number(match[1]),
-        key: match[2],
-        mark,
-        stop: () => killPidsWithEnv(TEST_MARK_VAR, mark),
-      };
-    }
-    // stdout is not quoted: it could hold a key.
-    lastError = new TextDecoder().decode(out.stderr).trim();
-  }
-  throw new Error(`tmosh: tmosh serve did not start: ${lastError}`);
-}
-
 /** Starts the server of `kind`; null when a needed program is missing (and not under CI). */
 async function startServer(
   kind: ServerKind,
   env: Record<string, string>,
 ): Promise<DirectServer | null> {
-  if (kind === "tmosh") return await startTmoshServer(env);
+  if (kind === "tmosh") return await startTmoshServer(shellCommand(), { env });
   if (!await requireBinary("mosh-server")) return null;
-  const stock = await startStockServer({ command: shellCommand(), env });
-  return {
-    port: stock.port,
-    key: stock.key,
-    mark: stock.mark,
-    stop: stock.stop,
-  };
+  return await startStockServer({ command: shellCommand(), env });
 }
 
 /**

@@ -47,6 +47,29 @@ export function freeTcpPort(): Promise<number> {
   }));
 }
 
+/** Returns the first of `count` consecutive UDP ports that were all free on all IPv4 addresses a moment ago. */
+export function freeUdpPortRun(count: number): number {
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const base = randomTestPort(count - 1);
+    const probes: Deno.DatagramConn[] = [];
+    try {
+      for (let port = base; port < base + count; port++) {
+        probes.push(
+          Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port }),
+        );
+      }
+      return base;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    } finally {
+      for (const probe of probes) probe.close();
+    }
+  }
+  throw new Error(
+    `tmosh: no run of ${count} free UDP ports found; free some ports below ${TEST_PORT_HIGH}`,
+  );
+}
+
 /** Tries random ports with `probe` (which binds and releases), then port 0. */
 function findFree(probe: (port: number) => number): number {
   for (let i = 0; i < ATTEMPTS; i++) {

@@ -19,6 +19,7 @@ import {
   type PredictionStats,
 } from "../../client/prediction.ts";
 import { App, BLIND, type Echo, SESSION } from "./prediction_sim_app.ts";
+import { mulberry32 } from "./prng.ts";
 
 /** Options of `simulateSession`. */
 export interface SimOptions {
@@ -59,17 +60,6 @@ export interface SimResult {
   mispredicted: number;
   /** The engine's counters. */
   stats: PredictionStats;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function summarize(xs: number[]): Latency {

@@ -103,20 +103,21 @@ function stockServer(
     key,
     pid,
     mark,
-    async stop() {
-      const marked = await findPidsWithEnv(TEST_MARK_VAR, mark);
-      await killAndWait([
-        ...new Set([pid, ...await descendants(pid), ...marked]),
-      ]);
-    },
+    stop: () => killServer(pid, mark),
     async exited() {
       return !await processAlive(pid);
     },
   };
 }
 
+/** Kills a detached server, its descendants and every process carrying its test mark; waits until gone. */
+export async function killServer(pid: number, mark: string): Promise<void> {
+  const marked = await findPidsWithEnv(TEST_MARK_VAR, mark);
+  await killAndWait([...new Set([pid, ...await descendants(pid), ...marked])]);
+}
+
 /** SIGTERMs the processes, then SIGKILLs any still alive after a grace period. */
-async function killAndWait(pids: number[]): Promise<void> {
+export async function killAndWait(pids: number[]): Promise<void> {
   const signal = function signal(pid: number, sig: Deno.Signal): void {
     try {
       Deno.kill(pid, sig);
@@ -154,6 +155,16 @@ async function statFields(pid: number): Promise<string[] | null> {
 export async function processAlive(pid: number): Promise<boolean> {
   const fields = await statFields(pid);
   return fields !== null && fields[0] !== "Z" && fields[0] !== "X";
+}
+
+/** Waits until `pid` is gone; false if it is still alive after `ms`. */
+export async function waitGone(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (!await processAlive(pid)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return false;
 }
 
 /** Lists the pids of all processes (from /proc). */

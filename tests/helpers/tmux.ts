@@ -48,8 +48,8 @@ function shellQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-/** Runs `tmux -S sock ...` and returns its stdout; throws with stderr on failure. */
-async function tmux(socket: string, args: string[]): Promise<string> {
+/** Runs `tmux -S socket ...` and returns its stdout; throws with stderr on failure. */
+export async function runTmux(socket: string, args: string[]): Promise<string> {
   const out = await new Deno.Command("tmux", {
     args: ["-u", "-f", "/dev/null", "-S", socket, ...args],
     env: { LANG: "C.UTF-8" },
@@ -95,31 +95,54 @@ function wrapperScript(
   ].join("\n");
 }
 
+/** Options of {@linkcode prepareTmux}. */
+export interface PrepareTmuxOptions extends TmuxOptions {
+  /** Name of the tmux session. */
+  session: string;
+  /** Prefix of the temporary directory's name. */
+  dirPrefix: string;
+}
+
+/** A configured private tmux session whose command waits for {@linkcode PreparedTmux.go}. */
+export interface PreparedTmux {
+  /** Temporary directory (socket, wrapper script, exit status). */
+  dir: string;
+  /** The private tmux server's socket. */
+  socket: string;
+  /** Columns. */
+  width: number;
+  /** Rows. */
+  height: number;
+  /** Lets the command start. */
+  go(): Promise<void>;
+  /** The command's exit status, or null while it runs. */
+  exitStatus(): Promise<number | null>;
+}
+
 /**
- * Starts `command` (a sh command line) in a detached tmux session of the given
- * size. The command starts only after the session is fully configured (status
- * line off, fixed window size), so it sees the final size from its first byte.
+ * Creates a private tmux server with one detached session running `command`
+ * (a sh command line), configured (status line off, fixed window size) before
+ * the command may start; on failure nothing is left behind.
  */
-export async function startTmux(
+export async function prepareTmux(
   command: string,
-  options: TmuxOptions = {},
-): Promise<TmuxSession> {
+  options: PrepareTmuxOptions,
+): Promise<PreparedTmux> {
   const width = options.width ?? 80;
   const height = options.height ?? 24;
-  const dir = await Deno.makeTempDir({ prefix: "tmosh_tmux_" });
+  const dir = await Deno.makeTempDir({ prefix: options.dirPrefix });
   const socket = `${dir}/sock`;
   const script = `${dir}/run.sh`;
   await Deno.writeTextFile(
     script,
     wrapperScript(dir, command, options.env ?? {}),
   );
-  const target = ["-t", SESSION];
   try {
-    await tmux(socket, [
+    await runTmux(socket, [
       "new-session",
       "-d",
       "-s",
-      SESSION,
+      options.session,
       "-x",
       `${width}`,
       "-y",
@@ -134,31 +157,66 @@ export async function startTmux(
         ["escape-time", "0"],
       ]
     ) {
-      await tmux(socket, ["set-option", "-g", name, value]);
+      await runTmux(socket, ["set-option", "-g", name, value]);
     }
-    await tmux(socket, [
+    await runTmux(socket, [
       "resize-window",
-      ...target,
+      "-t",
+      options.session,
       "-x",
       `${width}`,
       "-y",
       `${height}`,
     ]);
   } catch (error) {
-    await tmux(socket, ["kill-server"]).catch(() => {});
+    await runTmux(socket, ["kill-server"]).catch(() => {});
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw error;
   }
-  await Deno.writeTextFile(`${dir}/go`, "");
+  return {
+    dir,
+    socket,
+    width,
+    height,
+    async go() {
+      await Deno.writeTextFile(`${dir}/go`, "");
+    },
+    async exitStatus() {
+      try {
+        return Number((await Deno.readTextFile(`${dir}/status`)).trim());
+      } catch {
+        return null;
+      }
+    },
+  };
+}
+
+/**
+ * Starts `command` (a sh command line) in a detached tmux session of the given
+ * size. The command starts only after the session is fully configured (status
+ * line off, fixed window size), so it sees the final size from its first byte.
+ */
+export async function startTmux(
+  command: string,
+  options: TmuxOptions = {},
+): Promise<TmuxSession> {
+  const prepared = await prepareTmux(command, {
+    ...options,
+    session: SESSION,
+    dirPrefix: "tmosh_tmux_",
+  });
+  const { dir, socket } = prepared;
+  const target = ["-t", SESSION];
+  await prepared.go();
 
   const session: TmuxSession = {
     async capture(opts = {}) {
       const args = ["capture-pane", "-p", ...target];
       if (opts.colors) args.splice(2, 0, "-e");
-      return (await tmux(socket, args)).replace(/\n$/, "");
+      return (await runTmux(socket, args)).replace(/\n$/, "");
     },
     async cursor() {
-      const out = await tmux(socket, [
+      const out = await runTmux(socket, [
         "display-message",
         "-p",
         ...target,
@@ -168,7 +226,7 @@ export async function startTmux(
       return { x, y };
     },
     async sendKeys(keys, opts = {}) {
-      await tmux(socket, [
+      await runTmux(socket, [
         "send-keys",
         ...target,
         ...(opts.literal ? ["-l"] : []),
@@ -176,7 +234,7 @@ export async function startTmux(
       ]);
     },
     async resize(w, h) {
-      await tmux(socket, [
+      await runTmux(socket, [
         "resize-window",
         ...target,
         "-x",
@@ -201,13 +259,7 @@ export async function startTmux(
         `tmosh: screen did not match ${match} within ${timeoutMs} ms:\n${screen}`,
       );
     },
-    async exitStatus() {
-      try {
-        return Number((await Deno.readTextFile(`${dir}/status`)).trim());
-      } catch {
-        return null;
-      }
-    },
+    exitStatus: prepared.exitStatus,
     async waitForExit(timeoutMs = 5000) {
       const deadline = Date.now() + timeoutMs;
       while (true) {
@@ -221,7 +273,7 @@ export async function startTmux(
       );
     },
     async kill() {
-      await tmux(socket, ["kill-server"]).catch(() => {});
+      await runTmux(socket, ["kill-server"]).catch(() => {});
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };

@@ -9,6 +9,12 @@
  */
 
 import xterm from "@xterm/headless";
+import {
+  type PreparedTmux,
+  prepareTmux,
+  runTmux,
+  type TmuxOptions,
+} from "./tmux.ts";
 
 const { Terminal } = xterm;
 
@@ -31,14 +37,7 @@ export interface TimedScreen extends Screen {
 }
 
 /** Options of {@linkcode startWatchedTmux}. */
-export interface WatchOptions {
-  /** Columns; default 80. */
-  width?: number;
-  /** Rows; default 24. */
-  height?: number;
-  /** Variables exported to the command (e.g. TERM, LANG, MOSH_KEY). */
-  env?: Record<string, string>;
-}
+export type WatchOptions = TmuxOptions;
 
 /** A command running under tmux, watched through control mode. */
 export interface WatchedTmux {
@@ -63,54 +62,6 @@ export interface WatchedTmux {
 
 /** Session name inside the private server. */
 const SESSION = "watched";
-
-/** Quotes a word for sh. */
-function shellQuote(word: string): string {
-  return `'${word.replaceAll("'", `'\\''`)}'`;
-}
-
-/** Runs a one-shot `tmux -S socket ...`; throws with stderr on failure. */
-async function tmux(socket: string, args: string[]): Promise<void> {
-  const out = await new Deno.Command("tmux", {
-    args: ["-u", "-f", "/dev/null", "-S", socket, ...args],
-    env: { LANG: "C.UTF-8" },
-    stdin: "null",
-    stdout: "null",
-  }).output();
-  if (!out.success) {
-    throw new Error(
-      `tmosh: tmux ${args[0]} failed: ${
-        new TextDecoder().decode(out.stderr).trim()
-      }`,
-    );
-  }
-}
-
-/** The pane's script: waits for the go file, runs the command, records `$?`, keeps the pane alive. */
-function wrapperScript(
-  dir: string,
-  command: string,
-  env: Record<string, string>,
-): string {
-  const exports = Object.entries(env).map(([name, value]) => {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-      throw new Error(`tmosh: bad environment variable name '${name}'`);
-    }
-    return `export ${name}=${shellQuote(value)}`;
-  });
-  return [
-    "#!/bin/sh",
-    `while [ ! -e ${shellQuote(`${dir}/go`)} ]; do sleep 0.02; done`,
-    ...exports,
-    "(",
-    command,
-    ")",
-    `echo $? > ${shellQuote(`${dir}/status.tmp`)}`,
-    `mv ${shellQuote(`${dir}/status.tmp`)} ${shellQuote(`${dir}/status`)}`,
-    "exec sleep 86400",
-    "",
-  ].join("\n");
-}
 
 /** Decodes a `%output` payload: tmux writes bytes below 0x20 and `\` as `\ooo`. */
 export function decodeControlOutput(data: Uint8Array): Uint8Array {
@@ -166,69 +117,46 @@ export async function startWatchedTmux(
   command: string,
   options: WatchOptions = {},
 ): Promise<WatchedTmux> {
-  const width = options.width ?? 80;
-  const height = options.height ?? 24;
-  const dir = await Deno.makeTempDir({ prefix: "tmosh_watch_" });
-  const socket = `${dir}/sock`;
-  const script = `${dir}/run.sh`;
-  await Deno.writeTextFile(
-    script,
-    wrapperScript(dir, command, options.env ?? {}),
-  );
-  const target = ["-t", SESSION];
-  let control: Deno.ChildProcess | undefined;
+  const prepared = await prepareTmux(command, {
+    ...options,
+    session: SESSION,
+    dirPrefix: "tmosh_watch_",
+  });
+  const { dir, socket } = prepared;
+  let control: Deno.ChildProcess;
   try {
-    await tmux(socket, [
-      "new-session",
-      "-d",
-      "-s",
-      SESSION,
-      "-x",
-      `${width}`,
-      "-y",
-      `${height}`,
-      `sh ${shellQuote(script)}`,
-    ]);
-    for (
-      const [name, value] of [
-        ["status", "off"],
-        ["window-size", "manual"],
-        ["remain-on-exit", "on"],
-        ["escape-time", "0"],
-      ]
-    ) {
-      await tmux(socket, ["set-option", "-g", name, value]);
-    }
-    await tmux(socket, [
-      "resize-window",
-      ...target,
-      "-x",
-      `${width}`,
-      "-y",
-      `${height}`,
-    ]);
     control = new Deno.Command("tmux", {
-      args: ["-u", "-f", "/dev/null", "-S", socket, "-C", "attach", ...target],
+      args: [
+        "-u",
+        "-f",
+        "/dev/null",
+        "-S",
+        socket,
+        "-C",
+        "attach",
+        "-t",
+        SESSION,
+      ],
       env: { LANG: "C.UTF-8" },
       stdin: "piped",
       stdout: "piped",
       stderr: "null",
     }).spawn();
   } catch (error) {
-    await tmux(socket, ["kill-server"]).catch(() => {});
+    await runTmux(socket, ["kill-server"]).catch(() => {});
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw error;
   }
   let watched: Watched | undefined;
   try {
-    watched = new Watched(control, { width, height, dir, socket });
+    watched = new Watched(control, prepared);
     // A command's reply proves the client is attached.
     await watched.command("display-message -p ok");
-    await Deno.writeTextFile(`${dir}/go`, "");
+    await prepared.go();
   } catch (error) {
     if (watched !== undefined) await watched.kill();
     else {
-      await tmux(socket, ["kill-server"]).catch(() => {});
+      await runTmux(socket, ["kill-server"]).catch(() => {});
       await control.status;
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
@@ -253,29 +181,24 @@ class Watched implements WatchedTmux {
   readonly #control: Deno.ChildProcess;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #term: InstanceType<typeof Terminal>;
-  readonly #dir: string;
-  readonly #socket: string;
+  readonly #tmux: PreparedTmux;
   readonly #pending: Pending[] = [];
   #waiters: Waiter[] = [];
   #block: string[] | null = null;
   #reading: Promise<void>;
   #closed = false;
 
-  constructor(
-    control: Deno.ChildProcess,
-    opts: { width: number; height: number; dir: string; socket: string },
-  ) {
+  constructor(control: Deno.ChildProcess, tmux: PreparedTmux) {
     this.#control = control;
     this.#writer = control.stdin.getWriter();
     this.#term = new Terminal({
-      cols: opts.width,
-      rows: opts.height,
+      cols: tmux.width,
+      rows: tmux.height,
       // `buffer` is a proposed API in @xterm/headless.
       allowProposedApi: true,
       scrollback: 0,
     });
-    this.#dir = opts.dir;
-    this.#socket = opts.socket;
+    this.#tmux = tmux;
     this.history.push(snapshot(this.#term, performance.now()));
     this.#reading = this.#read();
   }
@@ -347,18 +270,14 @@ class Watched implements WatchedTmux {
     });
   }
 
-  async exitStatus(): Promise<number | null> {
-    try {
-      return Number((await Deno.readTextFile(`${this.#dir}/status`)).trim());
-    } catch {
-      return null;
-    }
+  exitStatus(): Promise<number | null> {
+    return this.#tmux.exitStatus();
   }
 
   async kill(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      await tmux(this.#socket, ["kill-server"]).catch(() => {});
+      await runTmux(this.#tmux.socket, ["kill-server"]).catch(() => {});
       await this.#writer.close().catch(() => {});
       await this.#control.status;
       await this.#reading;
@@ -367,7 +286,7 @@ class Watched implements WatchedTmux {
       }
     }
     this.#term.dispose();
-    await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+    await Deno.remove(this.#tmux.dir, { recursive: true }).catch(() => {});
   }
 
   async #read(): Promise<void> {
