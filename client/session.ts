@@ -16,7 +16,11 @@ import { UserStream } from "../protocol/user_stream.ts";
 import { EscapeKeyFilter, parseEscapeKey } from "./escape_key.ts";
 import { NotificationEngine } from "./notification.ts";
 import { PredictionEngine, type PredictMode } from "./prediction.ts";
-import { LocalTerminal } from "./terminal.ts";
+import {
+  LocalTerminal,
+  readTerminalCaps,
+  type TerminalCaps,
+} from "./terminal.ts";
 import { applyTitlePrefix } from "./title.ts";
 
 /** Everything the session needs to run. */
@@ -54,13 +58,15 @@ const NAME = "tmosh";
 
 /** Runs an interactive session until it ends; returns the exit status (0 after a clean shutdown). */
 export async function runClient(options: RunClientOptions): Promise<number> {
-  const session = new ClientSession(options);
+  const caps = await readTerminalCaps(Deno.env.get("TERM"));
+  const session = new ClientSession(options, caps);
   return await session.run();
 }
 
 /** One client session's state and event handlers. */
 class ClientSession {
   readonly #opts: RunClientOptions;
+  readonly #caps: TerminalCaps;
   readonly #term: LocalTerminal;
   readonly #transport: Transport<UserStream, CompleteTerminal>;
   readonly #applier = new EmulatorApplier();
@@ -78,10 +84,11 @@ class ClientSession {
   #quitting = false;
   #suspended = false;
 
-  constructor(opts: RunClientOptions) {
+  constructor(opts: RunClientOptions, caps: TerminalCaps) {
     this.#opts = opts;
+    this.#caps = caps;
     const key = decodeKey(opts.key);
-    this.#term = new LocalTerminal({ init: opts.init ?? true });
+    this.#term = new LocalTerminal({ init: opts.init ?? true, caps });
     const { cols, rows } = this.#term.size();
     const connection = Connection.connect(key, {
       ip: opts.ip,
@@ -370,7 +377,14 @@ class ClientSession {
       fb = this.#notify.apply(fb, now);
       if (!this.#opts.titleNoPrefix) fb = applyTitlePrefix(fb, `[${NAME}] `);
     }
-    const out = newFrame(this.#local, fb, { initialized: !this.#repaint });
+    // Titles only where the terminal shows them (mosh decides by TERM).
+    if (!this.#caps.titles && fb.titleInitialized) {
+      fb = { ...fb, titleInitialized: false };
+    }
+    const out = newFrame(this.#local, fb, {
+      initialized: !this.#repaint,
+      bce: this.#caps.bce,
+    });
     this.#repaint = false;
     this.#term.write(out);
     this.#local = fb;

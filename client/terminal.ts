@@ -4,17 +4,79 @@
  * @module
  */
 
-/** Sequence that prepares the terminal: alternate screen (unless disabled), then application cursor keys (mosh: Display::open). */
-export function openSequence(options: { init: boolean }): string {
-  return (options.init ? "\x1b[?1049h\x1b[22;0;0t" : "") + "\x1b[?1h";
+/** What the local terminal can do, from terminfo for $TERM (mosh: Display::Display). */
+export interface TerminalCaps {
+  /** Enter the alternate screen (terminfo smcup); "" when none. */
+  smcup: string;
+  /** Leave it (terminfo rmcup). */
+  rmcup: string;
+  /** Erasing uses the current background colour (terminfo bce). */
+  bce: boolean;
+  /** The terminal shows window titles (mosh: TERM starts with xterm, rxvt, ...). */
+  titles: boolean;
+}
+
+/** TERM prefixes of terminals that take OSC 0/1/2 titles (mosh: Display::Display). */
+const TITLE_TERMS = [
+  "xterm",
+  "rxvt",
+  "kterm",
+  "Eterm",
+  "alacritty",
+  "screen",
+  "tmux",
+];
+
+/** Reads the capabilities of `term` with tput; xterm's values when tput is missing. */
+export async function readTerminalCaps(
+  term: string | undefined,
+): Promise<TerminalCaps> {
+  const name = term && term.length > 0 ? term : "xterm";
+  const titles = TITLE_TERMS.some((p) => name.startsWith(p));
+  async function tput(cap: string): Promise<{ ok: boolean; out: string }> {
+    try {
+      const r = await new Deno.Command("tput", {
+        args: ["-T", name, cap],
+        stdout: "piped",
+        stderr: "null",
+        stdin: "null",
+      }).output();
+      return { ok: r.success, out: new TextDecoder().decode(r.stdout) };
+    } catch {
+      return { ok: false, out: "" };
+    }
+  }
+  const [smcup, rmcup, bce] = await Promise.all([
+    tput("smcup"),
+    tput("rmcup"),
+    tput("bce"),
+  ]);
+  if (!smcup.ok && !rmcup.ok && !bce.ok) {
+    return {
+      smcup: "\x1b[?1049h\x1b[22;0;0t",
+      rmcup: "\x1b[?1049l\x1b[23;0;0t",
+      bce: true,
+      titles,
+    };
+  }
+  return { smcup: smcup.out, rmcup: rmcup.out, bce: bce.ok, titles };
+}
+
+/** Sequence that prepares the terminal: smcup (unless `init` is off), then application cursor keys (mosh: Display::open). */
+export function openSequence(
+  options: { init: boolean; smcup: string },
+): string {
+  return (options.init ? options.smcup : "") + "\x1b[?1h";
 }
 
 /** Sequence that restores the terminal on exit or suspend (mosh: Display::close). */
-export function closeSequence(options: { init: boolean }): string {
+export function closeSequence(
+  options: { init: boolean; rmcup: string },
+): string {
   return "\x1b[?1l\x1b[0m\x1b[?25h" +
     "\x1b[?1003l\x1b[?1002l\x1b[?1001l\x1b[?1000l" +
     "\x1b[?1015l\x1b[?1006l\x1b[?1005l" +
-    (options.init ? "\x1b[?1049l\x1b[23;0;0t" : "");
+    (options.init ? options.rmcup : "");
 }
 
 /** Window size in character cells. */
@@ -28,6 +90,7 @@ export interface WindowSize {
 /** The local terminal the client draws on. */
 export class LocalTerminal {
   readonly #init: boolean;
+  readonly #caps: TerminalCaps;
   readonly #encoder = new TextEncoder();
   #raw = false;
   #open = false;
@@ -37,8 +100,9 @@ export class LocalTerminal {
   };
 
   /** Creates the terminal front; `init` false keeps the normal screen (MOSH_NO_TERM_INIT). */
-  constructor(options: { init: boolean }) {
+  constructor(options: { init: boolean; caps: TerminalCaps }) {
     this.#init = options.init;
+    this.#caps = options.caps;
   }
 
   /** Whether stdin is a terminal. */
@@ -63,7 +127,7 @@ export class LocalTerminal {
       Deno.stdin.setRaw(true);
       this.#raw = true;
     }
-    this.write(openSequence({ init: this.#init }));
+    this.write(openSequence({ init: this.#init, smcup: this.#caps.smcup }));
     this.#open = true;
   }
 
@@ -71,7 +135,7 @@ export class LocalTerminal {
   close(): void {
     if (!this.#open) return;
     this.#open = false;
-    this.write(closeSequence({ init: this.#init }));
+    this.write(closeSequence({ init: this.#init, rmcup: this.#caps.rmcup }));
     if (this.#raw) {
       try {
         Deno.stdin.setRaw(false);
