@@ -1,7 +1,7 @@
 /**
  * `tmosh demo` (issue 5 §6), the README's run command: a local tmosh server
  * behind the impairment relay, with the client in a real terminal (tmux).
- * An echo round trip through 50 ms of delay and 10% loss, then Ctrl-^ .
+ * An echo round trip through 50 ms of delay with jitter, then Ctrl-^ .
  * quits the client with status 0 and the server does not outlive it.
  * @module
  */
@@ -37,8 +37,8 @@ Deno.test("tmosh demo: a session through the relay, then Ctrl-^ . quits and the 
     "demo",
     "--delay",
     "50",
-    "--loss",
-    "0.1",
+    "--jitter",
+    "10",
     "--",
     "env",
     `PS1=${PS1}`,

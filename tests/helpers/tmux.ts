@@ -191,6 +191,33 @@ export async function prepareTmux(
   };
 }
 
+/** Attempts at starting a tmux server that stays up (tmux 3.3a occasionally dies at startup when many start at once). */
+const START_ATTEMPTS = 3;
+
+/**
+ * Prepares the session and lets the command go, checking that the tmux server
+ * is still up; a server that died before the command could run is started again.
+ */
+async function startAlive(
+  command: string,
+  options: TmuxOptions,
+): Promise<PreparedTmux> {
+  for (let attempt = 1;; attempt++) {
+    const prepared = await prepareTmux(command, {
+      ...options,
+      session: SESSION,
+      dirPrefix: "tmosh_tmux_",
+    });
+    await prepared.go();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const alive = await runTmux(prepared.socket, ["has-session", "-t", SESSION])
+      .then(() => true, () => false);
+    if (alive || attempt >= START_ATTEMPTS) return prepared;
+    console.warn(`tmux server died at startup (attempt ${attempt}); retrying`);
+    await Deno.remove(prepared.dir, { recursive: true }).catch(() => {});
+  }
+}
+
 /**
  * Starts `command` (a sh command line) in a detached tmux session of the given
  * size. The command starts only after the session is fully configured (status
@@ -200,14 +227,9 @@ export async function startTmux(
   command: string,
   options: TmuxOptions = {},
 ): Promise<TmuxSession> {
-  const prepared = await prepareTmux(command, {
-    ...options,
-    session: SESSION,
-    dirPrefix: "tmosh_tmux_",
-  });
+  const prepared = await startAlive(command, options);
   const { dir, socket } = prepared;
   const target = ["-t", SESSION];
-  await prepared.go();
 
   const session: TmuxSession = {
     async capture(opts = {}) {
