@@ -108,7 +108,8 @@ Deno.test("tmux types keys, reports the cursor and resizes", async () => {
     await session.waitFor(/^\$$/m, 3000);
     await session.sendKeys(`echo "$TMOSH_X"; stty size`, { literal: true });
     await session.sendKeys("Enter");
-    await session.waitFor(/^24 80$/m, 3000);
+    // Wait for the next prompt too: the cursor is checked right after.
+    await session.waitFor(/^24 80\n\$$/m, 3000);
     assert.match(await session.capture(), /^it's set$/m);
     assert.deepEqual(await session.cursor(), { x: 2, y: 3 });
     await session.resize(100, 30);
