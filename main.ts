@@ -62,9 +62,6 @@ const SUBCOMMANDS: Subcommand[] = [
   },
 ];
 
-/** Exit status of the subcommand that ran (0 when none ran). */
-let exitStatus = 0;
-
 /** Builds the command-line parser with every subcommand tmosh offers. */
 export async function buildProgram(): Promise<Command> {
   const { Command } = await import("commander");
@@ -81,18 +78,9 @@ export async function buildProgram(): Promise<Command> {
     })
     .showHelpAfterError("(run tmosh --help for usage)")
     .enablePositionalOptions();
+  // Listed for --help and `tmosh help`; main() hands their words over before parsing.
   for (const sub of SUBCOMMANDS) {
-    program
-      .command(sub.name)
-      .description(sub.summary)
-      .allowUnknownOption()
-      .helpOption(false)
-      .passThroughOptions()
-      .argument("[args...]")
-      .action(async (_words: string[], _opts: unknown, command: Command) => {
-        // The root's operands keep every word after the subcommand verbatim, even "--".
-        exitStatus = await sub.run(command.parent!.args.slice(1));
-      });
+    program.command(sub.name).description(sub.summary).argument("[args...]");
   }
   return program;
 }
@@ -105,7 +93,6 @@ export async function main(args: string[]): Promise<number> {
   if (sub !== undefined) return await sub.run(args.slice(1));
   const program = await buildProgram();
   const { CommanderError } = await import("commander");
-  exitStatus = 0;
   if (args.length === 0) {
     program.outputHelp();
     return 0;
@@ -115,7 +102,8 @@ export async function main(args: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       if (
-        e.code === "commander.helpDisplayed" || e.code === "commander.version"
+        e.code === "commander.helpDisplayed" || e.code === "commander.help" ||
+        e.code === "commander.version"
       ) {
         return 0;
       }
@@ -124,7 +112,7 @@ export async function main(args: string[]): Promise<number> {
     console.error(`tmosh: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
-  return exitStatus;
+  return 0;
 }
 
 if (import.meta.main) {
