@@ -377,13 +377,10 @@ class ClientSession {
       fb = this.#notify.apply(fb, now);
       if (!this.#opts.titleNoPrefix) fb = applyTitlePrefix(fb, `[${NAME}] `);
     }
-    // Titles only where the terminal shows them (mosh decides by TERM).
-    if (!this.#caps.titles && fb.titleInitialized) {
-      fb = { ...fb, titleInitialized: false };
-    }
     const out = newFrame(this.#local, fb, {
       initialized: !this.#repaint,
       bce: this.#caps.bce,
+      titles: this.#caps.titles,
     });
     this.#repaint = false;
     this.#term.write(out);

@@ -45,6 +45,8 @@ export interface NewFrameOptions {
    * written as spaces, as mosh does for such real terminals (e.g. GNU screen).
    */
   bce?: boolean;
+  /** Whether the terminal shows window titles (default true; mosh decides by TERM). */
+  titles?: boolean;
 }
 
 /** The escape sequences being built plus the tracked terminal state (mosh: FrameState). */
@@ -280,7 +282,7 @@ export function newFrame(
   let out = "";
   if (next.bellCount !== last.bellCount) out += "\x07";
   if (
-    next.titleInitialized &&
+    next.titleInitialized && (options.titles ?? true) &&
     (!initialized || next.iconName !== last.iconName ||
       next.title !== last.title)
   ) {
