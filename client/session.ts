@@ -267,11 +267,14 @@ class ClientSession {
   #checkFinished(): void {
     const sender = this.#transport.sender;
     const now = performance.now();
-    this.#notify.serverAcked(this.#lastAckedTime());
+    this.#notify.serverAcked(sender.lastAckedSendTime);
     const err = this.#transport.connection.sendError;
     if (err !== null) {
       this.#notify.setNetworkError(err, now);
       this.#transport.connection.clearSendError();
+    } else {
+      // Sends work again: a shown network error lasts at most 1 s more (mosh).
+      this.#notify.clearNetworkError(now);
     }
     if (sender.shutdownInProgress && sender.shutdownAcknowledged) {
       this.#finish(0);
@@ -281,10 +284,6 @@ class ClientSession {
       this.#finish(1);
     }
     this.#requestDraw();
-  }
-
-  #lastAckedTime(): number {
-    return this.#transport.sender.lastAckedSendTime;
   }
 
   #quit(message: string): void {
