@@ -3,7 +3,7 @@
  * (mosh: Terminal::Complete, §7.2-§7.3).
  * @module
  */
-import { ECHO_TIMEOUT, MAX_TERMINAL_DIMENSION } from "./constants.ts";
+import { ECHO_TIMEOUT } from "./constants.ts";
 import { newFrame } from "./display.ts";
 import { type Framebuffer, framebuffersEqual } from "./framebuffer.ts";
 import {
@@ -12,6 +12,7 @@ import {
   type HostEvent,
 } from "./messages.ts";
 import type { SyncState } from "./sync_state.ts";
+import { validDimension } from "./user_stream.ts";
 
 /** Turns a framebuffer plus received host events into the next framebuffer (the client's emulator). */
 export interface FrameApplier {
@@ -94,7 +95,9 @@ export class CompleteTerminal implements SyncState<CompleteTerminal> {
         // The echo ack never goes down; a peer that lowers it is ignored.
         if (ev.num > echoAck) echoAck = ev.num;
       } else if (ev.type === "resize") {
-        if (validSize(ev.width) && validSize(ev.height)) screen.push(ev);
+        if (validDimension(ev.width) && validDimension(ev.height)) {
+          screen.push(ev);
+        }
       } else {
         screen.push(ev);
       }
@@ -104,11 +107,6 @@ export class CompleteTerminal implements SyncState<CompleteTerminal> {
       : this.#applier.apply(this.fb, screen);
     return new CompleteTerminal(fb, echoAck, { applier: this.#applier });
   }
-}
-
-/** Whether a received terminal dimension is usable. */
-function validSize(n: number): boolean {
-  return Number.isInteger(n) && n >= 1 && n <= MAX_TERMINAL_DIMENSION;
 }
 
 /**

@@ -211,7 +211,7 @@ function clampDimension(n: number): number {
   return Math.min(Math.trunc(n), MAX_TERMINAL_DIMENSION);
 }
 
-/** Whether a received dimension may reach the pty. */
-function validDimension(n: number): boolean {
+/** Whether a received terminal width or height is usable (1..MAX_TERMINAL_DIMENSION). */
+export function validDimension(n: number): boolean {
   return Number.isInteger(n) && n >= 1 && n <= MAX_TERMINAL_DIMENSION;
 }
