@@ -4,7 +4,7 @@
  * @module
  */
 import type { Command } from "commander";
-import { TMOSH_VERSION } from "./protocol/constants.ts";
+import { TMOSH_VERSION } from "./version.ts";
 
 /** A subcommand: its name, one-line summary and entry point taking the raw words after it. */
 interface Subcommand {
@@ -26,7 +26,7 @@ const SUBCOMMANDS: Subcommand[] = [
         ? null
         : import("./client/session.ts");
       session?.catch(() => {}); // reported when runClient awaits it
-      const { connectMain } = await import("./client/connect.ts");
+      const { connectMain } = await import("./client/bootstrap/connect.ts");
       return await connectMain(args, {
         runClient: async (options) => (await session!).runClient(options),
       });
@@ -56,7 +56,7 @@ const SUBCOMMANDS: Subcommand[] = [
     summary:
       "a local session through an impairment relay, no ssh: tmosh demo [--delay MS] [--jitter MS] [--loss P] [-- command...]",
     run: async (args) => {
-      const { demoMain } = await import("./client/demo.ts");
+      const { demoMain } = await import("./demo/demo.ts");
       return await demoMain(args);
     },
   },

@@ -7,18 +7,18 @@
  * @module
  */
 
-import { type Sshd, startSshd } from "../tests/helpers/sshd.ts";
-import { startTmux } from "../tests/helpers/tmux.ts";
-import { findBinary } from "../tests/helpers/require_peer.ts";
-import { killPidsWithEnv } from "../tests/helpers/stock_mosh.ts";
-import { TEST_MARK_VAR } from "../tests/helpers/sshd.ts";
+import { type Sshd, startSshd } from "../harness/sshd.ts";
+import { startTmux } from "../harness/tmux.ts";
+import { findBinary } from "../harness/require_peer.ts";
+import { killPidsWithEnv } from "../harness/stock_mosh.ts";
+import { TEST_MARK_VAR } from "../harness/sshd.ts";
 import {
   connectCommand,
   type Connector,
   MAIN_TS,
   PS1,
   shq,
-} from "../tests/helpers/client_session.ts";
+} from "../harness/client_session.ts";
 
 /** Runs per connector. */
 const RUNS = 5;

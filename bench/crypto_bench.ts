@@ -4,9 +4,9 @@
  * @module
  */
 
-import { Ocb } from "../protocol/ocb.ts";
-import { DatagramCodec } from "../protocol/datagram.ts";
-import { TO_CLIENT, TO_SERVER } from "../protocol/constants.ts";
+import { Ocb } from "../protocol/crypto/ocb.ts";
+import { DatagramCodec } from "../protocol/network/datagram.ts";
+import { TO_CLIENT, TO_SERVER } from "../protocol/network/constants.ts";
 
 const PAYLOAD_BYTES = 1400;
 const WINDOW_MS = 500;

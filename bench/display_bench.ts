@@ -3,9 +3,9 @@
  * plus snapshot) and snapshot cost, for 80x24 and 200x60 screens.
  * @module
  */
-import { newFrame } from "../protocol/display.ts";
-import { Emulator } from "../protocol/emulator.ts";
-import type { Framebuffer } from "../protocol/framebuffer.ts";
+import { newFrame } from "../protocol/terminal/display.ts";
+import { Emulator } from "../protocol/terminal/emulator.ts";
+import type { Framebuffer } from "../protocol/terminal/framebuffer.ts";
 
 /** A screenful of coloured text with CJK, combining marks and emoji. */
 function screen(w: number, h: number, salt: number): string {

@@ -4,8 +4,8 @@
  * @module
  */
 
-import { FragmentAssembly, Fragmenter } from "../protocol/fragment.ts";
-import { DEFAULT_IPV4_MTU } from "../protocol/constants.ts";
+import { FragmentAssembly, Fragmenter } from "../protocol/network/fragment.ts";
+import { DEFAULT_IPV4_MTU } from "../protocol/network/constants.ts";
 
 const RUN_MS = 400;
 

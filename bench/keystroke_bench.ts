@@ -14,17 +14,14 @@
  * @module
  */
 
-import { Relay } from "../client/relay.ts";
-import { findBinary } from "../tests/helpers/require_peer.ts";
-import {
-  startStockServer,
-  type StockServer,
-} from "../tests/helpers/stock_mosh.ts";
+import { Relay } from "../demo/impairment_relay.ts";
+import { findBinary } from "../harness/require_peer.ts";
+import { startStockServer, type StockServer } from "../harness/stock_mosh.ts";
 import {
   sameScreen,
   startWatchedTmux,
   type WatchedTmux,
-} from "../tests/helpers/tmux_watch.ts";
+} from "../harness/tmux_watch.ts";
 import {
   analyseReplay,
   INSTANT_MS,

@@ -15,7 +15,7 @@ import {
   sameScreen,
   type Screen,
   type TimedScreen,
-} from "../tests/helpers/tmux_watch.ts";
+} from "../harness/tmux_watch.ts";
 
 /** One keystroke of the trace. */
 export interface TraceKey {

@@ -6,10 +6,7 @@
  * @module
  */
 
-import {
-  type SimResult,
-  simulateSession,
-} from "../tests/helpers/prediction_sim.ts";
+import { type SimResult, simulateSession } from "../harness/prediction_sim.ts";
 
 const SEEDS = [1, 2, 3, 4, 5];
 

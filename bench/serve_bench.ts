@@ -10,11 +10,11 @@
  * @module
  */
 
-import { findBinary } from "../tests/helpers/require_peer.ts";
-import { freeUdpPort } from "../tests/helpers/ports.ts";
-import { findPids, startStockServer } from "../tests/helpers/stock_mosh.ts";
-import { startTmoshServer } from "../tests/helpers/tmosh_server.ts";
-import { startTmux, type TmuxSession } from "../tests/helpers/tmux.ts";
+import { findBinary } from "../harness/require_peer.ts";
+import { freeUdpPort } from "../harness/ports.ts";
+import { findPids, startStockServer } from "../harness/stock_mosh.ts";
+import { startTmoshServer } from "../harness/tmosh_server.ts";
+import { startTmux, type TmuxSession } from "../harness/tmux.ts";
 
 /** The servers compared, and the no-Mosh reference. */
 type Kind = "mosh-server" | "tmosh serve" | "plain pty";

@@ -8,18 +8,24 @@
  * @module
  */
 
-import { CompleteTerminal } from "../protocol/complete_terminal.ts";
-import { Connection } from "../protocol/connection.ts";
-import { PROTOCOL_VERSION } from "../protocol/constants.ts";
-import { Emulator } from "../protocol/emulator.ts";
-import { EmulatorApplier } from "../protocol/emulator_applier.ts";
-import { FragmentAssembly, Fragmenter } from "../protocol/fragment.ts";
-import { blankFramebuffer } from "../protocol/framebuffer.ts";
-import { generateKey } from "../protocol/key.ts";
-import { decodeInstruction, encodeInstruction } from "../protocol/messages.ts";
-import type { SyncState } from "../protocol/sync_state.ts";
-import { TransportReceiver } from "../protocol/transport_receiver.ts";
-import { takeNewEvents, UserStream } from "../protocol/user_stream.ts";
+import { CompleteTerminal } from "../protocol/statesync/complete_terminal.ts";
+import { Connection } from "../protocol/network/connection.ts";
+import { PROTOCOL_VERSION } from "../protocol/network/constants.ts";
+import { Emulator } from "../protocol/terminal/emulator.ts";
+import { EmulatorApplier } from "../protocol/statesync/emulator_applier.ts";
+import { FragmentAssembly, Fragmenter } from "../protocol/network/fragment.ts";
+import { blankFramebuffer } from "../protocol/terminal/framebuffer.ts";
+import { generateKey } from "../protocol/crypto/key.ts";
+import {
+  decodeInstruction,
+  encodeInstruction,
+} from "../protocol/protobufs/messages.ts";
+import type { SyncState } from "../protocol/network/sync_state.ts";
+import { TransportReceiver } from "../protocol/network/transport_receiver.ts";
+import {
+  takeNewEvents,
+  UserStream,
+} from "../protocol/statesync/user_stream.ts";
 
 /** Keystroke states sent in the UserStream case. */
 const KEY_STATES = 20_000;

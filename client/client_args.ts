@@ -6,8 +6,8 @@
  */
 
 import { isIP } from "node:net";
-import { decodeKey } from "../protocol/key.ts";
-import { TMOSH_VERSION } from "../protocol/constants.ts";
+import { decodeKey } from "../protocol/crypto/key.ts";
+import { TMOSH_VERSION } from "../version.ts";
 
 /** How local echo is shown (mosh: PredictionEngine display preference). */
 export type PredictMode = "adaptive" | "always" | "never" | "experimental";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ACK_INTERVAL } from "../protocol/constants.ts";
+import { ACK_INTERVAL } from "../protocol/network/constants.ts";
 import {
   ATTR_BOLD,
   type Cell,
@@ -15,7 +15,7 @@ import {
   type Row,
   rowFromCells,
   withRow,
-} from "../protocol/framebuffer.ts";
+} from "../protocol/terminal/framebuffer.ts";
 
 /** The server counts as late after this long without a new state, ms (mosh: server_late, 6500). */
 export const SERVER_LATE_MS = 6500;

@@ -4,18 +4,21 @@
  * notification bar, title prefix and escape key (mosh: STMClient).
  * @module
  */
-import { CompleteTerminal } from "../protocol/complete_terminal.ts";
-import { Connection } from "../protocol/connection.ts";
-import { SEND_MINDELAY_CLIENT } from "../protocol/constants.ts";
-import { newFrame } from "../protocol/display.ts";
-import { EmulatorApplier } from "../protocol/emulator_applier.ts";
-import { blankFramebuffer, type Framebuffer } from "../protocol/framebuffer.ts";
-import { decodeKey } from "../protocol/key.ts";
-import { Transport } from "../protocol/transport.ts";
-import { UserStream } from "../protocol/user_stream.ts";
+import { CompleteTerminal } from "../protocol/statesync/complete_terminal.ts";
+import { Connection } from "../protocol/network/connection.ts";
+import { SEND_MINDELAY_CLIENT } from "../protocol/network/constants.ts";
+import { newFrame } from "../protocol/terminal/display.ts";
+import { EmulatorApplier } from "../protocol/statesync/emulator_applier.ts";
+import {
+  blankFramebuffer,
+  type Framebuffer,
+} from "../protocol/terminal/framebuffer.ts";
+import { decodeKey } from "../protocol/crypto/key.ts";
+import { Transport } from "../protocol/network/transport.ts";
+import { UserStream } from "../protocol/statesync/user_stream.ts";
 import { EscapeKeyFilter, parseEscapeKey } from "./escape_key.ts";
 import { NotificationEngine } from "./notification.ts";
-import { PredictionEngine, type PredictMode } from "./prediction.ts";
+import { PredictionEngine, type PredictMode } from "./prediction/engine.ts";
 import {
   LocalTerminal,
   readTerminalCaps,

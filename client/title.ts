@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Framebuffer } from "../protocol/framebuffer.ts";
+import type { Framebuffer } from "../protocol/terminal/framebuffer.ts";
 
 /** Default title prefix; the caller omits it when MOSH_TITLE_NOPREFIX is set. */
 export const DEFAULT_TITLE_PREFIX = "[tmosh] ";

@@ -14,10 +14,10 @@
  * @module
  */
 
-import { Connection } from "../protocol/connection.ts";
-import { TMOSH_VERSION } from "../protocol/constants.ts";
-import { encodeKey, generateKey } from "../protocol/key.ts";
-import { selfCommand, SERVER_V8_FLAGS } from "../protocol/self_command.ts";
+import { Connection } from "../protocol/network/connection.ts";
+import { TMOSH_VERSION } from "../version.ts";
+import { encodeKey, generateKey } from "../protocol/crypto/key.ts";
+import { selfCommand, SERVER_V8_FLAGS } from "../self_command.ts";
 import { buildChildEnv, isUtf8Locale, loginShell } from "./child_env.ts";
 import { libc, redirectStdioToDevNull } from "./libc.ts";
 import {

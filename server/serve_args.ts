@@ -7,7 +7,7 @@
  * @module
  */
 
-import { parsePortRange } from "../protocol/port_range.ts";
+import { parsePortRange } from "../protocol/network/port_range.ts";
 
 /** Usage line, printed for `-h` and after argument errors. */
 export const SERVE_USAGE =

@@ -11,18 +11,19 @@
  * @module
  */
 
-import type { Connection } from "../protocol/connection.ts";
+import type { Connection } from "../protocol/network/connection.ts";
 import {
   CompleteTerminal,
   EchoAckTracker,
-} from "../protocol/complete_terminal.ts";
+} from "../protocol/statesync/complete_terminal.ts";
+import { SEND_MINDELAY_SERVER } from "../protocol/network/constants.ts";
+import { SERVER_FIRST_CONTACT_TIMEOUT } from "./constants.ts";
+import { Emulator } from "../protocol/terminal/emulator.ts";
+import { Transport } from "../protocol/network/transport.ts";
 import {
-  SEND_MINDELAY_SERVER,
-  SERVER_FIRST_CONTACT_TIMEOUT,
-} from "../protocol/constants.ts";
-import { Emulator } from "../protocol/emulator.ts";
-import { Transport } from "../protocol/transport.ts";
-import { takeNewEvents, UserStream } from "../protocol/user_stream.ts";
+  takeNewEvents,
+  UserStream,
+} from "../protocol/statesync/user_stream.ts";
 import { Pty } from "./pty.ts";
 
 /** Options of {@linkcode runSession}. */

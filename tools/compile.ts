@@ -3,7 +3,7 @@
  * `deno compile`. Needs network access to dl.deno.land (it fetches the `denort` base binary).
  * @module
  */
-import { SERVER_V8_FLAGS } from "../protocol/self_command.ts";
+import { SERVER_V8_FLAGS } from "../self_command.ts";
 
 /** Release targets (Rust triples understood by `deno compile --target`). */
 export const TARGETS = [

@@ -1,6 +1,7 @@
 /**
- * Regenerates the TypeScript protobuf code in `protocol/gen/` from the schemas
- * in `protocol/proto/`, using the buf binary and protoc-gen-es installed in
+ * Regenerates the TypeScript protobuf code in `tests/data/protobufs/` (test
+ * data: `messages.ts` is checked byte for byte against it) from the schemas in
+ * `protocol/protobufs/`, using the buf binary and protoc-gen-es installed in
  * node_modules (no network, no Node.js). Run with `deno task proto`.
  * @module
  */
@@ -9,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const PROTO_DIR = join(ROOT, "protocol", "proto");
+const PROTO_DIR = join(ROOT, "protocol", "protobufs");
 const NPM_STORE = join(ROOT, "node_modules", ".deno");
 const PLUGIN_BIN = join(
   ROOT,
@@ -105,7 +106,7 @@ async function main(): Promise<number> {
       console.error(`tmosh: buf generate failed (exit ${out.code})`);
       return out.code || 1;
     }
-    console.log(`generated ${join(ROOT, "protocol", "gen")}`);
+    console.log(`generated ${join(ROOT, "tests", "data", "protobufs")}`);
     return 0;
   } finally {
     Deno.removeSync(tmp, { recursive: true });

@@ -1,0 +1,298 @@
+/**
+ * The bootstrap half of `tmosh connect`: start the server over ssh (or
+ * locally), read its `MOSH IP` / `MOSH SSH_CONNECTION` / `MOSH CONNECT`
+ * lines, and hand the address, port and key to the client session, as
+ * Mosh's `mosh` wrapper does (mosh-wire.md §1.1). Also the `--fake-proxy`
+ * mode that ssh runs as its ProxyCommand.
+ * @module
+ */
+
+import { isIP } from "node:net";
+import { selfCommand } from "../../self_command.ts";
+import { BootstrapScanner, runAndScan } from "./server_output.ts";
+import { fakeProxy, resolveHost } from "./fake_proxy.ts";
+import {
+  clientEnvOptions,
+  type ClientHooks,
+  countColors,
+  writeAll,
+} from "../client_args.ts";
+import { type ConnectOptions, parseConnectArgs } from "./connect_args.ts";
+
+/** Where the client finds the server. */
+export interface ServerEndpoint {
+  /** Numeric address of the server. */
+  ip: string;
+  /** UDP port from `MOSH CONNECT`. */
+  port: number;
+  /** Session key from `MOSH CONNECT` (22 characters). Never log it. */
+  key: string;
+}
+
+/** Extra settings of {@linkcode bootstrap}, mostly for tests. */
+export interface BootstrapOptions {
+  /** Command that runs tmosh itself (for the ProxyCommand); default {@linkcode selfCommand}. */
+  selfCommand?: string[];
+  /** Variables added to the environment of ssh / the local server. */
+  env?: Record<string, string>;
+  /** Receives the output lines that are not bootstrap messages; default: printed on stderr. */
+  echo?: (line: string) => void;
+}
+
+/** Locale variables passed to the server with `-l` when set locally (mosh: locale_vars). */
+export const LOCALE_VARS = [
+  "LANG",
+  "LANGUAGE",
+  "LC_CTYPE",
+  "LC_NUMERIC",
+  "LC_TIME",
+  "LC_COLLATE",
+  "LC_MONETARY",
+  "LC_MESSAGES",
+  "LC_PAPER",
+  "LC_NAME",
+  "LC_ADDRESS",
+  "LC_TELEPHONE",
+  "LC_MEASUREMENT",
+  "LC_IDENTIFICATION",
+  "LC_ALL",
+];
+
+/** Prefix of the remote command in `remote` mode: prints the server's SSH_CONNECTION. */
+const SSH_CONNECTION_PROBE = "sh -c " +
+  shellQuote([
+    '[ -n "$SSH_CONNECTION" ] && printf "\\nMOSH SSH_CONNECTION %s\\n" "$SSH_CONNECTION"',
+  ]) + " ; ";
+
+/** Quotes each word in single quotes (`'` becomes `'\''`) and joins them with spaces. */
+export function shellQuote(words: string[]): string {
+  return words.map((w) => `'${w.replaceAll("'", "'\\''")}'`).join(" ");
+}
+
+/** Returns the words after the server command: `new -c N <bind> [-p P] [-l VAR=V]... [-- cmd]`. */
+export function serverArgs(
+  options: ConnectOptions,
+  context: { colors: number; env: Record<string, string | undefined> },
+): string[] {
+  const args = ["new", "-c", String(context.colors)];
+  const bind = options.bindServer;
+  if (/^ssh$/i.test(bind)) {
+    args.push(...(options.local ? ["-i", hostOf(options.userhost)] : ["-s"]));
+  } else if (!/^any$/i.test(bind)) {
+    args.push("-i", bind);
+  }
+  if (options.port !== null) args.push("-p", options.port);
+  for (const name of LOCALE_VARS) {
+    const value = context.env[name];
+    if (value !== undefined) args.push("-l", `${name}=${value}`);
+  }
+  if (options.command.length > 0) args.push("--", ...options.command);
+  return args;
+}
+
+/** Returns ssh's argv for a session (ssh words, options, `userhost -- remoteCommand`). */
+export function sshArgv(
+  options: ConnectOptions,
+  context: { userhost: string; remoteCommand: string; selfCommand: string[] },
+): string[] {
+  const opts = ["-n"];
+  if (options.sshPty) opts.push("-tt");
+  let remote = context.remoteCommand;
+  if (options.remoteIp === "remote") {
+    remote = SSH_CONNECTION_PROBE + remote;
+    if (options.family === "inet") opts.push("-4");
+    if (options.family === "inet6") opts.push("-6");
+  }
+  if (options.remoteIp === "proxy") {
+    const self = shellQuote([
+      ...context.selfCommand,
+      "connect",
+      "--fake-proxy",
+      `--family=${options.family}`,
+    ]).replaceAll("%", "%%");
+    opts.push("-S", "none", "-o", `ProxyCommand=${self} -- %h %p`);
+  }
+  return [...options.ssh, ...opts, context.userhost, "--", remote];
+}
+
+/** Starts the server (over ssh unless `--local`) and returns where the client must connect. */
+export async function bootstrap(
+  options: ConnectOptions,
+  extra: BootstrapOptions = {},
+): Promise<ServerEndpoint> {
+  const env: Record<string, string> = { ...Deno.env.toObject(), ...extra.env };
+  delete env.MOSH_KEY;
+  delete env.MOSH_PREDICTION_DISPLAY;
+  const echo = extra.echo ?? printLine;
+  const colors = await countColors(env.TERM);
+  const host = hostOf(options.userhost);
+  let userhost = options.userhost;
+  let knownIp: string | null = null;
+  if (options.local || options.remoteIp === "local") {
+    knownIp = (await resolveHost(host, options.family))[0];
+    userhost =
+      options.userhost.slice(0, options.userhost.length - host.length) +
+      knownIp;
+  }
+  const local = options.local ? { ...options, userhost: knownIp! } : options;
+  const remoteCommand = `${options.server} ${
+    shellQuote(serverArgs(local, { colors, env }))
+  }`;
+  let argv: string[];
+  let cwd: string | undefined;
+  if (options.local) {
+    delete env.SSH_CONNECTION;
+    cwd = env.HOME;
+    argv = ["/bin/sh", "-c", `exec 2>&1; ${remoteCommand}`];
+  } else {
+    const ssh = await findExecutable(options.ssh[0], env.PATH ?? "");
+    if (ssh === null) {
+      throw new Error(
+        `tmosh: cannot run ssh command '${
+          options.ssh[0]
+        }': not found; install OpenSSH or pass --ssh=COMMAND`,
+      );
+    }
+    if (options.remoteIp === "proxy") env.SHELL = "/bin/sh";
+    const words = sshArgv(options, {
+      userhost,
+      remoteCommand,
+      selfCommand: extra.selfCommand ?? selfCommand(),
+    });
+    // ssh's stderr (and the ProxyCommand's MOSH IP) join stdout, as in mosh.
+    argv = [
+      "/bin/sh",
+      "-c",
+      'exec 2>&1; exec "$@"',
+      "tmosh-ssh",
+      ssh,
+      ...words.slice(1),
+    ];
+  }
+  const scanner = new BootstrapScanner({
+    ip: knownIp,
+    portRange: options.port?.includes(":") ?? false,
+  });
+  const status = await runAndScan(argv, { env, cwd }, scanner, echo);
+  return endpointFrom(scanner, status, { options, host, echo });
+}
+
+/** Turns a finished scan into the endpoint, or throws the one-line reason it failed. */
+function endpointFrom(
+  scanner: BootstrapScanner,
+  status: Deno.CommandStatus,
+  context: {
+    options: ConnectOptions;
+    host: string;
+    echo: (line: string) => void;
+  },
+): ServerEndpoint {
+  const { options, host } = context;
+  if (scanner.port === null || scanner.key === null) {
+    if (scanner.badUdpPortRange) {
+      throw new Error(
+        "tmosh: the server does not support UDP port ranges; pass a single -p PORT",
+      );
+    }
+    if (status.code === 127 && !options.local) {
+      throw new Error(
+        `tmosh: '${options.server}' was not found on ${host} (exit 127); copy the tmosh binary there or pass --server=PATH`,
+      );
+    }
+    if (status.code !== 0) {
+      throw new Error(
+        options.local
+          ? `tmosh: the server command exited with status ${status.code}`
+          : `tmosh: ssh exited with status ${status.code}`,
+      );
+    }
+    throw new Error(
+      "tmosh: did not find the server's MOSH CONNECT line; is the server command right?",
+    );
+  }
+  let ip = scanner.ip;
+  if (ip === null && scanner.sshIp !== null) {
+    context.echo(
+      `tmosh: using remote IP address ${scanner.sshIp} from $SSH_CONNECTION for hostname ${options.userhost}`,
+    );
+    ip = scanner.sshIp;
+  }
+  if (ip === null) {
+    throw new Error(
+      "tmosh: did not find the remote IP address (is SSH ProxyCommand disabled?); try --experimental-remote-ip=remote",
+    );
+  }
+  if (isIP(ip) === 0) {
+    throw new Error(
+      `tmosh: the server address "${ip}" is not a numeric IP address; check your ssh ProxyCommand`,
+    );
+  }
+  return { ip, port: scanner.port, key: scanner.key };
+}
+
+/** Runs `tmosh connect ARGS`: bootstrap, then the client session; returns the exit status. */
+export async function connectMain(
+  args: string[],
+  hooks: ClientHooks,
+): Promise<number> {
+  const env = Deno.env.toObject();
+  const parsed = parseConnectArgs(args, { env });
+  switch (parsed.kind) {
+    case "help":
+    case "version":
+      await writeAll(Deno.stdout, parsed.text);
+      return 0;
+    case "error":
+      await writeAll(Deno.stderr, `${parsed.message}\n`);
+      return 2;
+    case "fake-proxy":
+      return await fakeProxy(parsed.options);
+  }
+  const options = parsed.options;
+  let endpoint: ServerEndpoint;
+  try {
+    endpoint = await bootstrap(options);
+  } catch (e) {
+    await writeAll(Deno.stderr, `${(e as Error).message}\n`);
+    return 1;
+  }
+  const fromEnv = clientEnvOptions(env);
+  return await hooks.runClient({
+    ...endpoint,
+    predict: options.predict,
+    predictOverwrite: options.predictOverwrite || fromEnv.predictOverwrite,
+    init: options.init && fromEnv.init,
+    escapeKey: fromEnv.escapeKey,
+    titleNoPrefix: fromEnv.titleNoPrefix,
+    verbose: false,
+  });
+}
+
+/** Returns the host part of `[user@]host`. */
+function hostOf(userhost: string): string {
+  return userhost.slice(userhost.lastIndexOf("@") + 1);
+}
+
+/** Prints a line on stderr. */
+function printLine(line: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(`${line}\n`));
+}
+
+/** Returns the path of executable `name` (searched on `path` unless it has a `/`), or null. */
+async function findExecutable(
+  name: string,
+  path: string,
+): Promise<string | null> {
+  const candidates = name.includes("/")
+    ? [name]
+    : path.split(":").filter((d) => d !== "").map((d) => `${d}/${name}`);
+  for (const candidate of candidates) {
+    try {
+      const info = await Deno.stat(candidate);
+      if (info.isFile && ((info.mode ?? 0) & 0o111) !== 0) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}

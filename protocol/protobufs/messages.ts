@@ -1,0 +1,324 @@
+/**
+ * Encode/decode of Mosh's protobuf messages (mosh-wire.md §5.1, §7.1, §7.2):
+ * the transport Instruction and the two diffs it carries, the client's
+ * UserMessage and the server's HostMessage. Built on protobuf-es's wire-format
+ * reader and writer; the schema lives in `proto/*.proto`, and the generated
+ * code in `tests/data/protobufs/` checks in tests that these bytes are exactly the schema's.
+ * (The generated code's reflection runtime would cost the server about 5 MB of
+ * memory, so the product encodes these seven small messages directly.)
+ * Decoders return null for bytes that are not valid protobuf of the expected
+ * shape; they never throw.
+ * @module
+ */
+
+import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+
+/** A decoded `TransportBuffers.Instruction` (mosh-wire.md §5.1). */
+export interface Instruction {
+  /** Always PROTOCOL_VERSION (2) from a well-behaved peer. */
+  protocolVersion: number;
+  /** Sender's state the diff applies to. */
+  oldNum: bigint;
+  /** Sender's state the diff produces; SHUTDOWN_NUM signals shutdown. */
+  newNum: bigint;
+  /** Newest peer state received in order; SHUTDOWN_NUM acks shutdown. */
+  ackNum: bigint;
+  /** The receiver may drop the sender's states numbered below this. */
+  throwawayNum: bigint;
+  /** Serialized UserMessage or HostMessage; may be empty. */
+  diff: Uint8Array;
+  /** Random padding, ignored by the receiver. */
+  chaff: Uint8Array;
+}
+
+/** One client-to-server event (mosh-wire.md §7.1). */
+export type UserEvent =
+  | { type: "keys"; keys: Uint8Array }
+  | { type: "resize"; width: number; height: number };
+
+/** One server-to-client diff step (mosh-wire.md §7.2). */
+export type HostEvent =
+  | { type: "bytes"; bytes: Uint8Array }
+  | { type: "resize"; width: number; height: number }
+  | { type: "echoAck"; num: bigint };
+
+// Field numbers (mosh: src/protobufs/*.proto).
+/** Instruction fields 1-7 (TransportBuffers.Instruction). */
+const F_VERSION = 1, F_OLD = 2, F_NEW = 3, F_ACK = 4, F_THROWAWAY = 5;
+const F_DIFF = 6, F_CHAFF = 7;
+/** UserMessage/HostMessage: repeated Instruction instruction = 1. */
+const F_INSTRUCTION = 1;
+/** Extensions of ClientBuffers/HostBuffers.Instruction. */
+const X_KEYSTROKE = 2, X_HOSTBYTES = 2, X_RESIZE = 3, X_ECHOACK = 7;
+/** Keystroke.keys = 4, HostBytes.hoststring = 4. */
+const F_KEYS = 4;
+/** ResizeMessage.width = 5, height = 6. */
+const F_WIDTH = 5, F_HEIGHT = 6;
+/** EchoAck.echo_ack_num = 8. */
+const F_ECHO_ACK_NUM = 8;
+
+const U64_MAX = 0xffffffffffffffffn;
+
+/**
+ * Serializes an Instruction with all seven fields present, in field order, as
+ * stock Mosh does. Throws if a number is out of its protobuf range.
+ */
+export function encodeInstruction(i: Instruction): Uint8Array {
+  if (
+    !Number.isInteger(i.protocolVersion) || i.protocolVersion < 0 ||
+    i.protocolVersion > 0xffffffff
+  ) {
+    throw new RangeError(`tmosh: protocol version ${i.protocolVersion}`);
+  }
+  const w = new BinaryWriter();
+  w.tag(F_VERSION, WireType.Varint).uint32(i.protocolVersion);
+  w.tag(F_OLD, WireType.Varint).uint64(u64(i.oldNum));
+  w.tag(F_NEW, WireType.Varint).uint64(u64(i.newNum));
+  w.tag(F_ACK, WireType.Varint).uint64(u64(i.ackNum));
+  w.tag(F_THROWAWAY, WireType.Varint).uint64(u64(i.throwawayNum));
+  w.tag(F_DIFF, WireType.LengthDelimited).bytes(i.diff);
+  w.tag(F_CHAFF, WireType.LengthDelimited).bytes(i.chaff);
+  return w.finish();
+}
+
+/** Parses an Instruction; missing fields read as 0 or empty; null if invalid. */
+export function decodeInstruction(bytes: Uint8Array): Instruction | null {
+  const out: Instruction = {
+    protocolVersion: 0,
+    oldNum: 0n,
+    newNum: 0n,
+    ackNum: 0n,
+    throwawayNum: 0n,
+    diff: new Uint8Array(0),
+    chaff: new Uint8Array(0),
+  };
+  const ok = readFields(bytes, (r, field, type) => {
+    if (field === F_VERSION) {
+      if (type !== WireType.Varint) return skip(r, type, field);
+      out.protocolVersion = r.uint32();
+    } else if (field >= F_OLD && field <= F_THROWAWAY) {
+      if (type !== WireType.Varint) return skip(r, type, field);
+      const n = BigInt(r.uint64());
+      if (field === F_OLD) out.oldNum = n;
+      else if (field === F_NEW) out.newNum = n;
+      else if (field === F_ACK) out.ackNum = n;
+      else out.throwawayNum = n;
+    } else if (field === F_DIFF || field === F_CHAFF) {
+      if (type !== WireType.LengthDelimited) return skip(r, type, field);
+      if (field === F_DIFF) out.diff = r.bytes();
+      else out.chaff = r.bytes();
+    } else {
+      return skip(r, type, field);
+    }
+    return true;
+  });
+  return ok ? out : null;
+}
+
+/** Serializes user events as a UserMessage, one Instruction per event. */
+export function encodeUserMessage(events: UserEvent[]): Uint8Array {
+  const w = new BinaryWriter();
+  for (const ev of events) {
+    w.tag(F_INSTRUCTION, WireType.LengthDelimited).fork();
+    if (ev.type === "keys") {
+      w.tag(X_KEYSTROKE, WireType.LengthDelimited).fork();
+      w.tag(F_KEYS, WireType.LengthDelimited).bytes(ev.keys).join();
+    } else {
+      writeResize(w, ev.width, ev.height);
+    }
+    w.join();
+  }
+  return w.finish();
+}
+
+/**
+ * Parses a UserMessage into events (keystroke wins if an instruction has both;
+ * instructions with neither are skipped); null if the bytes are invalid.
+ */
+export function decodeUserMessage(bytes: Uint8Array): UserEvent[] | null {
+  const out: UserEvent[] = [];
+  const ok = readInstructions(bytes, (ins) => {
+    const found: { keys?: Uint8Array; resize?: Size } = {};
+    const fine = readFields(ins, (r, field, type) => {
+      if (field === X_KEYSTROKE) {
+        if (type !== WireType.LengthDelimited) return skip(r, type, field);
+        const k = readBytesField(r.bytes(), F_KEYS);
+        if (k === null) return false;
+        found.keys = k.value ?? found.keys ?? new Uint8Array(0);
+      } else if (field === X_RESIZE) {
+        if (type !== WireType.LengthDelimited) return skip(r, type, field);
+        const rs = readResize(r.bytes(), found.resize);
+        if (rs === null) return false;
+        found.resize = rs;
+      } else {
+        return skip(r, type, field);
+      }
+      return true;
+    });
+    if (!fine) return false;
+    if (found.keys) out.push({ type: "keys", keys: found.keys });
+    else if (found.resize) out.push({ type: "resize", ...found.resize });
+    return true;
+  });
+  return ok ? out : null;
+}
+
+/** Serializes host events as a HostMessage, one Instruction per event. */
+export function encodeHostMessage(events: HostEvent[]): Uint8Array {
+  const w = new BinaryWriter();
+  for (const ev of events) {
+    w.tag(F_INSTRUCTION, WireType.LengthDelimited).fork();
+    if (ev.type === "bytes") {
+      w.tag(X_HOSTBYTES, WireType.LengthDelimited).fork();
+      w.tag(F_KEYS, WireType.LengthDelimited).bytes(ev.bytes).join();
+    } else if (ev.type === "resize") {
+      writeResize(w, ev.width, ev.height);
+    } else {
+      w.tag(X_ECHOACK, WireType.LengthDelimited).fork();
+      w.tag(F_ECHO_ACK_NUM, WireType.Varint).uint64(u64(ev.num)).join();
+    }
+    w.join();
+  }
+  return w.finish();
+}
+
+/**
+ * Parses a HostMessage into events, in order (per instruction: hostbytes, else
+ * resize, else echoack; others skipped); null if the bytes are invalid.
+ */
+export function decodeHostMessage(bytes: Uint8Array): HostEvent[] | null {
+  const out: HostEvent[] = [];
+  const ok = readInstructions(bytes, (ins) => {
+    const found: { bytes?: Uint8Array; resize?: Size; echoAck?: bigint } = {};
+    const fine = readFields(ins, (r, field, type) => {
+      if (field === X_HOSTBYTES) {
+        if (type !== WireType.LengthDelimited) return skip(r, type, field);
+        const b = readBytesField(r.bytes(), F_KEYS);
+        if (b === null) return false;
+        found.bytes = b.value ?? found.bytes ?? new Uint8Array(0);
+      } else if (field === X_RESIZE) {
+        if (type !== WireType.LengthDelimited) return skip(r, type, field);
+        const rs = readResize(r.bytes(), found.resize);
+        if (rs === null) return false;
+        found.resize = rs;
+      } else if (field === X_ECHOACK) {
+        if (type !== WireType.LengthDelimited) return skip(r, type, field);
+        let num = found.echoAck ?? 0n;
+        const inner = readFields(r.bytes(), (r2, f2, t2) => {
+          if (f2 !== F_ECHO_ACK_NUM) return skip(r2, t2, f2);
+          if (t2 !== WireType.Varint) return skip(r2, t2, f2);
+          num = BigInt(r2.uint64());
+          return true;
+        });
+        if (!inner) return false;
+        found.echoAck = num;
+      } else {
+        return skip(r, type, field);
+      }
+      return true;
+    });
+    if (!fine) return false;
+    if (found.bytes) out.push({ type: "bytes", bytes: found.bytes });
+    else if (found.resize) out.push({ type: "resize", ...found.resize });
+    else if (found.echoAck !== undefined) {
+      out.push({ type: "echoAck", num: found.echoAck });
+    }
+    return true;
+  });
+  return ok ? out : null;
+}
+
+/** Writes a ResizeMessage extension (field 3) with both dimensions. */
+function writeResize(w: BinaryWriter, width: number, height: number): void {
+  w.tag(X_RESIZE, WireType.LengthDelimited).fork();
+  w.tag(F_WIDTH, WireType.Varint).int32(width);
+  w.tag(F_HEIGHT, WireType.Varint).int32(height).join();
+}
+
+/** A terminal size in cells. */
+interface Size {
+  width: number;
+  height: number;
+}
+
+/** Reads a ResizeMessage, merging into `prev` as protobuf merges repeated occurrences; null if invalid. */
+function readResize(bytes: Uint8Array, prev: Size | undefined): Size | null {
+  const rs = { width: prev?.width ?? 0, height: prev?.height ?? 0 };
+  const ok = readFields(bytes, (r, field, type) => {
+    if (field === F_WIDTH || field === F_HEIGHT) {
+      if (type !== WireType.Varint) return skip(r, type, field);
+      if (field === F_WIDTH) rs.width = r.int32();
+      else rs.height = r.int32();
+    } else {
+      return skip(r, type, field);
+    }
+    return true;
+  });
+  return ok ? rs : null;
+}
+
+/** Reads a message whose only known field is bytes `field`; value null when absent; null if invalid. */
+function readBytesField(
+  bytes: Uint8Array,
+  field: number,
+): { value: Uint8Array | null } | null {
+  let value: Uint8Array | null = null;
+  const ok = readFields(bytes, (r, f, type) => {
+    if (f !== field) return skip(r, type, f);
+    if (type !== WireType.LengthDelimited) return skip(r, type, f);
+    value = r.bytes();
+    return true;
+  });
+  return ok ? { value } : null;
+}
+
+/** Calls `each` with the bytes of every `instruction` (field 1) of a User/HostMessage; false if invalid. */
+function readInstructions(
+  bytes: Uint8Array,
+  each: (instruction: Uint8Array) => boolean,
+): boolean {
+  return readFields(bytes, (r, field, type) => {
+    if (field !== F_INSTRUCTION) return skip(r, type, field);
+    if (type !== WireType.LengthDelimited) return skip(r, type, field);
+    return each(r.bytes());
+  });
+}
+
+/**
+ * Walks the fields of one message; `onField` reads or skips each value and
+ * returns false when a nested message is malformed. False for any malformed input.
+ */
+function readFields(
+  bytes: Uint8Array,
+  onField: (r: BinaryReader, field: number, type: WireType) => boolean,
+): boolean {
+  try {
+    const r = new BinaryReader(bytes);
+    while (r.pos < r.len) {
+      const [field, type] = r.tag();
+      if (field < 1 || !onField(r, field, type)) return false;
+    }
+    return r.pos === r.len;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Skips a field's value: unknown fields, and known fields with an unexpected
+ * wire type, which protobuf also keeps as unknown.
+ */
+function skip(r: BinaryReader, type: WireType, field: number): true {
+  // A varint is read, not skipped, so that one over 10 bytes is rejected.
+  if (type === WireType.Varint) r.uint64();
+  else r.skip(type, field);
+  return true;
+}
+
+/** Checks a uint64 value. */
+function u64(n: bigint): bigint {
+  if (n < 0n || n > U64_MAX) {
+    throw new RangeError(`tmosh: ${n} is not a uint64`);
+  }
+  return n;
+}

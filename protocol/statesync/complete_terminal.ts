@@ -1,0 +1,150 @@
+/**
+ * The server-to-client state: a terminal framebuffer plus the echo ack
+ * (mosh: Terminal::Complete, §7.2-§7.3).
+ * @module
+ */
+import { ECHO_TIMEOUT } from "./constants.ts";
+import { newFrame } from "../terminal/display.ts";
+import {
+  type Framebuffer,
+  framebuffersEqual,
+} from "../terminal/framebuffer.ts";
+import {
+  decodeHostMessage,
+  encodeHostMessage,
+  type HostEvent,
+} from "../protobufs/messages.ts";
+import { validDimension } from "./user_stream.ts";
+
+/** Turns a framebuffer plus received host events into the next framebuffer (the client's emulator). */
+export interface FrameApplier {
+  /** The framebuffer `base` becomes after `events` (bytes and resizes, in order). */
+  apply(base: Framebuffer, events: HostEvent[]): Framebuffer;
+}
+
+const encoder = new TextEncoder();
+
+/** A terminal state synchronized from server to client (mosh: Complete). */
+export class CompleteTerminal {
+  /** The screen. */
+  readonly fb: Framebuffer;
+  /** Newest client state whose keystrokes reached the application ≥ 50 ms ago. */
+  readonly echoAck: bigint;
+  readonly #applier: FrameApplier | undefined;
+
+  /** A state of `fb` with `echoAck`; `applier` is needed only where diffs are applied (client). */
+  constructor(
+    fb: Framebuffer,
+    echoAck = 0n,
+    options: { applier?: FrameApplier } = {},
+  ) {
+    this.fb = fb;
+    this.echoAck = echoAck;
+    this.#applier = options.applier;
+  }
+
+  /** The same state with another framebuffer. */
+  withFramebuffer(fb: Framebuffer): CompleteTerminal {
+    if (fb === this.fb) return this;
+    return new CompleteTerminal(fb, this.echoAck, { applier: this.#applier });
+  }
+
+  /** The same state with another echo ack. */
+  withEchoAck(echoAck: bigint): CompleteTerminal {
+    if (echoAck === this.echoAck) return this;
+    return new CompleteTerminal(this.fb, echoAck, { applier: this.#applier });
+  }
+
+  /** Mosh's equality: framebuffer and echo ack. */
+  equals(other: CompleteTerminal): boolean {
+    return this.echoAck === other.echoAck &&
+      framebuffersEqual(this.fb, other.fb);
+  }
+
+  /** HostMessage turning `old` into this: EchoAck, then Resize, then HostBytes (§7.2). */
+  diffFrom(old: CompleteTerminal): Uint8Array {
+    const events: HostEvent[] = [];
+    if (this.echoAck !== old.echoAck) {
+      events.push({ type: "echoAck", num: this.echoAck });
+    }
+    if (!framebuffersEqual(this.fb, old.fb)) {
+      if (
+        this.fb.width !== old.fb.width || this.fb.height !== old.fb.height
+      ) {
+        events.push({
+          type: "resize",
+          width: this.fb.width,
+          height: this.fb.height,
+        });
+      }
+      const bytes = newFrame(old.fb, this.fb, { initialized: true });
+      if (bytes.length > 0) {
+        events.push({ type: "bytes", bytes: encoder.encode(bytes) });
+      }
+    }
+    return events.length === 0 ? new Uint8Array(0) : encodeHostMessage(events);
+  }
+
+  /** The state after a received HostMessage; null when malformed or no applier is set. */
+  applyDiff(diff: Uint8Array): CompleteTerminal | null {
+    if (diff.length === 0) return this;
+    const events = decodeHostMessage(diff);
+    if (events === null || this.#applier === undefined) return null;
+    let echoAck = this.echoAck;
+    const screen: HostEvent[] = [];
+    for (const ev of events) {
+      if (ev.type === "echoAck") {
+        // The echo ack never goes down; a peer that lowers it is ignored.
+        if (ev.num > echoAck) echoAck = ev.num;
+      } else if (ev.type === "resize") {
+        if (validDimension(ev.width) && validDimension(ev.height)) {
+          screen.push(ev);
+        }
+      } else {
+        screen.push(ev);
+      }
+    }
+    const fb = screen.length === 0
+      ? this.fb
+      : this.#applier.apply(this.fb, screen);
+    return new CompleteTerminal(fb, echoAck, { applier: this.#applier });
+  }
+}
+
+/**
+ * The server's echo-ack bookkeeping: which client state's keystrokes reached
+ * the application at least ECHO_TIMEOUT ago (mosh: register_input_frame, set_echo_ack).
+ */
+export class EchoAckTracker {
+  #history: { num: bigint; time: number }[] = [];
+  #echoAck = 0n;
+
+  /** The current echo ack. */
+  get echoAck(): bigint {
+    return this.#echoAck;
+  }
+
+  /** Records that client state `num`'s input was handed to the application at `now`. */
+  registerInputFrame(num: bigint, now: number): void {
+    this.#history.push({ num, time: now });
+  }
+
+  /** Advances the echo ack; returns the new value when it changed, else null. */
+  update(now: number): bigint | null {
+    let newest: bigint | null = null;
+    while (
+      this.#history.length > 0 && this.#history[0].time <= now - ECHO_TIMEOUT
+    ) {
+      newest = this.#history.shift()!.num;
+    }
+    if (newest === null || newest <= this.#echoAck) return null;
+    this.#echoAck = newest;
+    return newest;
+  }
+
+  /** Milliseconds until update() may change the echo ack (Infinity when nothing is pending). */
+  waitTime(now: number): number {
+    if (this.#history.length === 0) return Infinity;
+    return Math.max(0, this.#history[0].time + ECHO_TIMEOUT - now);
+  }
+}

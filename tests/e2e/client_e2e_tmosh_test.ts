@@ -1,0 +1,10 @@
+/**
+ * End to end through a real terminal (tmux) and the private sshd: tmosh connect -> tmosh serve
+ * (issue 5 §7): echo, vi, resize, CJK/combining/colour, the remote command's
+ * exit, and Ctrl-^ . leaving no server behind.
+ * @module
+ */
+
+import { registerClientE2e } from "../../harness/client_session.ts";
+
+registerClientE2e("tmosh", "tmosh connect -> tmosh serve");

@@ -1,0 +1,245 @@
+import assert from "node:assert/strict";
+import {
+  checkPortRequest,
+  type ConnectArgs,
+  type ConnectOptions,
+  DEFAULT_SERVER,
+  parseConnectArgs,
+  shellWords,
+} from "../../client/bootstrap/connect_args.ts";
+
+/** Parses and asserts a connect result; returns its options. */
+function connect(
+  args: string[],
+  env: Record<string, string> = {},
+): ConnectOptions {
+  const parsed = parseConnectArgs(args, { env });
+  assert.equal(parsed.kind, "connect", JSON.stringify(parsed));
+  return (parsed as { options: ConnectOptions }).options;
+}
+
+/** Parses and asserts an error result; returns its message. */
+function failure(args: string[], env: Record<string, string> = {}): string {
+  const parsed: ConnectArgs = parseConnectArgs(args, { env });
+  assert.equal(parsed.kind, "error", JSON.stringify(parsed));
+  const message = (parsed as { message: string }).message;
+  assert.match(message, /^tmosh: /);
+  assert.doesNotMatch(message, /\n/, "errors are one line");
+  return message;
+}
+
+Deno.test("parseConnectArgs: defaults match the mosh wrapper's", () => {
+  assert.deepEqual(connect(["example.org"]), {
+    userhost: "example.org",
+    command: [],
+    client: null,
+    ssh: ["ssh"],
+    server: DEFAULT_SERVER,
+    predict: "adaptive",
+    predictOverwrite: false,
+    family: "prefer-inet",
+    port: null,
+    bindServer: "ssh",
+    sshPty: true,
+    init: true,
+    local: false,
+    remoteIp: "proxy",
+  });
+  assert.equal(DEFAULT_SERVER, "tmosh serve");
+});
+
+Deno.test("parseConnectArgs: every option", () => {
+  assert.deepEqual(
+    connect([
+      "--client=/opt/mosh-client",
+      `--ssh=ssh -p 2222 -o 'ProxyJump a b'`,
+      "--server",
+      "env X=1 mosh-server",
+      "-a",
+      "-o",
+      "-4",
+      "-p",
+      "60001:60010",
+      "--bind-server=10.0.0.1",
+      "--no-ssh-pty",
+      "--no-init",
+      "--local",
+      "--experimental-remote-ip=remote",
+      "user@host",
+      "--",
+      "ls",
+      "-la",
+    ]),
+    {
+      userhost: "user@host",
+      command: ["ls", "-la"],
+      client: "/opt/mosh-client",
+      ssh: ["ssh", "-p", "2222", "-o", "ProxyJump a b"],
+      server: "env X=1 mosh-server",
+      predict: "always",
+      predictOverwrite: true,
+      family: "inet",
+      port: "60001:60010",
+      bindServer: "10.0.0.1",
+      sshPty: false,
+      init: false,
+      local: true,
+      remoteIp: "remote",
+    },
+  );
+});
+
+Deno.test("parseConnectArgs: short and long spellings, last one wins", () => {
+  assert.equal(connect(["-n", "h"]).predict, "never");
+  assert.equal(connect(["-a", "-n", "h"]).predict, "never");
+  assert.equal(
+    connect(["--predict=experimental", "h"]).predict,
+    "experimental",
+  );
+  assert.equal(connect(["--predict", "always", "h"]).predict, "always");
+  assert.equal(connect(["--predict-overwrite", "h"]).predictOverwrite, true);
+  assert.equal(connect(["-6", "h"]).family, "inet6");
+  assert.equal(connect(["--family=AUTO", "h"]).family, "auto");
+  assert.equal(connect(["--family", "all", "h"]).family, "all");
+  assert.equal(connect(["-p60005", "h"]).port, "60005");
+  assert.equal(connect(["--port=0", "h"]).port, "0");
+  assert.equal(connect(["--no-ssh-pty", "--ssh-pty", "h"]).sshPty, true);
+  assert.equal(connect(["--noinit", "h"]).init, false);
+  assert.equal(connect(["--no-init", "--init", "h"]).init, true);
+  assert.equal(connect(["--bind-server=any", "h"]).bindServer, "any");
+  // Getopt::Long accepts unique abbreviations.
+  assert.equal(connect(["--serv=s", "h"]).server, "s");
+  assert.equal(connect(["--experimental=local", "h"]).remoteIp, "local");
+});
+
+Deno.test("parseConnectArgs: options mix with positionals until --, as Getopt::Long", () => {
+  const mixed = connect(["host", "-a", "top"]);
+  assert.equal(mixed.predict, "always");
+  assert.equal(mixed.userhost, "host");
+  assert.deepEqual(mixed.command, ["top"]);
+  const protectedWords = connect(["host", "--", "bash", "-c", "echo --x 'y'"]);
+  assert.deepEqual(protectedWords.command, ["bash", "-c", "echo --x 'y'"]);
+  assert.equal(protectedWords.predict, "adaptive");
+  assert.equal(connect(["--", "h", "-a"]).userhost, "h");
+  assert.deepEqual(connect(["--", "h", "-a"]).command, ["-a"]);
+});
+
+Deno.test("parseConnectArgs: prediction from MOSH_PREDICTION_DISPLAY unless given", () => {
+  assert.equal(
+    connect(["h"], { MOSH_PREDICTION_DISPLAY: "never" }).predict,
+    "never",
+  );
+  assert.equal(
+    connect(["-a", "h"], { MOSH_PREDICTION_DISPLAY: "never" }).predict,
+    "always",
+  );
+  assert.match(
+    failure(["h"], { MOSH_PREDICTION_DISPLAY: "sometimes" }),
+    /unknown prediction mode "sometimes" \(MOSH_PREDICTION_DISPLAY in environment\)/,
+  );
+  assert.match(
+    failure(["--predict=bogus", "h"]),
+    /unknown prediction mode "bogus"; use adaptive, always, never, experimental/,
+  );
+  // A valid flag hides a bad environment value, as in mosh.
+  assert.equal(
+    connect(["-n", "h"], { MOSH_PREDICTION_DISPLAY: "sometimes" }).predict,
+    "never",
+  );
+  assert.equal(
+    connect(["h"], { MOSH_PREDICTION_OVERWRITE: "yes" }).predictOverwrite,
+    true,
+  );
+  assert.equal(
+    connect(["h"], { MOSH_PREDICTION_OVERWRITE: "no" }).predictOverwrite,
+    false,
+  );
+});
+
+Deno.test("parseConnectArgs: bad values are one-line errors", () => {
+  assert.match(failure([]), /missing \[user@\]host/);
+  assert.match(failure(["--family=inet5", "h"]), /unknown --family "inet5"/);
+  assert.match(
+    failure(["--experimental-remote-ip=dns", "h"]),
+    /unknown --experimental-remote-ip mode "dns"; use proxy, local or remote/,
+  );
+  assert.match(failure(["-x", "h"]), /unknown option -x/);
+  assert.match(failure(["--frobnicate", "h"]), /unknown option --frobnicate/);
+  assert.match(failure(["--pre", "h"]), /--pre is ambiguous/);
+  assert.match(failure(["h", "--server"]), /option --server needs a value/);
+  assert.match(failure(["--local=yes", "h"]), /--local takes no value/);
+  assert.match(failure(["-an", "h"]), /unknown option -an/);
+  assert.match(failure(["--ssh=ssh 'oops", "h"]), /cannot split --ssh/);
+  assert.match(failure(["--ssh=", "h"]), /cannot split --ssh/);
+  assert.match(failure(["-p", "6000x", "h"]), /\(6000x\) is not valid/);
+});
+
+Deno.test("checkPortRequest: mosh's port and range rules", () => {
+  for (const good of ["0", "1", "60001", "65535", "1:1", "60001:60999"]) {
+    assert.equal(checkPortRequest(good), null, good);
+  }
+  const cases: [string, RegExp][] = [
+    ["", /is not valid/],
+    ["-1", /is not valid/],
+    ["1:", /is not valid/],
+    ["1:2:3", /is not valid/],
+    [
+      "65536",
+      /\(low\) port \(65536\) must be within valid range \[0\.\.65535\]/,
+    ],
+    ["1:0", /high port \(0\) must be within valid range \[1\.\.65535\]/],
+    ["1:65536", /high port \(65536\)/],
+    ["0:10", /may not be used with starting port 0 \(0:10\)/],
+    ["10:5", /\(10:5\): low port greater than high port/],
+  ];
+  for (const [bad, why] of cases) {
+    assert.match(checkPortRequest(bad) ?? "accepted", why, bad);
+  }
+  assert.match(failure(["-p", "0:10", "h"]), /starting port 0/);
+});
+
+Deno.test("parseConnectArgs: --help and --version win over everything else", () => {
+  const help = parseConnectArgs(["--predict=bogus", "--help"]);
+  assert.equal(help.kind, "help");
+  assert.match((help as { text: string }).text, /^Usage: tmosh connect /);
+  assert.match((help as { text: string }).text, /--experimental-remote-ip/);
+  const version = parseConnectArgs(["--version"]);
+  assert.equal(version.kind, "version");
+  assert.match((version as { text: string }).text, /^tmosh \d+\.\d+\.\d+\n$/);
+});
+
+Deno.test("parseConnectArgs: --fake-proxy takes HOST PORT", () => {
+  assert.deepEqual(
+    parseConnectArgs([
+      "--fake-proxy",
+      "--family=inet",
+      "--",
+      "h.example",
+      "22",
+    ]),
+    {
+      kind: "fake-proxy",
+      options: { host: "h.example", port: 22, family: "inet" },
+    },
+  );
+  assert.match(failure(["--fake-proxy", "--", "h"]), /needs HOST PORT/);
+  assert.match(failure(["--fake-proxy", "--", "h", "ssh"]), /needs HOST PORT/);
+  assert.match(
+    failure(["--fake-proxy", "--", "h", "70000"]),
+    /needs HOST PORT/,
+  );
+});
+
+Deno.test("shellWords: Text::ParseWords shellwords rules", () => {
+  assert.deepEqual(shellWords("ssh"), ["ssh"]);
+  assert.deepEqual(shellWords("  ssh   -p 2222  "), ["ssh", "-p", "2222"]);
+  assert.deepEqual(
+    shellWords(`ssh -F '/tmp/a b' "x\\"y" c\\ d 'it'"'"'s' ""`),
+    ["ssh", "-F", "/tmp/a b", 'x"y', "c d", "it's", ""],
+  );
+  assert.deepEqual(shellWords(`a'b'"c"d`), ["abcd"]);
+  assert.deepEqual(shellWords(`'$HOME' "\\$x"`), ["$HOME", "$x"]);
+  assert.equal(shellWords("ssh 'open"), null);
+  assert.equal(shellWords('ssh "open'), null);
+  assert.deepEqual(shellWords(""), []);
+});

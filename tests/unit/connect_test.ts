@@ -1,0 +1,579 @@
+import assert from "node:assert/strict";
+import {
+  bootstrap,
+  type BootstrapOptions,
+  connectMain,
+  serverArgs,
+  shellQuote,
+  sshArgv,
+} from "../../client/bootstrap/connect.ts";
+import { BootstrapScanner } from "../../client/bootstrap/server_output.ts";
+import { orderAddresses } from "../../client/bootstrap/fake_proxy.ts";
+import {
+  type ConnectOptions,
+  parseConnectArgs,
+} from "../../client/bootstrap/connect_args.ts";
+import type { ClientOptions } from "../../client/client_args.ts";
+import { decodeKey } from "../../protocol/crypto/key.ts";
+import { requireBinary } from "../../harness/require_peer.ts";
+import { startSshd, TEST_MARK_VAR } from "../../harness/sshd.ts";
+import { findPidsWithEnv, killPidsWithEnv } from "../../harness/stock_mosh.ts";
+
+/** Parses `tmosh connect` arguments that must be valid. */
+function options(args: string[]): ConnectOptions {
+  const parsed = parseConnectArgs(args);
+  assert.equal(parsed.kind, "connect", JSON.stringify(parsed));
+  return (parsed as { options: ConnectOptions }).options;
+}
+
+/** Runs `fn` and returns the message of the error it must throw. */
+async function rejection(fn: () => Promise<unknown>): Promise<string> {
+  try {
+    await fn();
+  } catch (e) {
+    const message = (e as Error).message;
+    assert.match(message, /^tmosh: /);
+    assert.doesNotMatch(message, /\n/);
+    return message;
+  }
+  throw new Error("expected an error");
+}
+
+/** Writes a stand-in for main.ts (`connect ARGS` → connectMain) and returns its self command. */
+async function selfEntry(dir: string): Promise<string[]> {
+  const entry = `${dir}/entry.ts`;
+  const module =
+    new URL("../../client/bootstrap/connect.ts", import.meta.url).href;
+  await Deno.writeTextFile(
+    entry,
+    `import { connectMain } from "${module}";\n` +
+      `if (Deno.args[0] !== "connect") Deno.exit(2);\n` +
+      `Deno.exit(await connectMain(Deno.args.slice(1), { runClient: () => Promise.resolve(3) }));\n`,
+  );
+  return [Deno.execPath(), "run", "-A", "--no-config", entry];
+}
+
+/** Asserts that a UDP port on 127.0.0.1 is taken (the server really bound it). */
+function assertUdpPortTaken(port: number): void {
+  assert.throws(
+    () =>
+      Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port }),
+    Deno.errors.AddrInUse,
+  );
+}
+
+Deno.test("shellQuote and serverArgs build mosh's remote command", () => {
+  assert.equal(
+    shellQuote(["a b", "it's", "$HOME"]),
+    `'a b' 'it'\\''s' '$HOME'`,
+  );
+  const env = {
+    LANG: "C.UTF-8",
+    LC_ALL: "en_US.UTF-8",
+    LC_FAKE: "x",
+    HOME: "/",
+  };
+  assert.deepEqual(serverArgs(options(["h"]), { colors: 256, env }), [
+    "new",
+    "-c",
+    "256",
+    "-s",
+    "-l",
+    "LANG=C.UTF-8",
+    "-l",
+    "LC_ALL=en_US.UTF-8",
+  ]);
+  assert.deepEqual(
+    serverArgs(options(["-p", "60001:60010", "u@h", "--", "ls", "-l"]), {
+      colors: 8,
+      env: {},
+    }),
+    ["new", "-c", "8", "-s", "-p", "60001:60010", "--", "ls", "-l"],
+  );
+  const bind = (value: string, extra: string[] = []) =>
+    serverArgs(options([`--bind-server=${value}`, ...extra, "u@10.0.0.9"]), {
+      colors: 0,
+      env: {},
+    }).slice(3);
+  assert.deepEqual(bind("any"), []);
+  assert.deepEqual(bind("ANY"), []);
+  assert.deepEqual(bind("SSH"), ["-s"]);
+  assert.deepEqual(bind("192.0.2.1"), ["-i", "192.0.2.1"]);
+  assert.deepEqual(bind("ssh", ["--local"]), ["-i", "10.0.0.9"]);
+});
+
+Deno.test("sshArgv: -n, -tt, the proxy command and the remote probe", () => {
+  const self = ["/opt/100%/deno", "run", "-A", "/src/main.ts"];
+  const proxy = sshArgv(options(["--ssh=ssh -F cfg", "u@h"]), {
+    userhost: "u@h",
+    remoteCommand: "tmosh serve 'new'",
+    selfCommand: self,
+  });
+  assert.deepEqual(proxy, [
+    "ssh",
+    "-F",
+    "cfg",
+    "-n",
+    "-tt",
+    "-S",
+    "none",
+    "-o",
+    "ProxyCommand='/opt/100%%/deno' 'run' '-A' '/src/main.ts' 'connect' " +
+    "'--fake-proxy' '--family=prefer-inet' -- %h %p",
+    "u@h",
+    "--",
+    "tmosh serve 'new'",
+  ]);
+  const remote = sshArgv(
+    options(["--no-ssh-pty", "-4", "--experimental-remote-ip=remote", "h"]),
+    { userhost: "h", remoteCommand: "srv", selfCommand: self },
+  );
+  assert.deepEqual(remote.slice(0, 4), ["ssh", "-n", "-4", "h"]);
+  assert.equal(
+    remote[5],
+    `sh -c '[ -n "$SSH_CONNECTION" ] && printf "\\nMOSH SSH_CONNECTION %s\\n" "$SSH_CONNECTION"' ; srv`,
+  );
+  const local = sshArgv(options(["--experimental-remote-ip=local", "h"]), {
+    userhost: "u@127.0.0.1",
+    remoteCommand: "srv",
+    selfCommand: self,
+  });
+  assert.deepEqual(local, ["ssh", "-n", "-tt", "u@127.0.0.1", "--", "srv"]);
+});
+
+Deno.test("BootstrapScanner: mosh's line rules, through ssh -tt line ends", () => {
+  const key = "HN2E5agmH1pJ5ZuhNRV0CA";
+  const scan = new BootstrapScanner();
+  assert.equal(scan.feed("\r\r"), "echo");
+  assert.equal(scan.feed("Warning: something\r"), "echo");
+  assert.equal(scan.feed("MOSH IP 192.0.2.7"), "consumed");
+  assert.equal(
+    scan.feed("MOSH SSH_CONNECTION 192.0.2.1 5555 192.0.2.8 22\r"),
+    "consumed",
+  );
+  assert.equal(scan.feed(`MOSH CONNECT 60004 ${key}\r`), "done");
+  assert.deepEqual(
+    [scan.ip, scan.sshIp, scan.port, scan.key],
+    ["192.0.2.7", "192.0.2.8", 60004, key],
+  );
+  assert.throws(
+    () => new BootstrapScanner({ ip: "127.0.0.1" }).feed("MOSH IP 1.2.3.4"),
+    /redefine MOSH IP/,
+  );
+  assert.throws(
+    () => new BootstrapScanner().feed("MOSH IP a b"),
+    /bad MOSH IP/,
+  );
+  assert.throws(
+    () => new BootstrapScanner().feed("MOSH SSH_CONNECTION 1 2 3"),
+    /bad MOSH SSH_CONNECTION/,
+  );
+  for (
+    const bad of [
+      `MOSH CONNECT x ${key}`,
+      `MOSH CONNECT 60001 ${key.slice(1)}`,
+      `MOSH CONNECT 60001 ${key}x`,
+      `MOSH CONNECT 70000 ${key}`,
+      `MOSH CONNECT 60001 ${key.slice(0, 21)}B`, // not canonical
+    ]
+  ) {
+    let message = "";
+    try {
+      new BootstrapScanner().feed(bad);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assert.match(message, /bad MOSH CONNECT line/, bad);
+    assert.ok(!message.includes(key.slice(0, 21)), "the key is never echoed");
+  }
+  const range = new BootstrapScanner({ portRange: true });
+  assert.equal(range.feed("mosh-server: Bad UDP port range (1:2)"), "echo");
+  assert.equal(range.badUdpPortRange, true);
+});
+
+Deno.test("orderAddresses: mosh's family policies", () => {
+  const both = [
+    { address: "::1", family: 6 },
+    { address: "127.0.0.1", family: 4 },
+    { address: "10.0.0.1", family: 4 },
+  ];
+  assert.deepEqual(orderAddresses("h", both, "prefer-inet"), [
+    "127.0.0.1",
+    "10.0.0.1",
+    "::1",
+  ]);
+  assert.deepEqual(orderAddresses("h", both, "prefer-inet6"), [
+    "::1",
+    "127.0.0.1",
+    "10.0.0.1",
+  ]);
+  assert.deepEqual(orderAddresses("h", both, "inet"), [
+    "127.0.0.1",
+    "10.0.0.1",
+  ]);
+  assert.deepEqual(orderAddresses("h", both, "inet6"), ["::1"]);
+  assert.deepEqual(orderAddresses("h", both, "all"), [
+    "::1",
+    "127.0.0.1",
+    "10.0.0.1",
+  ]);
+  assert.throws(() => orderAddresses("h", both, "auto"), /both IPv4 and IPv6/);
+  assert.deepEqual(orderAddresses("h", both.slice(1), "auto"), [
+    "127.0.0.1",
+    "10.0.0.1",
+  ]);
+  assert.throws(
+    () => orderAddresses("h", both.slice(1), "inet6"),
+    /no address of family inet6 for h/,
+  );
+});
+
+Deno.test("bootstrap --local: the remote command survives the shell word for word", async () => {
+  const lines: string[] = [];
+  const words = ["it's", "two words", "$HOME", "a\\b", '"q"', "*"];
+  const message = await rejection(() =>
+    bootstrap(
+      options([
+        "--local",
+        "--server=printf '<%s>\\n'",
+        "-p",
+        "60001:60002",
+        "127.0.0.1",
+        "--",
+        ...words,
+      ]),
+      { echo: (line) => lines.push(line), env: { LANG: "C.UTF-8" } },
+    )
+  );
+  assert.match(message, /did not find the server's MOSH CONNECT line/);
+  const expected = [
+    "new",
+    "-c",
+    lines[2].slice(1, -1), // the colour count depends on TERM
+    "-i",
+    "127.0.0.1",
+    "-p",
+    "60001:60002",
+  ];
+  assert.deepEqual(lines.slice(0, 7), expected.map((w) => `<${w}>`));
+  assert.ok(lines.includes("<LANG=C.UTF-8>"));
+  assert.deepEqual(
+    lines.slice(lines.indexOf("<-->") + 1),
+    words.map((w) => `<${w}>`),
+  );
+});
+
+Deno.test("bootstrap --local: server failures are one-line errors", async () => {
+  const run = (server: string) =>
+    rejection(() =>
+      bootstrap(options(["--local", `--server=${server}`, "127.0.0.1"]), {
+        echo: () => {},
+      })
+    );
+  assert.equal(
+    await run("exit 3;"),
+    "tmosh: the server command exited with status 3",
+  );
+  assert.match(
+    await run("echo 'MOSH CONNECT 60001 tooshort'; true"),
+    /bad MOSH CONNECT line/,
+  );
+  assert.match(
+    await run("echo 'MOSH IP 192.0.2.1'; true"),
+    /redefine MOSH IP/,
+  );
+  // MOSH CONNECT ends the scan: what follows is never read.
+  const key = "HN2E5agmH1pJ5ZuhNRV0CA";
+  const endpoint = await bootstrap(
+    options([
+      "--local",
+      `--server=echo 'MOSH CONNECT 60001 ${key}'; echo 'MOSH IP 192.0.2.1'; true`,
+      "127.0.0.1",
+    ]),
+    { echo: () => {} },
+  );
+  assert.deepEqual(endpoint, { ip: "127.0.0.1", port: 60001, key });
+});
+
+Deno.test("bootstrap: scanning a stand-in ssh's output (CRLF, fallbacks, failures)", async () => {
+  const key = "HN2E5agmH1pJ5ZuhNRV0CA";
+  // `sh -c SCRIPT fake-ssh` ignores the ssh options and remote command it is given.
+  const fake = (script: string, more: string[] = []) =>
+    options([`--ssh=sh -c '${script}' fake-ssh`, ...more, "u@h.example"]);
+  const lines: string[] = [];
+  const echo = (line: string) => lines.push(line);
+  const endpoint = await bootstrap(
+    fake(
+      `printf "banner\\r\\n\\r\\r\\nMOSH SSH_CONNECTION 10.0.0.1 5 192.0.2.9 22\\r\\n` +
+        `MOSH CONNECT 60009 ${key}  \\r\\nafter\\r\\n"; exit 1`,
+    ),
+    { echo },
+  );
+  assert.deepEqual(endpoint, { ip: "192.0.2.9", port: 60009, key });
+  assert.deepEqual(lines, [
+    "banner",
+    "tmosh: using remote IP address 192.0.2.9 from $SSH_CONNECTION for hostname u@h.example",
+  ]);
+  const fails = (script: string, more: string[] = []) =>
+    rejection(() => bootstrap(fake(script, more), { echo: () => {} }));
+  assert.match(
+    await fails(`echo MOSH IP not-an-ip; echo MOSH CONNECT 60001 ${key}`),
+    /"not-an-ip" is not a numeric IP address/,
+  );
+  assert.match(
+    await fails(`echo MOSH CONNECT 60001 ${key}`),
+    /did not find the remote IP address/,
+  );
+  assert.equal(
+    await fails("exit 127"),
+    "tmosh: 'tmosh serve' was not found on h.example (exit 127); copy the tmosh binary there or pass --server=PATH",
+  );
+  assert.equal(await fails("exit 255"), "tmosh: ssh exited with status 255");
+  assert.match(
+    await fails("echo hello"),
+    /did not find the server's MOSH CONNECT line/,
+  );
+  assert.match(
+    await fails(`echo "mosh-server: Bad UDP port range (1:2)"; exit 1`, [
+      "-p",
+      "1:2",
+    ]),
+    /does not support UDP port ranges/,
+  );
+});
+
+Deno.test("bootstrap --local with stock mosh-server", async () => {
+  if (!await requireBinary("mosh-server")) return;
+  const mark = `connect-${crypto.randomUUID()}`;
+  try {
+    const endpoint = await bootstrap(
+      options([
+        "--local",
+        "--server=mosh-server",
+        "127.0.0.1",
+        "--",
+        "/bin/sh",
+      ]),
+      { env: { [TEST_MARK_VAR]: mark, LANG: "C.UTF-8" }, echo: () => {} },
+    );
+    assert.equal(endpoint.ip, "127.0.0.1");
+    assert.equal(decodeKey(endpoint.key).length, 16);
+    assertUdpPortTaken(endpoint.port);
+    assert.ok((await findPidsWithEnv(TEST_MARK_VAR, mark)).length > 0);
+  } finally {
+    await killPidsWithEnv(TEST_MARK_VAR, mark);
+  }
+});
+
+Deno.test("bootstrap over ssh: proxy, remote and local address modes, and failures", async (t) => {
+  for (const name of ["sshd", "ssh", "mosh-server"]) {
+    if (!await requireBinary(name)) return;
+  }
+  const sshd = await startSshd();
+  const dir = await Deno.makeTempDir({ prefix: "tmosh_connect_" });
+  const mark = `connect-${crypto.randomUUID()}`;
+  const self = await selfEntry(dir);
+  const lines: string[] = [];
+  const extra: BootstrapOptions = {
+    selfCommand: self,
+    env: { [TEST_MARK_VAR]: mark, LANG: "C.UTF-8" },
+    echo: (line) => lines.push(line),
+  };
+  const ssh = `--ssh=${sshd.sshCommand}`;
+  try {
+    for (const mode of ["proxy", "remote", "local"]) {
+      await t.step(`--experimental-remote-ip=${mode}`, async () => {
+        lines.length = 0;
+        const endpoint = await bootstrap(
+          options([
+            ssh,
+            "--server=mosh-server",
+            `--experimental-remote-ip=${mode}`,
+            "localhost",
+            "--",
+            "/bin/sh",
+          ]),
+          extra,
+        );
+        // localhost is resolved by the fake proxy (proxy), by us (local) or
+        // read from the server's SSH_CONNECTION (remote, with a warning).
+        assert.equal(endpoint.ip, "127.0.0.1");
+        assert.equal(decodeKey(endpoint.key).length, 16);
+        assertUdpPortTaken(endpoint.port);
+        const warned = lines.some((l) =>
+          l.includes("using remote IP address 127.0.0.1 from $SSH_CONNECTION")
+        );
+        assert.equal(warned, mode === "remote", lines.join("\n"));
+        assert.ok(!lines.some((l) => l.startsWith("MOSH ")), lines.join("\n"));
+        assert.ok((await findPidsWithEnv(TEST_MARK_VAR, mark)).length > 0);
+        await killPidsWithEnv(TEST_MARK_VAR, mark);
+      });
+    }
+
+    await t.step("server command missing on the host: exit 127", async () => {
+      lines.length = 0;
+      const message = await rejection(() =>
+        bootstrap(
+          options([ssh, "--server=/nonexistent/tmosh", "root@localhost"]),
+          extra,
+        )
+      );
+      assert.equal(
+        message,
+        "tmosh: '/nonexistent/tmosh' was not found on localhost (exit 127); " +
+          "copy the tmosh binary there or pass --server=PATH",
+      );
+      assert.ok(
+        lines.some((l) => l.includes("/nonexistent/tmosh")),
+        "shell's complaint is echoed",
+      );
+    });
+
+    await t.step("ssh itself fails", async () => {
+      const message = await rejection(() =>
+        bootstrap(
+          options([
+            "--ssh=ssh -F /nonexistent/ssh_config",
+            "--server=mosh-server",
+            "localhost",
+          ]),
+          extra,
+        )
+      );
+      assert.equal(message, "tmosh: ssh exited with status 255");
+      assert.match(
+        await rejection(() =>
+          bootstrap(options(["--ssh=/nonexistent/ssh", "localhost"]), extra)
+        ),
+        /cannot run ssh command '\/nonexistent\/ssh': not found/,
+      );
+    });
+
+    await t.step(
+      "connectMain hands the endpoint and options to runClient",
+      async () => {
+        const saved = {
+          mark: Deno.env.get(TEST_MARK_VAR),
+          lang: Deno.env.get("LANG"),
+        };
+        Deno.env.set(TEST_MARK_VAR, mark);
+        Deno.env.set("LANG", "C.UTF-8");
+        let seen: ClientOptions | null = null;
+        try {
+          const status = await connectMain([
+            ssh,
+            "--server=mosh-server",
+            "--experimental-remote-ip=local",
+            "-o",
+            "--no-init",
+            "-n",
+            "localhost",
+          ], {
+            runClient(client) {
+              seen = client;
+              return Promise.resolve(5);
+            },
+          });
+          assert.equal(status, 5);
+          assert.equal(seen!.ip, "127.0.0.1");
+          assert.equal(seen!.predict, "never");
+          assert.equal(seen!.predictOverwrite, true);
+          assert.equal(seen!.init, false);
+          assertUdpPortTaken(seen!.port);
+          assert.equal(
+            await connectMain(["--predict=bogus", "h"], {
+              runClient: () => Promise.reject(new Error("must not run")),
+            }),
+            2,
+          );
+        } finally {
+          for (
+            const [name, value] of [[TEST_MARK_VAR, saved.mark], [
+              "LANG",
+              saved.lang,
+            ]]
+          ) {
+            if (value === undefined) Deno.env.delete(name!);
+            else Deno.env.set(name!, value);
+          }
+          await killPidsWithEnv(TEST_MARK_VAR, mark);
+        }
+      },
+    );
+  } finally {
+    await killPidsWithEnv(TEST_MARK_VAR, mark);
+    await sshd.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--fake-proxy: MOSH IP on stderr, then relays like netcat", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tmosh_proxy_" });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const self = await selfEntry(dir);
+    // An echo server that upper-cases, so the relay is visible in both directions.
+    const served = (async () => {
+      const conn = await listener.accept();
+      const buffer = new Uint8Array(1024);
+      for (
+        let n = await conn.read(buffer);
+        n !== null;
+        n = await conn.read(buffer)
+      ) {
+        const text = new TextDecoder().decode(buffer.subarray(0, n));
+        await conn.write(new TextEncoder().encode(text.toUpperCase()));
+      }
+      conn.close();
+    })();
+    const port = (listener.addr as Deno.NetAddr).port;
+    const child = new Deno.Command(self[0], {
+      args: [
+        ...self.slice(1),
+        "connect",
+        "--fake-proxy",
+        "--",
+        "localhost",
+        String(port),
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("hello proxy\n"));
+    await writer.close();
+    const out = await child.output();
+    await served;
+    assert.equal(out.code, 0);
+    assert.equal(new TextDecoder().decode(out.stdout), "HELLO PROXY\n");
+    assert.equal(new TextDecoder().decode(out.stderr), "MOSH IP 127.0.0.1\n");
+
+    // Nothing listens: one-line error, exit 1.
+    const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const deadPort = (closed.addr as Deno.NetAddr).port;
+    closed.close();
+    const failed = await new Deno.Command(self[0], {
+      args: [
+        ...self.slice(1),
+        "connect",
+        "--fake-proxy",
+        "--family=inet",
+        "--",
+        "127.0.0.1",
+        String(deadPort),
+      ],
+      stdin: "null",
+    }).output();
+    assert.equal(failed.code, 1);
+    assert.match(
+      new TextDecoder().decode(failed.stderr),
+      new RegExp(
+        `^tmosh: could not connect to 127\\.0\\.0\\.1, last tried 127\\.0\\.0\\.1: .*\\n$`,
+      ),
+    );
+  } finally {
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

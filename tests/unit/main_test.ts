@@ -1,0 +1,55 @@
+/** The command line (main.ts): --help, --version, and clear errors. */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { TMOSH_VERSION } from "../../version.ts";
+
+const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
+
+async function tmosh(...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", MAIN, ...args],
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+}
+
+Deno.test("main: --version prints the version and exits 0", async () => {
+  for (const flag of ["--version", "-V"]) {
+    const r = await tmosh(flag);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, `tmosh ${TMOSH_VERSION}\n`);
+  }
+});
+
+Deno.test("main: --help lists every subcommand and exits 0", async () => {
+  const r = await tmosh("--help");
+  assert.equal(r.code, 0);
+  for (const sub of ["connect", "serve", "client", "demo"]) {
+    assert.match(r.stdout, new RegExp(`^  ${sub} `, "m"));
+  }
+  const h = await tmosh("help", "connect");
+  assert.equal(h.code, 0);
+  assert.match(h.stdout, /Usage: tmosh connect/);
+});
+
+Deno.test("main: an unknown command or option is a one-line error with a hint, non-zero", async () => {
+  for (const args of [["bogus"], ["--bogus"]]) {
+    const r = await tmosh(...args);
+    assert.notEqual(r.code, 0);
+    assert.equal(r.stdout, "");
+    const lines = r.stderr.trim().split("\n");
+    assert.match(lines[0], /^tmosh: unknown (command|option) /);
+    assert.match(lines[1], /tmosh --help/);
+  }
+});
+
+Deno.test("main: a subcommand parses its own words and reports its own errors", async () => {
+  const r = await tmosh("demo", "--delay", "nope");
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^tmosh demo: bad --delay "nope"/);
+});
