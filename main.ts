@@ -4,6 +4,7 @@
  * @module
  */
 import type { Command } from "commander";
+import { errorText } from "./protocol/network/os_error.ts";
 import { TMOSH_VERSION } from "./version.ts";
 
 /** A subcommand: its name, one-line summary and entry point taking the raw words after it. */
@@ -109,7 +110,7 @@ export async function main(args: string[]): Promise<number> {
       }
       return e.exitCode || 2;
     }
-    console.error(`tmosh: ${e instanceof Error ? e.message : String(e)}`);
+    console.error(`tmosh: ${errorText(e)}`);
     return 1;
   }
   return 0;

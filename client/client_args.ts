@@ -8,6 +8,7 @@
 import { isIP } from "node:net";
 import { decodeKey } from "../protocol/crypto/key.ts";
 import { TMOSH_VERSION } from "../version.ts";
+import { writeAll } from "../stdio.ts";
 
 /** How local echo is shown (mosh: PredictionEngine display preference). */
 export type PredictMode = "adaptive" | "always" | "never" | "experimental";
@@ -215,26 +216,17 @@ export async function clientMain(
   switch (parsed.kind) {
     case "help":
     case "version":
-      await writeAll(Deno.stdout, parsed.text);
+      writeAll(Deno.stdout, parsed.text);
       return 0;
     case "colors":
-      await writeAll(Deno.stdout, `${await countColors(env.TERM)}\n`);
+      writeAll(Deno.stdout, `${await countColors(env.TERM)}\n`);
       return 0;
     case "error":
-      await writeAll(Deno.stderr, `${parsed.message}\n`);
+      writeAll(Deno.stderr, `${parsed.message}\n`);
       return 1;
     case "run":
       return await hooks.runClient(parsed.options);
   }
-}
-
-/** Writes all of `text` to a stream. */
-export async function writeAll(
-  out: { write(p: Uint8Array): Promise<number> },
-  text: string,
-): Promise<void> {
-  let bytes = new TextEncoder().encode(text);
-  while (bytes.length > 0) bytes = bytes.subarray(await out.write(bytes));
 }
 
 /** An error result with the `tmosh: ` prefix. */

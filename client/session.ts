@@ -14,39 +14,21 @@ import {
   type Framebuffer,
 } from "../protocol/terminal/framebuffer.ts";
 import { decodeKey } from "../protocol/crypto/key.ts";
-import { Transport } from "../protocol/network/transport.ts";
+import {
+  type SessionTransport,
+  Transport,
+} from "../protocol/network/transport.ts";
 import { UserStream } from "../protocol/statesync/user_stream.ts";
 import { EscapeKeyFilter, parseEscapeKey } from "./escape_key.ts";
 import { NotificationEngine } from "./notification.ts";
-import { PredictionEngine, type PredictMode } from "./prediction/engine.ts";
+import type { ClientOptions } from "./client_args.ts";
+import { PredictionEngine } from "./prediction/engine.ts";
 import {
   LocalTerminal,
   readTerminalCaps,
   type TerminalCaps,
 } from "./terminal.ts";
 import { applyTitlePrefix } from "./title.ts";
-
-/** Everything the session needs to run. */
-export interface RunClientOptions {
-  /** Numeric server address. */
-  ip: string;
-  /** Server UDP port. */
-  port: number;
-  /** The 22-character session key (never logged). */
-  key: string;
-  /** Local echo mode. */
-  predict?: PredictMode;
-  /** Overwrite rather than insert predictions (MOSH_PREDICTION_OVERWRITE=yes). */
-  predictOverwrite?: boolean;
-  /** Use the alternate screen (false with --no-init / MOSH_NO_TERM_INIT). */
-  init?: boolean;
-  /** MOSH_ESCAPE_KEY's value, if set. */
-  escapeKey?: string;
-  /** Omit the "[tmosh] " title prefix (MOSH_TITLE_NOPREFIX). */
-  titleNoPrefix?: boolean;
-  /** Verbose logging to stderr. */
-  verbose?: boolean;
-}
 
 /** Window before the "nothing received" notice, ms (mosh: STMClient::main, 250). */
 const NOTHING_RECEIVED_NOTICE = 250;
@@ -60,7 +42,7 @@ const READ_BUFFER = 16384;
 const NAME = "tmosh";
 
 /** Runs an interactive session until it ends; returns the exit status (0 after a clean shutdown). */
-export async function runClient(options: RunClientOptions): Promise<number> {
+export async function runClient(options: ClientOptions): Promise<number> {
   const caps = await readTerminalCaps(Deno.env.get("TERM"));
   const session = new ClientSession(options, caps);
   return await session.run();
@@ -68,10 +50,10 @@ export async function runClient(options: RunClientOptions): Promise<number> {
 
 /** One client session's state and event handlers. */
 class ClientSession {
-  readonly #opts: RunClientOptions;
+  readonly #opts: ClientOptions;
   readonly #caps: TerminalCaps;
   readonly #term: LocalTerminal;
-  readonly #transport: Transport<UserStream, CompleteTerminal>;
+  readonly #transport: SessionTransport<UserStream, CompleteTerminal>;
   readonly #applier = new EmulatorApplier();
   readonly #notify: NotificationEngine;
   readonly #predict: PredictionEngine;
@@ -87,11 +69,11 @@ class ClientSession {
   #quitting = false;
   #suspended = false;
 
-  constructor(opts: RunClientOptions, caps: TerminalCaps) {
+  constructor(opts: ClientOptions, caps: TerminalCaps) {
     this.#opts = opts;
     this.#caps = caps;
     const key = decodeKey(opts.key);
-    this.#term = new LocalTerminal({ init: opts.init ?? true, caps });
+    this.#term = new LocalTerminal({ init: opts.init, caps });
     const { cols, rows } = this.#term.size();
     const connection = Connection.connect(key, {
       ip: opts.ip,
@@ -115,8 +97,8 @@ class ClientSession {
       now: performance.now(),
     });
     this.#predict = new PredictionEngine({
-      mode: opts.predict ?? "adaptive",
-      overwrite: opts.predictOverwrite ?? false,
+      mode: opts.predict,
+      overwrite: opts.predictOverwrite,
     });
     this.#local = blankFramebuffer(cols, rows);
   }
@@ -124,7 +106,7 @@ class ClientSession {
   async run(): Promise<number> {
     const finished = new Promise<number>((resolve) => this.#done = resolve);
     const { cols, rows } = this.#term.size();
-    this.#pushState(this.#transport.sender.currentState.pushResize(cols, rows));
+    this.#pushState(this.#transport.currentState.pushResize(cols, rows));
     this.#term.open();
     this.#term.onResize(() => this.#resized());
     const signals: Deno.Signal[] = ["SIGTERM", "SIGINT", "SIGHUP"];
@@ -186,9 +168,9 @@ class ClientSession {
 
   /** Sets our UserStream state and lets the transport send it. */
   #pushState(state: UserStream): void {
-    if (this.#transport.sender.shutdownInProgress) return;
+    if (this.#transport.shuttingDown) return;
     this.#transport.setCurrentState(state);
-    this.#predict.setLocalFrameSent(this.#transport.sender.lastSentNum);
+    this.#predict.setLocalFrameSent(this.#transport.lastSentNum);
   }
 
   async #readKeys(): Promise<void> {
@@ -233,8 +215,8 @@ class ClientSession {
       return;
     }
     if (r.send.includes(0x0c)) this.#repaint = true;
-    const sender = this.#transport.sender;
-    this.#predict.setLocalFrameSent(sender.lastSentNum);
+    const transport = this.#transport;
+    this.#predict.setLocalFrameSent(transport.lastSentNum);
     if (r.send.length > PASTE_THRESHOLD) {
       this.#predict.reset();
     } else {
@@ -243,13 +225,13 @@ class ClientSession {
     // Local echo first (drawn now, not queued), then the keys go to the
     // transport, which sends them on its own timer.
     this.#draw();
-    this.#pushState(sender.currentState.pushKeys(r.send));
+    this.#pushState(transport.currentState.pushKeys(r.send));
   }
 
   #resized(): void {
     const { cols, rows } = this.#term.size();
     this.#predict.reset();
-    this.#pushState(this.#transport.sender.currentState.pushResize(cols, rows));
+    this.#pushState(this.#transport.currentState.pushResize(cols, rows));
   }
 
   #remoteState(): void {
@@ -260,32 +242,25 @@ class ClientSession {
       // Ack the first server state at once: the server's timestamp echo gives
       // it an RTT sample, so it sends the first prompt without waiting out
       // the 250 ms interval it uses before it has one.
-      this.#transport.sender.ackNow(now);
-      this.#transport.schedule();
+      this.#transport.ackNow();
     }
     this.#notify.serverHeard(now);
     this.#requestDraw();
   }
 
   #checkFinished(): void {
-    const sender = this.#transport.sender;
+    const transport = this.#transport;
     const now = performance.now();
-    this.#notify.serverAcked(sender.lastAckedSendTime);
-    const err = this.#transport.connection.sendError;
+    this.#notify.serverAcked(transport.lastAckedSendTime);
+    const err = transport.takeSendError();
     if (err !== null) {
       this.#notify.setNetworkError(err, now);
-      this.#transport.connection.clearSendError();
     } else {
       // Sends work again: a shown network error lasts at most 1 s more (mosh).
       this.#notify.clearNetworkError(now);
     }
-    if (sender.shutdownInProgress && sender.shutdownAcknowledged) {
-      this.#finish(0);
-    } else if (sender.counterpartyShutdownAckSent) {
-      this.#finish(0);
-    } else if (sender.shutdownInProgress && sender.shutdownAckTimedOut(now)) {
-      this.#finish(1);
-    }
+    const end = transport.sessionEnd();
+    if (end !== null) this.#finish(end === "timeout" ? 1 : 0);
     this.#requestDraw();
   }
 
@@ -294,7 +269,7 @@ class ClientSession {
     this.#quitting = true;
     const now = performance.now();
     this.#notify.setNotification(message, { permanent: true }, now);
-    if (!this.#transport.connection.hasRemote || !this.#contact) {
+    if (!this.#transport.hasRemote || !this.#contact) {
       this.#finish(1);
       return;
     }
@@ -329,7 +304,7 @@ class ClientSession {
   }
 
   #remoteFb(): Framebuffer {
-    return this.#transport.receiver.latest.fb;
+    return this.#transport.remoteState.fb;
   }
 
   /**
@@ -367,12 +342,11 @@ class ClientSession {
 
   #drawFrame(options: { overlays: boolean }): void {
     const now = performance.now();
-    const remote = this.#transport.receiver.latest;
+    const remote = this.#transport.remoteState;
     let fb = remote.fb;
     if (options.overlays) {
-      const sender = this.#transport.sender;
-      this.#predict.setSendInterval(sender.sendIntervalMs);
-      this.#predict.setLocalFrameAcked(sender.ackedNum);
+      this.#predict.setSendInterval(this.#transport.sendIntervalMs);
+      this.#predict.setLocalFrameAcked(this.#transport.ackedNum);
       this.#predict.setLocalFrameLateAcked(remote.echoAck);
       this.#predict.cull(fb, now);
       fb = this.#predict.apply(fb);

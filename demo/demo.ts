@@ -8,7 +8,11 @@ import { parseArgs } from "node:util";
 import { selfCommand } from "../self_command.ts";
 import { bootstrap, shellQuote } from "../client/bootstrap/connect.ts";
 import type { ConnectOptions } from "../client/bootstrap/connect_args.ts";
-import { isPredictMode, type PredictMode } from "../client/client_args.ts";
+import {
+  clientEnvOptions,
+  isPredictMode,
+  type PredictMode,
+} from "../client/client_args.ts";
 import { Relay } from "./impairment_relay.ts";
 import { runClient } from "../client/session.ts";
 
@@ -128,11 +132,12 @@ export async function demoMain(args: string[]): Promise<number> {
   });
   try {
     return await runClient({
+      ...clientEnvOptions(Deno.env.toObject()),
       ip: "127.0.0.1",
       port: relay.port,
       key: endpoint.key,
       predict: parsed.predict,
-      init: true,
+      verbose: false,
     });
   } finally {
     await relay.close();

@@ -17,7 +17,7 @@ import {
   rowCells,
 } from "../protocol/terminal/framebuffer.ts";
 import { decodeKey } from "../protocol/crypto/key.ts";
-import { Transport } from "../protocol/network/transport.ts";
+import { type SessionEnd, Transport } from "../protocol/network/transport.ts";
 import { UserStream } from "../protocol/statesync/user_stream.ts";
 
 /** How often waitFor polls, ms. */
@@ -38,7 +38,7 @@ export interface HeadlessClientOptions {
 }
 
 /** How a session ended: our shutdown was acked, we acked the server's, or ours timed out. */
-export type FinishReason = "acknowledged" | "counterparty" | "timeout";
+export type FinishReason = SessionEnd;
 
 const encoder = new TextEncoder();
 
@@ -90,12 +90,12 @@ export class HeadlessClient {
 
   /** The server's newest framebuffer. */
   get fb(): Framebuffer {
-    return this.transport.receiver.latest.fb;
+    return this.transport.remoteState.fb;
   }
 
   /** The newest echo ack received from the server. */
   get echoAck(): bigint {
-    return this.transport.receiver.latest.echoAck;
+    return this.transport.remoteState.echoAck;
   }
 
   /** How the session ended, or null while it runs. */
@@ -106,14 +106,13 @@ export class HeadlessClient {
   /** Appends keystrokes (a string is sent as UTF-8); returns the number of the first state that holds them. */
   type(keys: string | Uint8Array): bigint {
     const bytes = typeof keys === "string" ? encoder.encode(keys) : keys;
-    const sender = this.transport.sender;
-    this.#push(sender.currentState.pushKeys(bytes));
-    return sender.lastSentNum + 1n;
+    this.#push(this.transport.currentState.pushKeys(bytes));
+    return this.transport.lastSentNum + 1n;
   }
 
   /** Appends a resize event. */
   resize(width: number, height: number): void {
-    this.#push(this.transport.sender.currentState.pushResize(width, height));
+    this.#push(this.transport.currentState.pushResize(width, height));
   }
 
   /** Rows of the newest framebuffer as text: wide characters once, trailing blanks trimmed. */
@@ -166,19 +165,13 @@ export class HeadlessClient {
 
   /** Sets our state unless the handshake has begun (the state is frozen then). */
   #push(state: UserStream): void {
-    if (this.#closed || this.transport.sender.shutdownInProgress) return;
+    if (this.#closed || this.transport.shuttingDown) return;
     this.transport.setCurrentState(state);
   }
 
   #checkFinished(): void {
     if (this.#reason !== null) return;
-    const s = this.transport.sender;
-    let reason: FinishReason | null = null;
-    if (s.shutdownInProgress && s.shutdownAcknowledged) reason = "acknowledged";
-    else if (s.counterpartyShutdownAckSent) reason = "counterparty";
-    else if (s.shutdownInProgress && s.shutdownAckTimedOut(performance.now())) {
-      reason = "timeout";
-    }
+    const reason = this.transport.sessionEnd();
     if (reason === null) return;
     this.#reason = reason;
     this.#finish(reason);

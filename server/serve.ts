@@ -16,6 +16,8 @@
 
 import { Connection } from "../protocol/network/connection.ts";
 import { TMOSH_VERSION } from "../version.ts";
+import { writeAll } from "../stdio.ts";
+import { errorText } from "../protocol/network/os_error.ts";
 import { encodeKey, generateKey } from "../protocol/crypto/key.ts";
 import { selfCommand, SERVER_V8_FLAGS } from "../self_command.ts";
 import { buildChildEnv, isUtf8Locale, loginShell } from "./child_env.ts";
@@ -365,23 +367,8 @@ function readMotd(home: string | undefined): string | undefined {
 
 /** An error's message on one line. */
 function oneLine(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  const line = text.replaceAll("\n", " ");
+  const line = errorText(err).replaceAll("\n", " ");
   return line.startsWith("tmosh: ") ? line : `tmosh: ${line}`;
-}
-
-/** Writes all of `text` synchronously (so stdout and stderr lines keep their order). */
-function writeAll(
-  stream: { writeSync(p: Uint8Array): number },
-  text: string,
-): void {
-  const bytes = new TextEncoder().encode(text);
-  let off = 0;
-  try {
-    while (off < bytes.length) off += stream.writeSync(bytes.subarray(off));
-  } catch {
-    // The reader went away (e.g. ssh closed); nothing better to do.
-  }
 }
 
 /** Loads libc now, so that silenceStdio() right after the report is immediate. */

@@ -11,7 +11,6 @@
  * @module
  */
 
-import type { Connection } from "../protocol/network/connection.ts";
 import {
   CompleteTerminal,
   EchoAckTracker,
@@ -19,7 +18,13 @@ import {
 import { SEND_MINDELAY_SERVER } from "../protocol/network/constants.ts";
 import { SERVER_FIRST_CONTACT_TIMEOUT } from "./constants.ts";
 import { Emulator } from "../protocol/terminal/emulator.ts";
-import { Transport } from "../protocol/network/transport.ts";
+import {
+  type SessionEnd,
+  type SessionTransport,
+  Transport,
+} from "../protocol/network/transport.ts";
+import type { Connection } from "../protocol/network/connection.ts";
+import { errorText } from "../protocol/network/os_error.ts";
 import {
   takeNewEvents,
   UserStream,
@@ -96,12 +101,18 @@ export class CursorKeyTranslator {
   }
 }
 
+/** The log line for each way the SSP session can end. */
+const END_MESSAGES: Record<SessionEnd, string> = {
+  acknowledged: "Shutdown acknowledged by the client.",
+  counterparty: "The client shut down.",
+  timeout: "Shutdown not acknowledged; giving up.",
+};
+
 /** One server session; see the module doc. */
 class ServerSession {
   readonly #options: SessionOptions;
   readonly #log: (line: string) => void;
-  readonly #connection: Connection;
-  readonly #transport: Transport<CompleteTerminal, UserStream>;
+  readonly #transport: SessionTransport<CompleteTerminal, UserStream>;
   readonly #emulator: Emulator;
   readonly #echo = new EchoAckTracker();
   readonly #keys = new CursorKeyTranslator();
@@ -123,7 +134,6 @@ class ServerSession {
   constructor(connection: Connection, options: SessionOptions) {
     this.#options = options;
     this.#log = options.log ?? (() => {});
-    this.#connection = connection;
     this.#width = options.width;
     this.#height = options.height;
     this.#emulator = new Emulator(options.width, options.height);
@@ -166,8 +176,8 @@ class ServerSession {
   #onRemoteState(): void {
     if (this.#finished) return;
     const now = performance.now();
-    const num = this.#transport.receiver.latestNum;
-    const events = takeNewEvents(this.#transport.receiver);
+    const num = this.#transport.remoteStateNum;
+    const events = takeNewEvents(this.#transport);
     const pending: Uint8Array[] = [];
     events.forEach((ev, i) => {
       if (ev.type === "resize") {
@@ -292,7 +302,7 @@ class ServerSession {
   // ---- exit conditions ----
 
   #shuttingDown(): boolean {
-    return this.#transport.sender.shutdownInProgress;
+    return this.#transport.shuttingDown;
   }
 
   /** Starts the shutdown handshake (once). */
@@ -304,7 +314,7 @@ class ServerSession {
 
   /** SIGTERM/SIGINT, idle timeout: handshake if a client is attached, else stop now (mosh: serve). */
   #stopRequested(): void {
-    if (this.#connection.hasRemote && !this.#shuttingDown()) {
+    if (this.#transport.hasRemote && !this.#shuttingDown()) {
       this.#startShutdown();
     } else {
       this.#finish();
@@ -317,7 +327,7 @@ class ServerSession {
   }
 
   #onUsr1(): void {
-    const idle = performance.now() - this.#transport.receiver.latestTime;
+    const idle = performance.now() - this.#transport.remoteStateTime;
     const limit = this.#options.signalTimeoutMs ?? 0;
     if (limit > 0 && idle < limit) return;
     this.#log(
@@ -332,25 +342,17 @@ class ServerSession {
   #service(): void {
     if (this.#finished) return;
     const now = performance.now();
-    const sender = this.#transport.sender;
-    const receiver = this.#transport.receiver;
-    if (sender.shutdownInProgress && sender.shutdownAcknowledged) {
-      return this.#finish("Shutdown acknowledged by the client.");
-    }
-    if (sender.shutdownInProgress && sender.shutdownAckTimedOut(now)) {
-      return this.#finish("Shutdown not acknowledged; giving up.");
-    }
-    if (sender.counterpartyShutdownAckSent) {
-      return this.#finish("The client shut down.");
-    }
-    const contacted = receiver.latestNum !== 0n;
+    const transport = this.#transport;
+    const end = transport.sessionEnd();
+    if (end !== null) return this.#finish(END_MESSAGES[end]);
+    const contacted = transport.remoteStateNum !== 0n;
     if (!contacted && now - this.#startedAt >= SERVER_FIRST_CONTACT_TIMEOUT) {
       return this.#finish(
         `No connection within ${SERVER_FIRST_CONTACT_TIMEOUT / 1000} seconds.`,
       );
     }
     const idleLimit = this.#options.networkTimeoutMs ?? 0;
-    const idle = now - receiver.latestTime;
+    const idle = now - transport.remoteStateTime;
     if (idleLimit > 0 && idle >= idleLimit && !this.#idleFired) {
       this.#idleFired = true;
       this.#log(`Network idle for ${Math.floor(idle / 1000)} seconds.`);
@@ -358,7 +360,7 @@ class ServerSession {
       if (this.#finished) return;
     }
     const echoAck = this.#echo.update(now);
-    if (echoAck !== null && !sender.shutdownInProgress) {
+    if (echoAck !== null && !transport.shuttingDown) {
       this.#terminal = this.#terminal.withEchoAck(echoAck);
       this.#transport.setCurrentState(this.#terminal);
     }
@@ -369,7 +371,7 @@ class ServerSession {
         this.#startedAt + SERVER_FIRST_CONTACT_TIMEOUT - now,
       );
     }
-    if (!contacted || sender.shutdownInProgress) {
+    if (!contacted || transport.shuttingDown) {
       wait = Math.min(wait, IDLE_CHECK_MS);
     }
     if (idleLimit > 0 && !this.#idleFired) {
@@ -414,9 +416,4 @@ class ServerSession {
     Deno.addSignalListener(signal, handler);
     this.#signals.push([signal, handler]);
   }
-}
-
-/** An error's message. */
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

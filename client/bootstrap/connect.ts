@@ -9,13 +9,13 @@
 
 import { isIP } from "node:net";
 import { selfCommand } from "../../self_command.ts";
+import { writeAll } from "../../stdio.ts";
 import { BootstrapScanner, runAndScan } from "./server_output.ts";
 import { fakeProxy, resolveHost } from "./fake_proxy.ts";
 import {
   clientEnvOptions,
   type ClientHooks,
   countColors,
-  writeAll,
 } from "../client_args.ts";
 import { type ConnectOptions, parseConnectArgs } from "./connect_args.ts";
 
@@ -240,10 +240,10 @@ export async function connectMain(
   switch (parsed.kind) {
     case "help":
     case "version":
-      await writeAll(Deno.stdout, parsed.text);
+      writeAll(Deno.stdout, parsed.text);
       return 0;
     case "error":
-      await writeAll(Deno.stderr, `${parsed.message}\n`);
+      writeAll(Deno.stderr, `${parsed.message}\n`);
       return 2;
     case "fake-proxy":
       return await fakeProxy(parsed.options);
@@ -253,7 +253,7 @@ export async function connectMain(
   try {
     endpoint = await bootstrap(options);
   } catch (e) {
-    await writeAll(Deno.stderr, `${(e as Error).message}\n`);
+    writeAll(Deno.stderr, `${(e as Error).message}\n`);
     return 1;
   }
   const fromEnv = clientEnvOptions(env);

@@ -7,7 +7,7 @@
 
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { writeAll } from "../client_args.ts";
+import { writeAll } from "../../stdio.ts";
 import type { FakeProxyOptions, Family } from "./connect_args.ts";
 
 /** Resolves `host` (numeric, /etc/hosts or DNS) into addresses ordered by the family policy. */
@@ -65,7 +65,7 @@ export async function fakeProxy(options: FakeProxyOptions): Promise<number> {
   try {
     addresses = await resolveHost(options.host, options.family);
   } catch (e) {
-    await writeAll(Deno.stderr, `${(e as Error).message}\n`);
+    writeAll(Deno.stderr, `${(e as Error).message}\n`);
     return 1;
   }
   let conn: Deno.TcpConn | null = null;
@@ -81,13 +81,13 @@ export async function fakeProxy(options: FakeProxyOptions): Promise<number> {
     }
   }
   if (conn === null) {
-    await writeAll(
+    writeAll(
       Deno.stderr,
       `tmosh: could not connect to ${options.host}, last tried ${tried}: ${why}\n`,
     );
     return 1;
   }
-  await writeAll(Deno.stderr, `MOSH IP ${tried}\n`);
+  writeAll(Deno.stderr, `MOSH IP ${tried}\n`);
   const socket = conn;
   // Upstream: stdin to the socket, then half-close; downstream ends the relay.
   pump(Deno.stdin, socket).finally(() => socket.closeWrite().catch(() => {}));

@@ -28,7 +28,8 @@ import {
   timestamp16,
   timestampDiff,
 } from "./datagram.ts";
-import { anyAddressFor, bindServerSocket, errorText } from "./port_range.ts";
+import { errorText } from "./os_error.ts";
+import { anyAddressFor, bindServerSocket } from "./port_range.ts";
 import { RttEstimator } from "./rtt.ts";
 
 /** A peer's UDP address. */
@@ -56,7 +57,7 @@ export interface ListenOptions extends ConnectionOptions {
 }
 
 /** Options of {@linkcode Connection.connect}. */
-export interface ConnectOptions extends ConnectionOptions {
+export interface ClientConnectionOptions extends ConnectionOptions {
   /** The server's numeric IP address. */
   ip: string;
   /** The server's UDP port. */
@@ -157,7 +158,10 @@ export class Connection {
   }
 
   /** Opens the client side towards the server at `ip`:`port` from a fresh ephemeral port. */
-  static connect(key: Uint8Array, options: ConnectOptions): Connection {
+  static connect(
+    key: Uint8Array,
+    options: ClientConnectionOptions,
+  ): Connection {
     const { ip, port } = options;
     if (isIP(ip) === 0) {
       throw new Error(

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { U64_MAX } from "../protobufs/messages.ts";
+
 /** Protocol version carried in every Instruction (mosh: MOSH_PROTOCOL_VERSION). */
 export const PROTOCOL_VERSION = 2;
 
@@ -43,7 +45,7 @@ export const TO_SERVER = 0;
 export const TO_CLIENT = 1;
 
 /** State number that signals shutdown, 2^64-1 (mosh: uint64_t(-1)). */
-export const SHUTDOWN_NUM = 0xffffffffffffffffn;
+export const SHUTDOWN_NUM = U64_MAX;
 
 /** Lowest port of the server's default search range (mosh: PORT_RANGE_LOW). */
 export const PORT_RANGE_LOW = 60001;

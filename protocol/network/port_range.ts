@@ -6,6 +6,7 @@
  */
 
 import { isIP } from "node:net";
+import { errorText } from "./os_error.ts";
 
 /** Largest valid UDP port number. */
 const MAX_PORT = 65535;
@@ -77,12 +78,6 @@ export function bindFirstFree(
   throw new Error(
     `tmosh: no free UDP port in ${low}-${high}${why}; pass -p PORT`,
   );
-}
-
-/** An OS error's text without Deno's " (os error N)" suffix. */
-export function errorText(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.replace(/ \(os error \d+\)$/, "");
 }
 
 /** The wildcard address of the family of `ip`: `::` for IPv6, else `0.0.0.0` (as stock mosh). */

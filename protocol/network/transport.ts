@@ -8,6 +8,7 @@
 import type { Connection } from "./connection.ts";
 import { FragmentAssembly, Fragmenter } from "./fragment.ts";
 import { decodeInstruction, encodeInstruction } from "../protobufs/messages.ts";
+import { SHUTDOWN_NUM } from "./constants.ts";
 import type { SyncState } from "./sync_state.ts";
 import { deliverInstruction, TransportReceiver } from "./transport_receiver.ts";
 import { TransportSender } from "./transport_sender.ts";
@@ -24,11 +25,65 @@ export interface TransportOptions<L, R> {
   now?: () => number;
 }
 
+/**
+ * Why an SSP session is over: our shutdown was acknowledged, we acknowledged
+ * the peer's, or ours was never acknowledged (mosh: the exit checks of
+ * stmclient.cc main_loop and mosh-server.cc serve).
+ */
+export type SessionEnd = "acknowledged" | "counterparty" | "timeout";
+
+/** What a session loop sees of its transport: questions and commands, not the sender, receiver and connection inside. */
+export interface SessionTransport<L, R> {
+  /** The state we are sending. */
+  readonly currentState: L;
+  /** Sets the state we want the peer to have and schedules sending it; not after startShutdown(). */
+  setCurrentState(state: L): void;
+  /** The newest state received from the peer. */
+  readonly remoteState: R;
+  /** The number of the newest state received from the peer. */
+  readonly remoteStateNum: bigint;
+  /** When the newest peer state arrived, ms on the transport's clock. */
+  readonly remoteStateTime: number;
+  /** The peer state last taken and the newest one, marking the newest as taken. */
+  takeLatest(): { lastRead: R; latest: R };
+  /** The number of the newest state we sent. */
+  readonly lastSentNum: bigint;
+  /** The newest of our states the peer acknowledged. */
+  readonly ackedNum: bigint;
+  /** When the newest acknowledged send left, ms (mosh: get_sent_state_acked_timestamp). */
+  readonly lastAckedSendTime: number;
+  /** The current send interval, ms (mosh: send_interval). */
+  readonly sendIntervalMs: number;
+  /** Whether the peer's address is known. */
+  readonly hasRemote: boolean;
+  /** The last send error since the previous call, or null when sends work. */
+  takeSendError(): string | null;
+  /** Acknowledges the peer's newest state at the next tick instead of after the ack delay. */
+  ackNow(): void;
+  /** Starts the shutdown handshake (mosh: start_shutdown). */
+  startShutdown(): void;
+  /** Whether our shutdown handshake has begun. */
+  readonly shuttingDown: boolean;
+  /** Whether the peer has asked to shut down. */
+  readonly counterpartyShutdown: boolean;
+  /** Why the session is over, or null while it runs. */
+  sessionEnd(): SessionEnd | null;
+  /** Calls `handler` whenever a newer peer state has arrived. */
+  onRemoteState(handler: () => void): void;
+  /** Calls `handler` after every transport tick. */
+  onTick(handler: () => void): void;
+  /** Re-arms the timer for the sender's next due time. */
+  schedule(): void;
+  /** Stops the timer and closes the connection. */
+  close(): Promise<void>;
+}
+
 /** A synchronized pair of states over one connection (mosh: Transport<MyState, RemoteState>). */
-export class Transport<L extends SyncState<L>, R extends SyncState<R>> {
-  /** Sends our state. */
+export class Transport<L extends SyncState<L>, R extends SyncState<R>>
+  implements SessionTransport<L, R> {
+  /** Sends our state (its parts are for tests and diagnostics; session loops use SessionTransport). */
   readonly sender: TransportSender<L>;
-  /** Holds the peer's states. */
+  /** Holds the peer's states (for tests and diagnostics). */
   readonly receiver: TransportReceiver<R>;
   readonly #connection: Connection;
   readonly #now: () => number;
@@ -54,9 +109,88 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>> {
     connection.onPayload((payload) => this.#receive(payload));
   }
 
-  /** The connection underneath. */
+  /** The connection underneath (for tests and diagnostics). */
   get connection(): Connection {
     return this.#connection;
+  }
+
+  /** The state we are sending. */
+  get currentState(): L {
+    return this.sender.currentState;
+  }
+
+  /** The newest state received from the peer. */
+  get remoteState(): R {
+    return this.receiver.latest;
+  }
+
+  /** The number of the newest state received from the peer. */
+  get remoteStateNum(): bigint {
+    return this.receiver.latestNum;
+  }
+
+  /** When the newest peer state arrived, ms on the transport's clock. */
+  get remoteStateTime(): number {
+    return this.receiver.latestTime;
+  }
+
+  /** The peer state last taken and the newest one, marking the newest as taken. */
+  takeLatest(): { lastRead: R; latest: R } {
+    return this.receiver.takeLatest();
+  }
+
+  /** The number of the newest state we sent. */
+  get lastSentNum(): bigint {
+    return this.sender.lastSentNum;
+  }
+
+  /** The newest of our states the peer acknowledged. */
+  get ackedNum(): bigint {
+    return this.sender.ackedNum;
+  }
+
+  /** When the newest acknowledged send left, ms. */
+  get lastAckedSendTime(): number {
+    return this.sender.lastAckedSendTime;
+  }
+
+  /** The current send interval, ms. */
+  get sendIntervalMs(): number {
+    return this.sender.sendIntervalMs;
+  }
+
+  /** Whether the peer's address is known. */
+  get hasRemote(): boolean {
+    return this.#connection.hasRemote;
+  }
+
+  /** The last send error since the previous call, or null when sends work. */
+  takeSendError(): string | null {
+    const err = this.#connection.sendError;
+    if (err !== null) this.#connection.clearSendError();
+    return err;
+  }
+
+  /** Acknowledges the peer's newest state at the next tick instead of after the ack delay. */
+  ackNow(): void {
+    this.sender.ackNow(this.#now());
+    this.schedule();
+  }
+
+  /** Whether our shutdown handshake has begun. */
+  get shuttingDown(): boolean {
+    return this.sender.shutdownInProgress;
+  }
+
+  /** Why the session is over, or null while it runs. */
+  sessionEnd(): SessionEnd | null {
+    const s = this.sender;
+    if (s.shutdownInProgress && s.shutdownAcknowledged) return "acknowledged";
+    if (s.counterpartyShutdownAckSent) return "counterparty";
+    if (s.shutdownInProgress && s.shutdownAckTimedOut(this.#now())) {
+      return "timeout";
+    }
+    return null;
   }
 
   /** Authentic datagrams whose instruction was malformed or rejected, for tests. */
@@ -88,9 +222,9 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>> {
     this.schedule();
   }
 
-  /** Whether the peer has asked to shut down (our ack number is 2^64-1). */
+  /** Whether the peer has asked to shut down (our ack number is SHUTDOWN_NUM). */
   get counterpartyShutdown(): boolean {
-    return this.receiver.ackNum === 0xffffffffffffffffn;
+    return this.receiver.ackNum === SHUTDOWN_NUM;
   }
 
   /** Sends whatever is due now and re-arms the timer. */

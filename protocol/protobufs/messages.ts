@@ -57,7 +57,8 @@ const F_WIDTH = 5, F_HEIGHT = 6;
 /** EchoAck.echo_ack_num = 8. */
 const F_ECHO_ACK_NUM = 8;
 
-const U64_MAX = 0xffffffffffffffffn;
+/** Largest value of a uint64 field, 2^64-1 (protobuf: uint64). */
+export const U64_MAX = 0xffffffffffffffffn;
 
 /**
  * Serializes an Instruction with all seven fields present, in field order, as

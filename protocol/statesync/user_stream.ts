@@ -195,7 +195,7 @@ export function takeNewEvents(receiver: UserStreamSource): UserEvent[] {
   return latest.eventsSince(lastRead);
 }
 
-/** Where new user streams come from: the transport's receiver, seen from this layer. */
+/** Where new user streams come from (a transport or its receiver), seen from this layer. */
 export interface UserStreamSource {
   /** The last state read and the newest state, marking the newest as read. */
   takeLatest(): { lastRead: UserStream; latest: UserStream };

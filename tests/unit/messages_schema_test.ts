@@ -23,6 +23,7 @@ import {
   encodeInstruction,
   encodeUserMessage,
   type HostEvent,
+  U64_MAX,
   type UserEvent,
 } from "../../protocol/protobufs/messages.ts";
 import { mulberry32 } from "../../harness/prng.ts";
@@ -35,7 +36,7 @@ function randomBytes(rand: () => number, max: number): Uint8Array {
 
 function randomU64(rand: () => number): bigint {
   const pick = rand();
-  if (pick < 0.1) return 0xffffffffffffffffn;
+  if (pick < 0.1) return U64_MAX;
   if (pick < 0.5) return BigInt(Math.floor(rand() * 1000));
   return (BigInt(Math.floor(rand() * 2 ** 32)) << 32n) |
     BigInt(Math.floor(rand() * 2 ** 32));
