@@ -1,18 +1,19 @@
 /**
  * A bare `tmosh client` (MOSH_KEY, under tmux) talking to a server through
- * the impairment relay, for the network tests of the client (issue 5 §5,
- * §7): loss with delay, roaming, outages, port hopping. The server is
+ * the impairment relay, for the network tests of the client (docs/architecture.md
+ * §6.2): loss with delay, roaming, outages, port hopping. The server is
  * `tmosh serve` or stock mosh-server, started directly (no ssh).
  * @module
  */
 
 import assert from "node:assert/strict";
 import { Relay } from "../demo/impairment_relay.ts";
-import { requireBinary } from "./require_peer.ts";
+import { requirePeers } from "./require_peer.ts";
 import { findPids, startStockServer } from "./stock_mosh.ts";
 import { startTmoshServer } from "./tmosh_server.ts";
 import { startTmux, type TmuxSession } from "./tmux.ts";
 import {
+  assertServerRunning,
   clearScreen,
   delay,
   lines,
@@ -21,9 +22,11 @@ import {
   shellCommand,
   shq,
   STEP_MS,
+  stepEcho,
   tmoshCommand,
   typeLine,
   waitPrompt,
+  waitServerGone,
 } from "./client_session.ts";
 
 /** Which server the bare client talks to. */
@@ -55,27 +58,32 @@ export interface NetworkRun {
   stop(): Promise<void>;
 }
 
-/** Starts the server of `kind`; null when a needed program is missing (and not under CI). */
+/** Programs a network run with each kind of server needs (for peerTest). */
+export const NETWORK_PEERS: Record<ServerKind, string[]> = {
+  "tmosh": ["tmux"],
+  "stock": ["tmux", "mosh-server"],
+};
+
+/** Starts the server of `kind`. */
 async function startServer(
   kind: ServerKind,
   env: Record<string, string>,
-): Promise<DirectServer | null> {
+): Promise<DirectServer> {
   if (kind === "tmosh") return await startTmoshServer(shellCommand(), { env });
-  if (!await requireBinary("mosh-server")) return null;
   return await startStockServer({ command: shellCommand(), env });
 }
 
 /**
  * Starts a server of `kind`, a relay in front of it and `tmosh client` (80x24)
- * through the relay; resolves once the prompt shows. Null if a peer is missing.
+ * through the relay; resolves once the prompt shows. Throws if a peer
+ * ({@linkcode NETWORK_PEERS}) is missing.
  */
 export async function startNetworkRun(
   kind: ServerKind,
   options: { serverEnv?: Record<string, string> } = {},
-): Promise<NetworkRun | null> {
-  if (!await requireBinary("tmux")) return null;
+): Promise<NetworkRun> {
+  requirePeers(...NETWORK_PEERS[kind]);
   const server = await startServer(kind, options.serverEnv ?? {});
-  if (server === null) return null;
   let relay: Relay | null = null;
   let tmux: TmuxSession | null = null;
   const tag = `net-client-${crypto.randomUUID()}`;
@@ -157,7 +165,7 @@ export const IMPAIRED_STEP_MS = 45_000;
 export const BAR_MS = 15_000;
 
 /**
- * §5/§7 outage: a command prints a screenful while the link is down for
+ * The outage case of docs/architecture.md §6.2: a command prints a screenful while the link is down for
  * `seconds`; the "Last contact" bar shows meanwhile; afterwards the client's
  * screen is exactly what the server's shell printed, typing works again, and
  * the client has hopped to a new source port (it heard nothing for > 10 s).
@@ -167,7 +175,6 @@ export async function outageCase(
   seconds: number,
 ): Promise<void> {
   const run = await startNetworkRun(kind);
-  if (run === null) return;
   const { tmux, relay } = run;
   try {
     await clearScreen(tmux);
@@ -204,3 +211,59 @@ export async function outageCase(
 
 /** Longest wait for the screen to catch up after an outage, ms. */
 const RECOVER_MS = 20_000;
+
+/** MOSH_SERVER_NETWORK_TMOUT of the server in the quit-while-unreachable case, s. */
+const SERVER_TIMEOUT_S = 3;
+/** Longest the client may take to give up its shutdown (mosh: 10 s), plus slack, ms. */
+const GIVE_UP_MS = 25_000;
+
+/** Loss + delay, then two roams, on one session. */
+export async function lossAndRoam(kind: ServerKind): Promise<void> {
+  const run = await startNetworkRun(kind);
+  const { tmux, relay } = run;
+  try {
+    relay.set({ loss: 0.3, delayMs: 100 });
+    await roundTrip(tmux, "echo lossy-$((5*5))", {
+      expect: "lossy-25",
+      timeoutMs: IMPAIRED_STEP_MS,
+    });
+    await clearScreen(tmux);
+    await typeLine(tmux, "seq 1 60");
+    await waitExactScreen(tmux, seqScreen(60), IMPAIRED_STEP_MS);
+    assert.ok(relay.stats.dropped > 0, "the relay dropped datagrams");
+    relay.set({ loss: 0, delayMs: 0 });
+
+    const oldPort = relay.upstreamAddr.port;
+    await relay.roam();
+    assert.notEqual(relay.upstreamAddr.port, oldPort);
+    // The old socket is closed: replies reach us only if the server followed.
+    await roundTrip(tmux, "echo roamed-$((2*3))", { expect: "roamed-6" });
+
+    await relay.roam({ hostname: "127.0.0.2" });
+    assert.equal(relay.upstreamAddr.hostname, "127.0.0.2");
+    await roundTrip(tmux, "echo moved-$((2*4))", { expect: "moved-8" });
+  } finally {
+    await run.stop();
+  }
+}
+
+/** Ctrl-^ . during an outage: no shutdown ack, so the client gives up; the server times out. */
+export async function quitWhileUnreachable(kind: ServerKind): Promise<void> {
+  const run = await startNetworkRun(kind, {
+    serverEnv: { MOSH_SERVER_NETWORK_TMOUT: `${SERVER_TIMEOUT_S}` },
+  });
+  const { tmux, relay, server } = run;
+  try {
+    await stepEcho(tmux);
+    await assertServerRunning(server.mark);
+    relay.set({ blackhole: true });
+    await tmux.sendKeys("C-^");
+    await tmux.sendKeys(".", { literal: true });
+    await tmux.waitFor(/Exiting on user request/, STEP_MS);
+    assert.equal(await tmux.waitForExit(GIVE_UP_MS), 1);
+    assert.match(await tmux.capture(), /did not shut down cleanly/);
+    await waitServerGone(server.mark);
+  } finally {
+    await run.stop();
+  }
+}

@@ -14,7 +14,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { type Sshd, startSshd, TEST_MARK_VAR } from "./sshd.ts";
-import { requireBinary } from "./require_peer.ts";
+import { peers, requirePeers } from "./require_peer.ts";
 import { startTmux, type TmuxSession } from "./tmux.ts";
 import { findPids, findPidsWithEnv, killPidsWithEnv } from "./stock_mosh.ts";
 
@@ -348,9 +348,7 @@ async function withSession(
   combination: Combination,
   body: (run: ClientRun, dir: string) => Promise<void>,
 ): Promise<void> {
-  for (const peer of PEERS[combination]) {
-    if (!await requireBinary(peer)) return;
-  }
+  requirePeers(...PEERS[combination]);
   const sshd = await startSshd();
   const dir = await Deno.makeTempDir({ prefix: "tmosh_e2e_" });
   let run: ClientRun | null = null;
@@ -366,12 +364,13 @@ async function withSession(
   }
 }
 
-/** Registers the §7 end-to-end tests of one combination (two sessions: one per way to end). */
+/** Registers the end-to-end session tests (docs/architecture.md §6.2) of one combination (two sessions: one per way to end). */
 export function registerClientE2e(
   combination: Combination,
   title: string,
 ): void {
-  Deno.test(`${title}: echo, vi, resize, CJK/combining/colour, remote exit`, async () => {
+  const sessions = peers(...PEERS[combination]);
+  sessions.test(`${title}: echo, vi, resize, CJK/combining/colour, remote exit`, async () => {
     await withSession(combination, async (run, dir) => {
       await stepEcho(run.tmux);
       await stepVi(run.tmux, dir);
@@ -380,7 +379,7 @@ export function registerClientE2e(
       await endWithExit(run);
     });
   });
-  Deno.test(`${title}: Ctrl-^ . quits and the server goes away`, async () => {
+  sessions.test(`${title}: Ctrl-^ . quits and the server goes away`, async () => {
     await withSession(combination, async (run) => {
       await stepEcho(run.tmux);
       await endWithQuitKey(run);

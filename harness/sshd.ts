@@ -5,7 +5,7 @@
  * @module
  */
 
-import { findBinary } from "./require_peer.ts";
+import { findBinary, requirePeers } from "./require_peer.ts";
 import { freeTcpPort } from "./ports.ts";
 
 /** Environment variable sshd accepts from clients, to tag processes a test starts. */
@@ -30,10 +30,8 @@ const START_TIMEOUT_MS = 10_000;
 
 /** Starts a private sshd on 127.0.0.1 at a random free port; resolves once it accepts. */
 export async function startSshd(): Promise<Sshd> {
-  const sshd = await findBinary("sshd");
-  if (sshd === null) {
-    throw new Error("tmosh: sshd not found; install openssh-server");
-  }
+  requirePeers("sshd");
+  const sshd = (await findBinary("sshd"))!;
   const dir = await Deno.makeTempDir({ prefix: "tmosh_sshd_" });
   try {
     await Deno.mkdir("/run/sshd", { recursive: true, mode: 0o755 });

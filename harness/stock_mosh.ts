@@ -4,7 +4,7 @@
  * @module
  */
 
-import { findBinary } from "./require_peer.ts";
+import { findBinary, requirePeers } from "./require_peer.ts";
 import { randomTestPort } from "./ports.ts";
 import { TEST_MARK_VAR } from "./sshd.ts";
 
@@ -45,10 +45,8 @@ const STOP_GRACE_MS = 2000;
 export async function startStockServer(
   options: StockServerOptions = {},
 ): Promise<StockServer> {
-  const binary = await findBinary("mosh-server");
-  if (binary === null) {
-    throw new Error("tmosh: mosh-server not found; install mosh");
-  }
+  requirePeers("mosh-server");
+  const binary = (await findBinary("mosh-server"))!;
   const command = options.command ?? ["/bin/sh"];
   const mark = `stock-${crypto.randomUUID()}`;
   const env = { LANG: "C.UTF-8", ...options.env, [TEST_MARK_VAR]: mark };

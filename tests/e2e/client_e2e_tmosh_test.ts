@@ -1,6 +1,6 @@
 /**
  * End to end through a real terminal (tmux) and the private sshd: tmosh connect -> tmosh serve
- * (issue 5 §7): echo, vi, resize, CJK/combining/colour, the remote command's
+ * (docs/architecture.md §6.2): echo, vi, resize, CJK/combining/colour, the remote command's
  * exit, and Ctrl-^ . leaving no server behind.
  * @module
  */

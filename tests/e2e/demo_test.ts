@@ -1,5 +1,5 @@
 /**
- * `tmosh demo` (issue 5 §6), the README's run command: a local tmosh server
+ * `tmosh demo` (docs/architecture.md §6.2), the README's run command: a local tmosh server
  * behind the impairment relay, with the client in a real terminal (tmux).
  * An echo round trip through 50 ms of delay with jitter, then Ctrl-^ .
  * quits the client with status 0 and the server does not outlive it.
@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { TEST_MARK_VAR } from "../../harness/sshd.ts";
-import { requireBinary } from "../../harness/require_peer.ts";
+import { peers } from "../../harness/require_peer.ts";
 import { startTmux } from "../../harness/tmux.ts";
 import {
   assertServerRunning,
@@ -22,8 +22,9 @@ import {
 } from "../../harness/client_session.ts";
 import { killPidsWithEnv } from "../../harness/stock_mosh.ts";
 
-Deno.test("tmosh demo: a session through the relay, then Ctrl-^ . quits and the server goes", async () => {
-  if (!await requireBinary("tmux")) return;
+const terminal = peers("tmux");
+
+terminal.test("tmosh demo: a session through the relay, then Ctrl-^ . quits and the server goes", async () => {
   const mark = `demo-${crypto.randomUUID()}`;
   // Only the demo process (client and the server it starts) carries the mark.
   const command = [

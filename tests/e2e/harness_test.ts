@@ -1,13 +1,23 @@
+/**
+ * The test harness itself: free test ports, finding peer programs and how a
+ * missing one is reported (ignored outside CI, failed with CI=true), the
+ * private sshd, tmux sessions, and starting `tmosh serve`. Starting stock
+ * mosh-server is in tests/interop/harness_stock_test.ts.
+ * @module
+ */
 import assert from "node:assert/strict";
-import { requireBinary } from "../../harness/require_peer.ts";
+import {
+  findBinarySync,
+  HIDE_PEERS_VAR,
+  missingPeers,
+  missingPeersMessage,
+  peers,
+  peerTestDefinition,
+  requirePeers,
+} from "../../harness/require_peer.ts";
 import { startSshd, TEST_MARK_VAR } from "../../harness/sshd.ts";
 import { startTmux } from "../../harness/tmux.ts";
-import {
-  descendants,
-  findPidsWithEnv,
-  processAlive,
-  startStockServer,
-} from "../../harness/stock_mosh.ts";
+import { findPidsWithEnv, processAlive } from "../../harness/stock_mosh.ts";
 import { startTmoshServer } from "../../harness/tmosh_server.ts";
 import {
   freeTcpPort,
@@ -16,6 +26,9 @@ import {
   TEST_PORT_HIGH,
   TEST_PORT_LOW,
 } from "../../harness/ports.ts";
+
+const sshPeers = peers("sshd", "ssh");
+const tmuxPeers = peers("tmux");
 
 Deno.test("free ports are below the ephemeral range and bindable", async () => {
   const udp = await freeUdpPort();
@@ -44,25 +57,101 @@ Deno.test("a run of free UDP ports is below the ephemeral range and bindable", (
   for (const socket of sockets) socket.close();
 });
 
-Deno.test("requireBinary finds installed programs and reports missing ones", async () => {
-  assert.equal(await requireBinary("sh"), true);
-  const ci = Deno.env.get("CI");
+Deno.test("peer lookup: installed programs are found, missing ones named with their package", () => {
+  assert.match(findBinarySync("sh") ?? "", /^\/.*\/sh$/);
+  assert.equal(findBinarySync("tmosh-no-such-program"), null);
+  assert.deepEqual(missingPeers("sh", "tmosh-no-such-program"), [
+    "tmosh-no-such-program",
+  ]);
+  assert.deepEqual(missingPeers("sh"), []);
+  assert.equal(
+    missingPeersMessage(["mosh-server", "sshd", "mosh-client"]),
+    "tmosh test: needs 'mosh-server', 'sshd', 'mosh-client', not installed " +
+      "(Debian: apt-get install -y mosh openssh-server)",
+  );
+  assert.throws(
+    () => requirePeers("sh", "tmosh-no-such-program"),
+    /^Error: tmosh test: needs 'tmosh-no-such-program', not installed/,
+  );
+  requirePeers("sh");
+});
+
+Deno.test("peer tests outside CI: a missing peer makes the test ignored; present peers run it", async () => {
+  let ran = 0;
+  const body = () => {
+    ran++;
+  };
+  const missing = peerTestDefinition(
+    "t",
+    ["sh", "tmosh-no-such-program"],
+    body,
+    false,
+  );
+  assert.equal(missing.name, "t");
+  assert.equal(missing.ignore, true);
+  const present = peerTestDefinition("t", ["sh"], body, false);
+  assert.ok(!present.ignore);
+  await present.fn({} as Deno.TestContext);
+  assert.equal(ran, 1);
+});
+
+Deno.test("peer tests under CI: a missing peer fails the test, naming the program", async () => {
+  let ran = 0;
+  const definition = peerTestDefinition(
+    "t",
+    ["sh", "tmosh-no-such-program"],
+    () => {
+      ran++;
+    },
+    true,
+  );
+  assert.ok(!definition.ignore);
+  await assert.rejects(
+    async () => await definition.fn({} as Deno.TestContext),
+    /needs 'tmosh-no-such-program', not installed \(Debian: apt-get install -y tmosh-no-such-program\)/,
+  );
+  assert.equal(ran, 0, "the body does not run");
+});
+
+Deno.test("peer tests through deno test: TMOSH_TEST_HIDE_PEERS, ignored outside CI, failed with CI=true", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tmosh_peers_" });
   try {
-    Deno.env.set("CI", "true");
-    await assert.rejects(
-      () => requireBinary("tmosh-no-such-program"),
-      /not installed/,
+    const file = `${dir}/peer_test.ts`;
+    const module = new URL("../../harness/require_peer.ts", import.meta.url);
+    await Deno.writeTextFile(
+      file,
+      `import { peers } from "${module.href}";\n` +
+        `peers("sh").test("needs sh", () => {});\n`,
     );
-    Deno.env.set("CI", "false");
-    assert.equal(await requireBinary("tmosh-no-such-program"), false);
+    const run = async (ci: string) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["test", "--no-config", "--allow-all", file],
+        env: { CI: ci, NO_COLOR: "1", [HIDE_PEERS_VAR]: "sh" },
+        stdin: "null",
+      }).output();
+      const decoder = new TextDecoder();
+      return {
+        code: out.code,
+        text: decoder.decode(out.stdout) + decoder.decode(out.stderr),
+      };
+    };
+    const hint = "needs 'sh', not installed (Debian: apt-get install -y sh)";
+    const local = await run("");
+    assert.equal(local.code, 0, local.text);
+    assert.ok(local.text.includes(`IGNORED needs sh: tmosh test: ${hint}`));
+    assert.match(local.text, /needs sh \.\.\. ignored/);
+    assert.match(local.text, /0 passed \| 0 failed \| 1 ignored/);
+    const ci = await run("true");
+    assert.equal(ci.code, 1, ci.text);
+    assert.match(ci.text, /needs sh \.\.\. FAILED/);
+    assert.ok(ci.text.includes(`Error: tmosh test: ${hint}`), ci.text);
+    assert.match(ci.text, /0 passed \| 1 failed/);
   } finally {
-    if (ci === undefined) Deno.env.delete("CI");
-    else Deno.env.set("CI", ci);
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("private sshd runs commands and accepts the test mark", async () => {
-  if (!await requireBinary("sshd") || !await requireBinary("ssh")) return;
+sshPeers.test("private sshd runs commands and accepts the test mark", async () => {
   const sshd = await startSshd();
   try {
     const [ssh, ...sshArgs] = sshd.sshCommand.split(" ");
@@ -87,8 +176,7 @@ Deno.test("private sshd runs commands and accepts the test mark", async () => {
   );
 });
 
-Deno.test("tmux shows output and records the exit status", async () => {
-  if (!await requireBinary("tmux")) return;
+tmuxPeers.test("tmux shows output and records the exit status", async () => {
   const session = await startTmux("echo hi; exit 3", { width: 40, height: 10 });
   try {
     const screen = await session.waitFor(/^hi$/m, 3000);
@@ -99,8 +187,7 @@ Deno.test("tmux shows output and records the exit status", async () => {
   }
 });
 
-Deno.test("tmux types keys, reports the cursor and resizes", async () => {
-  if (!await requireBinary("tmux")) return;
+tmuxPeers.test("tmux types keys, reports the cursor and resizes", async () => {
   const session = await startTmux("PS1='$ ' sh", {
     env: { TMOSH_X: "it's set" },
   });
@@ -129,40 +216,6 @@ Deno.test("tmux types keys, reports the cursor and resizes", async () => {
   } finally {
     await session.kill();
   }
-});
-
-Deno.test("stock mosh-server starts on a test port and stop() leaves no process", async () => {
-  if (!await requireBinary("mosh-server")) return;
-  const server = await startStockServer({ command: ["sleep", "60"] });
-  try {
-    assert.ok(server.port > 0 && server.port < 32768, `port ${server.port}`);
-    assert.match(server.key, /^[A-Za-z0-9/+]{22}$/);
-    assert.equal(await processAlive(server.pid), true);
-    assert.equal(await server.exited(), false);
-    // The server really holds the UDP port.
-    assert.throws(
-      () =>
-        Deno.listenDatagram({
-          transport: "udp",
-          hostname: "0.0.0.0",
-          port: server.port,
-        }),
-      Deno.errors.AddrInUse,
-    );
-    const children = await descendants(server.pid);
-    assert.ok(
-      children.length >= 1,
-      "the session command runs under the server",
-    );
-    assert.deepEqual(
-      (await findPidsWithEnv(TEST_MARK_VAR, server.mark)).sort(),
-      [server.pid, ...children].sort(),
-    );
-  } finally {
-    await server.stop();
-  }
-  assert.equal(await server.exited(), true);
-  assert.deepEqual(await findPidsWithEnv(TEST_MARK_VAR, server.mark), []);
 });
 
 Deno.test("tmosh serve starts on a test port and stop() leaves no process", async () => {

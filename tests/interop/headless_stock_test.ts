@@ -16,9 +16,11 @@ import {
   paletteColor,
   rgbColor,
 } from "../../protocol/terminal/framebuffer.ts";
-import { requireBinary } from "../../harness/require_peer.ts";
+import { peers } from "../../harness/require_peer.ts";
 import { processAlive, startStockServer } from "../../harness/stock_mosh.ts";
 import { HeadlessClient } from "../../harness/headless_client.ts";
+
+const stockServer = peers("mosh-server");
 
 /** Longest wait for one command's output, ms. */
 const STEP_MS = 5000;
@@ -62,8 +64,7 @@ function assertCell(
   }
 }
 
-Deno.test("headless tmosh client against stock mosh-server: exact cells, then exit", async () => {
-  if (!await requireBinary("mosh-server")) return;
+stockServer.test("headless tmosh client against stock mosh-server: exact cells, then exit", async () => {
   const server = await startStockServer({
     command: ["env", "PS1=$ ", "/bin/sh"],
     env: { LANG: "C.UTF-8" },

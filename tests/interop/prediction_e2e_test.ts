@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { Relay } from "../../demo/impairment_relay.ts";
-import { requireBinary } from "../../harness/require_peer.ts";
+import { peers } from "../../harness/require_peer.ts";
 import {
   startStockServer,
   type StockServer,
@@ -17,6 +17,9 @@ import {
   startWatchedTmux,
   type WatchedTmux,
 } from "../../harness/tmux_watch.ts";
+
+/** The rig's peers: stock mosh-server, and tmux for the terminal. */
+const rigPeers = peers("mosh-server", "tmux");
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
@@ -90,16 +93,13 @@ async function startRig(
 }
 
 /**
- * Runs `body` on a rig (skipped when mosh-server or tmux is missing) once a
- * first command has come back at the prompt; closes the rig afterwards.
+ * Runs `body` on a rig once a first command has come back at the prompt;
+ * closes the rig afterwards.
  */
 async function withRig(
   options: { predict: string; delayMs?: number },
   body: (term: WatchedTmux) => Promise<void>,
 ): Promise<void> {
-  if (!await requireBinary("mosh-server") || !await requireBinary("tmux")) {
-    return;
-  }
   const rig = await startRig(options.predict, options.delayMs);
   try {
     await warmUp(rig.term);
@@ -165,7 +165,7 @@ async function coloredRow(term: WatchedTmux, y: number): Promise<string> {
   return (await term.capture({ colors: true })).split("\n")[y] ?? "";
 }
 
-Deno.test("prediction e2e: a typed word shows before the server could echo it, underlined until confirmed", async () => {
+rigPeers.test("prediction e2e: a typed word shows before the server could echo it, underlined until confirmed", async () => {
   await withRig({ predict: "adaptive" }, async (term) => {
     const { x: x0, y } = term.screen();
     const text = "echo hello";
@@ -194,7 +194,7 @@ Deno.test("prediction e2e: a typed word shows before the server could echo it, u
   });
 });
 
-Deno.test("prediction e2e: below the flag threshold (20 ms each way) predictions show without underline", async () => {
+rigPeers.test("prediction e2e: below the flag threshold (20 ms each way) predictions show without underline", async () => {
   const fast = 20;
   await withRig({ predict: "always", delayMs: fast }, async (term) => {
     const { x: x0, y } = term.screen();
@@ -216,7 +216,7 @@ Deno.test("prediction e2e: below the flag threshold (20 ms each way) predictions
   });
 });
 
-Deno.test("prediction e2e: with stty -echo the predicted characters vanish and leave nothing behind", async () => {
+rigPeers.test("prediction e2e: with stty -echo the predicted characters vanish and leave nothing behind", async () => {
   await withRig({ predict: "adaptive" }, async (term) => {
     await warmUp(term, "stty -echo");
     const before = term.screen();
@@ -245,7 +245,7 @@ Deno.test("prediction e2e: with stty -echo the predicted characters vanish and l
   });
 });
 
-Deno.test("prediction e2e: never shows nothing before the server's echo", async () => {
+rigPeers.test("prediction e2e: never shows nothing before the server's echo", async () => {
   await withRig({ predict: "never" }, async (term) => {
     const { x: x0, y } = term.screen();
     const text = "echo abc";

@@ -6,19 +6,18 @@
  */
 import assert from "node:assert/strict";
 import { Relay } from "../../demo/impairment_relay.ts";
-import { requireBinary } from "../../harness/require_peer.ts";
+import { peers } from "../../harness/require_peer.ts";
 import { descendants, waitGone } from "../../harness/stock_mosh.ts";
 import { startTmoshServer } from "../../harness/tmosh_server.ts";
 import { startTmux, type TmuxSession } from "../../harness/tmux.ts";
+
+const stockClient = peers("mosh-client", "tmux");
 
 /** Limits for a lossy, slow link on a machine shared with other tests. */
 const START_MS = 20_000;
 const STEP_MS = 20_000;
 
-Deno.test("stock mosh-client through a 30% loss, 100 ms relay: tmosh serve's echo arrives, exit ends both", async () => {
-  if (!await requireBinary("mosh-client") || !await requireBinary("tmux")) {
-    return;
-  }
+stockClient.test("stock mosh-client through a 30% loss, 100 ms relay: tmosh serve's echo arrives, exit ends both", async () => {
   const d = await startTmoshServer([
     "/bin/sh",
     "-c",

@@ -2,8 +2,8 @@
  * Stock mosh-server against hostile datagrams built with tmosh's wire
  * modules: garbage, truncated, forged, wrong-key, wrong-direction, replayed,
  * short-plaintext, bad-zlib, zlib-bomb and wrong-version input is dropped
- * without harm (mosh-wire.md §2.4, §3.1, §4, §12.3). Only the inputs §12.3
- * lists as non-fatal are sent; the fatal ones would abort the stock server.
+ * without harm (docs/wire.md §2.4, §4, §12.3). Only the inputs docs/wire.md
+ * §12.3 lists as harmless are sent; the fatal ones would abort the stock server.
  * This is the behaviour tmosh's own server must match.
  * @module
  */
@@ -31,9 +31,11 @@ import {
   TO_CLIENT,
   TO_SERVER,
 } from "../../protocol/network/constants.ts";
-import { requireBinary } from "../../harness/require_peer.ts";
+import { peers } from "../../harness/require_peer.ts";
 import { processAlive, startStockServer } from "../../harness/stock_mosh.ts";
 import { WireClient } from "../../harness/wire_client.ts";
+
+const stockServer = peers("mosh-server");
 
 /** Longest wait for one step of the session, ms. */
 const STEP_MS = 4000;
@@ -102,8 +104,7 @@ function fragmentOf(id: bigint, instruction: Instruction): Uint8Array {
   });
 }
 
-Deno.test("stock mosh-server drops hostile datagrams and keeps working", async () => {
-  if (!await requireBinary("mosh-server")) return;
+stockServer.test("stock mosh-server drops hostile datagrams and keeps working", async () => {
   const server = await startStockServer({
     command: ["env", "PS1=$ ", "/bin/sh"],
   });
@@ -114,7 +115,7 @@ Deno.test("stock mosh-server drops hostile datagrams and keeps working", async (
     port: server.port,
   };
   // Another socket: the server must never start talking to it (no roaming
-  // on input that does not authenticate or is out of order, §3.3).
+  // on input that does not authenticate or is out of order, docs/wire.md §3.3).
   const attacker = Deno.listenDatagram({
     transport: "udp",
     hostname: "127.0.0.1",
@@ -174,7 +175,7 @@ Deno.test("stock mosh-server drops hostile datagrams and keeps working", async (
       fragmentOf(CRAFTED_ID + crafted++, injection(c)),
     );
 
-    // Rejected before decryption or by the tag (§2.4), from the attacker.
+    // Rejected before decryption or by the tag (docs/wire.md §2.4), from the attacker.
     const fromOutside: [string, Uint8Array][] = [
       ["empty datagram", new Uint8Array(0)],
       ["1 byte", random(1)],
@@ -205,7 +206,7 @@ Deno.test("stock mosh-server drops hostile datagrams and keeps working", async (
           plaintextOf(fragmentOf(CRAFTED_ID + crafted++, injection(c))),
         ),
       ],
-      // Authenticated, fewer than 4 bytes of plaintext (§3.1).
+      // Authenticated, fewer than 4 bytes of plaintext (docs/wire.md §2.4).
       ["0-byte plaintext", craft(key, c.reserveSeq(), new Uint8Array(0))],
       ["3-byte plaintext", craft(key, c.reserveSeq(), random(3))],
       // Authenticated but out of order: delivered, applied idempotently.
@@ -219,7 +220,7 @@ Deno.test("stock mosh-server drops hostile datagrams and keeps working", async (
     }
 
     // Authenticated and in order, so sent from the client's own socket;
-    // rejected by zlib or by the version check (§4.1, §5.1).
+    // rejected by zlib or by the version check (docs/wire.md §4.1, §5.1).
     await c.sendPayload(encodeFragment({
       id: CRAFTED_ID + crafted++,
       num: 0,

@@ -1,7 +1,7 @@
 /**
  * Proof against a real peer: tmosh's wire modules (datagram, fragment,
  * messages), driven by a minimal test client, hold a session with Debian's
- * stock mosh-server (mosh-wire.md §1.3, §2–§7, §11).
+ * stock mosh-server (docs/wire.md §1.3, §2–§8, §11).
  * @module
  */
 
@@ -13,12 +13,14 @@ import {
   DEFAULT_IPV4_MTU,
   SHUTDOWN_NUM,
 } from "../../protocol/network/constants.ts";
-import { requireBinary } from "../../harness/require_peer.ts";
+import { peers } from "../../harness/require_peer.ts";
 import { startStockServer } from "../../harness/stock_mosh.ts";
 import { type Screen, WireClient } from "../../harness/wire_client.ts";
 import { toHex } from "../../harness/hex.ts";
 
-/** UserMessage of Resize(80, 24), as stock mosh-client sends it (§7.1, §11). */
+const stockServer = peers("mosh-server");
+
+/** UserMessage of Resize(80, 24), as stock mosh-client sends it (docs/wire.md §8.1, §11). */
 const RESIZE_80X24 = "0a061a0428503018";
 /** Longest wait for one step of the session, ms. */
 const STEP_MS = 4000;
@@ -41,8 +43,7 @@ function lastNonBlank(screen: Screen): number {
   return -1;
 }
 
-Deno.test("stock mosh-server: session, multi-fragment frame and shutdown with tmosh's wire modules", async () => {
-  if (!await requireBinary("mosh-server")) return;
+stockServer.test("stock mosh-server: session, multi-fragment frame and shutdown with tmosh's wire modules", async () => {
   const server = await startStockServer({
     command: ["env", "PS1=$ ", "/bin/sh"],
   });
@@ -57,7 +58,7 @@ Deno.test("stock mosh-server: session, multi-fragment frame and shutdown with tm
     });
     const c = client;
 
-    // State 1 = Resize(80,24): old 0, new 1, ack 0, throwaway 0 (§11).
+    // State 1 = Resize(80,24): old 0, new 1, ack 0, throwaway 0 (docs/wire.md §11).
     const first = c.sent[0];
     assert.deepEqual(
       [first.oldNum, first.newNum, first.ackNum, first.throwawayNum],
@@ -126,7 +127,7 @@ Deno.test("stock mosh-server: session, multi-fragment frame and shutdown with tm
       multi.length >= 1,
       `an instruction in >= 2 fragments: ${await c.describe()}`,
     );
-    // Stock mosh cuts fragments to MTU 1252 - 38 bytes (§3.4, §4.2).
+    // Stock mosh cuts fragments to MTU 1252 - 38 bytes (docs/wire.md §3.4, §4.2).
     assert.ok(c.nonFinalFragmentSizes.length >= 1);
     for (const size of c.nonFinalFragmentSizes) {
       assert.equal(size, fragmentPayloadSize(DEFAULT_IPV4_MTU));

@@ -1,5 +1,5 @@
 /**
- * Hostile datagrams against whole tmosh endpoints (issue 2 §4): a server-side
+ * Hostile datagrams against whole tmosh endpoints (docs/wire.md §12): a server-side
  * Transport<CompleteTerminal, UserStream> and a client-side
  * Transport<UserStream, CompleteTerminal> over real UDP sockets on
  * 127.0.0.1, the client talking through a capturing tap. Garbage, truncated,

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import {
   bootstrap,
-  type BootstrapOptions,
-  connectMain,
   serverArgs,
   shellQuote,
   sshArgv,
@@ -10,57 +8,10 @@ import {
 import { BootstrapScanner } from "../../client/bootstrap/server_output.ts";
 import { orderAddresses } from "../../client/bootstrap/fake_proxy.ts";
 import {
-  type ConnectOptions,
-  parseConnectArgs,
-} from "../../client/bootstrap/connect_args.ts";
-import type { ClientOptions } from "../../client/client_args.ts";
-import { decodeKey } from "../../protocol/crypto/key.ts";
-import { requireBinary } from "../../harness/require_peer.ts";
-import { startSshd, TEST_MARK_VAR } from "../../harness/sshd.ts";
-import { findPidsWithEnv, killPidsWithEnv } from "../../harness/stock_mosh.ts";
-
-/** Parses `tmosh connect` arguments that must be valid. */
-function options(args: string[]): ConnectOptions {
-  const parsed = parseConnectArgs(args);
-  assert.equal(parsed.kind, "connect", JSON.stringify(parsed));
-  return (parsed as { options: ConnectOptions }).options;
-}
-
-/** Runs `fn` and returns the message of the error it must throw. */
-async function rejection(fn: () => Promise<unknown>): Promise<string> {
-  try {
-    await fn();
-  } catch (e) {
-    const message = (e as Error).message;
-    assert.match(message, /^tmosh: /);
-    assert.doesNotMatch(message, /\n/);
-    return message;
-  }
-  throw new Error("expected an error");
-}
-
-/** Writes a stand-in for main.ts (`connect ARGS` → connectMain) and returns its self command. */
-async function selfEntry(dir: string): Promise<string[]> {
-  const entry = `${dir}/entry.ts`;
-  const module =
-    new URL("../../client/bootstrap/connect.ts", import.meta.url).href;
-  await Deno.writeTextFile(
-    entry,
-    `import { connectMain } from "${module}";\n` +
-      `if (Deno.args[0] !== "connect") Deno.exit(2);\n` +
-      `Deno.exit(await connectMain(Deno.args.slice(1), { runClient: () => Promise.resolve(3) }));\n`,
-  );
-  return [Deno.execPath(), "run", "-A", "--no-config", entry];
-}
-
-/** Asserts that a UDP port on 127.0.0.1 is taken (the server really bound it). */
-function assertUdpPortTaken(port: number): void {
-  assert.throws(
-    () =>
-      Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port }),
-    Deno.errors.AddrInUse,
-  );
-}
+  options,
+  rejection,
+  selfEntry,
+} from "../../harness/connect_helpers.ts";
 
 Deno.test("shellQuote and serverArgs build mosh's remote command", () => {
   assert.equal(
@@ -340,171 +291,6 @@ Deno.test("bootstrap: scanning a stand-in ssh's output (CRLF, fallbacks, failure
     ]),
     /does not support UDP port ranges/,
   );
-});
-
-Deno.test("bootstrap --local with stock mosh-server", async () => {
-  if (!await requireBinary("mosh-server")) return;
-  const mark = `connect-${crypto.randomUUID()}`;
-  try {
-    const endpoint = await bootstrap(
-      options([
-        "--local",
-        "--server=mosh-server",
-        "127.0.0.1",
-        "--",
-        "/bin/sh",
-      ]),
-      { env: { [TEST_MARK_VAR]: mark, LANG: "C.UTF-8" }, echo: () => {} },
-    );
-    assert.equal(endpoint.ip, "127.0.0.1");
-    assert.equal(decodeKey(endpoint.key).length, 16);
-    assertUdpPortTaken(endpoint.port);
-    assert.ok((await findPidsWithEnv(TEST_MARK_VAR, mark)).length > 0);
-  } finally {
-    await killPidsWithEnv(TEST_MARK_VAR, mark);
-  }
-});
-
-Deno.test("bootstrap over ssh: proxy, remote and local address modes, and failures", async (t) => {
-  for (const name of ["sshd", "ssh", "mosh-server"]) {
-    if (!await requireBinary(name)) return;
-  }
-  const sshd = await startSshd();
-  const dir = await Deno.makeTempDir({ prefix: "tmosh_connect_" });
-  const mark = `connect-${crypto.randomUUID()}`;
-  const self = await selfEntry(dir);
-  const lines: string[] = [];
-  const extra: BootstrapOptions = {
-    selfCommand: self,
-    env: { [TEST_MARK_VAR]: mark, LANG: "C.UTF-8" },
-    echo: (line) => lines.push(line),
-  };
-  const ssh = `--ssh=${sshd.sshCommand}`;
-  try {
-    for (const mode of ["proxy", "remote", "local"]) {
-      await t.step(`--experimental-remote-ip=${mode}`, async () => {
-        lines.length = 0;
-        const endpoint = await bootstrap(
-          options([
-            ssh,
-            "--server=mosh-server",
-            `--experimental-remote-ip=${mode}`,
-            "localhost",
-            "--",
-            "/bin/sh",
-          ]),
-          extra,
-        );
-        // localhost is resolved by the fake proxy (proxy), by us (local) or
-        // read from the server's SSH_CONNECTION (remote, with a warning).
-        assert.equal(endpoint.ip, "127.0.0.1");
-        assert.equal(decodeKey(endpoint.key).length, 16);
-        assertUdpPortTaken(endpoint.port);
-        const warned = lines.some((l) =>
-          l.includes("using remote IP address 127.0.0.1 from $SSH_CONNECTION")
-        );
-        assert.equal(warned, mode === "remote", lines.join("\n"));
-        assert.ok(!lines.some((l) => l.startsWith("MOSH ")), lines.join("\n"));
-        assert.ok((await findPidsWithEnv(TEST_MARK_VAR, mark)).length > 0);
-        await killPidsWithEnv(TEST_MARK_VAR, mark);
-      });
-    }
-
-    await t.step("server command missing on the host: exit 127", async () => {
-      lines.length = 0;
-      const message = await rejection(() =>
-        bootstrap(
-          options([ssh, "--server=/nonexistent/tmosh", "root@localhost"]),
-          extra,
-        )
-      );
-      assert.equal(
-        message,
-        "tmosh: '/nonexistent/tmosh' was not found on localhost (exit 127); " +
-          "copy the tmosh binary there or pass --server=PATH",
-      );
-      assert.ok(
-        lines.some((l) => l.includes("/nonexistent/tmosh")),
-        "shell's complaint is echoed",
-      );
-    });
-
-    await t.step("ssh itself fails", async () => {
-      const message = await rejection(() =>
-        bootstrap(
-          options([
-            "--ssh=ssh -F /nonexistent/ssh_config",
-            "--server=mosh-server",
-            "localhost",
-          ]),
-          extra,
-        )
-      );
-      assert.equal(message, "tmosh: ssh exited with status 255");
-      assert.match(
-        await rejection(() =>
-          bootstrap(options(["--ssh=/nonexistent/ssh", "localhost"]), extra)
-        ),
-        /cannot run ssh command '\/nonexistent\/ssh': not found/,
-      );
-    });
-
-    await t.step(
-      "connectMain hands the endpoint and options to runClient",
-      async () => {
-        const saved = {
-          mark: Deno.env.get(TEST_MARK_VAR),
-          lang: Deno.env.get("LANG"),
-        };
-        Deno.env.set(TEST_MARK_VAR, mark);
-        Deno.env.set("LANG", "C.UTF-8");
-        let seen: ClientOptions | null = null;
-        try {
-          const status = await connectMain([
-            ssh,
-            "--server=mosh-server",
-            "--experimental-remote-ip=local",
-            "-o",
-            "--no-init",
-            "-n",
-            "localhost",
-          ], {
-            runClient(client) {
-              seen = client;
-              return Promise.resolve(5);
-            },
-          });
-          assert.equal(status, 5);
-          assert.equal(seen!.ip, "127.0.0.1");
-          assert.equal(seen!.predict, "never");
-          assert.equal(seen!.predictOverwrite, true);
-          assert.equal(seen!.init, false);
-          assertUdpPortTaken(seen!.port);
-          assert.equal(
-            await connectMain(["--predict=bogus", "h"], {
-              runClient: () => Promise.reject(new Error("must not run")),
-            }),
-            2,
-          );
-        } finally {
-          for (
-            const [name, value] of [[TEST_MARK_VAR, saved.mark], [
-              "LANG",
-              saved.lang,
-            ]]
-          ) {
-            if (value === undefined) Deno.env.delete(name!);
-            else Deno.env.set(name!, value);
-          }
-          await killPidsWithEnv(TEST_MARK_VAR, mark);
-        }
-      },
-    );
-  } finally {
-    await killPidsWithEnv(TEST_MARK_VAR, mark);
-    await sshd.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
 });
 
 Deno.test("--fake-proxy: MOSH IP on stderr, then relays like netcat", async () => {

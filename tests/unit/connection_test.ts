@@ -325,7 +325,7 @@ Deno.test("connection: timestamp reply echoes the held peer timestamp once, with
   }
 });
 
-Deno.test("connection: RTT samples from timestamp replies follow §3.2; replays and >=5000 ms are ignored", async () => {
+Deno.test("connection: RTT samples from timestamp replies follow docs/wire.md §3.2; replays and >=5000 ms are ignored", async () => {
   const key = generateKey();
   const clock = new FakeClock(100000);
   const { server, peer, close } = await serverWithPeer(key, { now: clock.now });

@@ -1,7 +1,7 @@
 /**
- * Tests for protocol/datagram.ts: exact wire bytes (mosh-wire.md §11),
- * hostile input, sequence numbers, timestamps, and a real exchange with a
- * stock mosh-server.
+ * Tests for protocol/datagram.ts: exact wire bytes (docs/wire.md §11),
+ * hostile input, sequence numbers and timestamps. The exchange with a stock
+ * mosh-server is in tests/interop/datagram_stock_test.ts.
  * @module
  */
 
@@ -11,31 +11,16 @@ import {
   timestamp16,
   timestampDiff,
 } from "../../protocol/network/datagram.ts";
-import { decodeKey } from "../../protocol/crypto/key.ts";
 import { Ocb } from "../../protocol/crypto/ocb.ts";
 import { TO_CLIENT, TO_SERVER } from "../../protocol/network/constants.ts";
-import { fromHex, toHex } from "../../harness/hex.ts";
-
-const KEY = decodeKey("AAECAwQFBgcICQoLDA0ODw");
-
-/** §11 client → server, first packet. */
-const C2S_PAYLOAD = fromHex(
-  "0000000000000001 8000 789ce360126090605460d06030e2e0629362d1083090b0620000105301de",
-);
-const C2S_DATAGRAM = fromHex(
-  "0000000000000000" +
-    "9f164d976357081cc1c8bceef905db5a02428c8571949d686f4420ca31f0060ca43d50ffb19e12e522a8cf6e" +
-    "73fd36a91f68ecf470d119b52ed349b9",
-);
-/** §11 server → client. */
-const S2C_PAYLOAD = fromHex(
-  "0000000000000001 8000 789ce360126090605460d46030e2e362b1627260e46213625162cac8b46200001c28029d",
-);
-const S2C_DATAGRAM = fromHex(
-  "8000000000000000" +
-    "6d12074b42365865fb44a279ed68eec1d183705a31dd0a6d4799e8b555af19be8251ce6103b1b50bbf116b775d990a8aadc7" +
-    "4af9c52eb9de136c3b0b0a31d0ef653b",
-);
+import { toHex } from "../../harness/hex.ts";
+import {
+  C2S_DATAGRAM,
+  C2S_PAYLOAD,
+  KEY,
+  S2C_DATAGRAM,
+  S2C_PAYLOAD,
+} from "../../harness/wire_vectors.ts";
 
 Deno.test("datagram: §11 client → server example is reproduced byte for byte", () => {
   const client = new DatagramCodec(KEY, { direction: TO_SERVER });
@@ -195,106 +180,4 @@ Deno.test("datagram: timestamp16 and timestampDiff follow mosh", () => {
   assert.equal(timestampDiff(0, 1), 65535);
   assert.equal(timestampDiff(300, 200), 100);
   assert.equal(timestampDiff(0, 65535), 1);
-});
-
-/** Runs `mosh-server new` on a random port; returns its port, key and pid. */
-async function startStockServer(): Promise<
-  { port: number; key: string; pid: number } | null
-> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 10000);
-    let out;
-    try {
-      out = await new Deno.Command("mosh-server", {
-        args: [
-          "new",
-          "-i",
-          "127.0.0.1",
-          "-p",
-          String(port),
-          "--",
-          "sleep",
-          "20",
-        ],
-        env: { LANG: "C.UTF-8" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return null;
-      throw err;
-    }
-    const stdout = new TextDecoder().decode(out.stdout);
-    const stderr = new TextDecoder().decode(out.stderr);
-    const m = stdout.match(/^MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})\s*$/m);
-    const p = stderr.match(/detached, pid = (\d+)/);
-    if (m && p) return { port: Number(m[1]), key: m[2], pid: Number(p[1]) };
-  }
-  throw new Error("tmosh test: mosh-server did not start on 5 random ports");
-}
-
-Deno.test("datagram: a stock mosh-server accepts our packet and we open its reply", async () => {
-  const server = await startStockServer();
-  if (server === null) {
-    if (Deno.env.get("CI") === "true") {
-      throw new Error(
-        "tmosh test: mosh-server is not installed (needed with CI=true)",
-      );
-    }
-    console.log("skipped: mosh-server is not installed");
-    return;
-  }
-  const sock = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const codec = new DatagramCodec(decodeKey(server.key), {
-      direction: TO_SERVER,
-    });
-    // The §11 first packet: a Resize(80x24) instruction.
-    const sentAt = 0x1234;
-    await sock.send(
-      codec.seal({
-        timestamp: sentAt,
-        timestampReply: 0xffff,
-        payload: C2S_PAYLOAD,
-      }),
-      { transport: "udp", hostname: "127.0.0.1", port: server.port },
-    );
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error("tmosh test: no reply from mosh-server in 3 s")),
-        3000,
-      );
-    });
-    const [bytes] = await Promise.race([sock.receive(), timeout]);
-    const reply = codec.open(bytes);
-    assert.ok(reply, "the stock server's datagram authenticates");
-    assert.equal(reply.direction, 1);
-    assert.equal(reply.seq, 0n);
-    assert.notEqual(reply.timestamp, 0xffff);
-    // The server echoes our timestamp, moved on by the time it held it.
-    assert.ok(timestampDiff(reply.timestampReply, sentAt) < 1000);
-    assert.ok(reply.payload.length >= 10, "carries a fragment header");
-    // A packet of ours reflected back is not accepted.
-    const ours = codec.seal({
-      timestamp: 1,
-      timestampReply: 0xffff,
-      payload: C2S_PAYLOAD,
-    });
-    assert.equal(codec.open(ours), null);
-  } finally {
-    clearTimeout(timer);
-    sock.close();
-    try {
-      // SIGKILL: SIGTERM would make it retry a shutdown handshake for ~10 s.
-      // Its pty closes, so the `sleep` child gets SIGHUP and exits too.
-      Deno.kill(server.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
 });

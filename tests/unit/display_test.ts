@@ -3,7 +3,7 @@
  * emulator with random and scripted application output, diff snapshots, and
  * check that the diff reproduces the target exactly both in tmosh's emulator
  * and in an independent model of mosh 1.4's client emulator (written from
- * mosh-wire.md §8.3/§8.6, widths from the local glibc when available), which
+ * docs/emulation.md §2–§10 and docs/display.md §3, widths from the local glibc when available), which
  * also rejects any byte outside mosh's display subset.
  */
 import assert from "node:assert/strict";

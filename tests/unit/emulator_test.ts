@@ -1,6 +1,6 @@
 /**
  * Tests for protocol/emulator.ts: mosh 1.4 semantics on top of xterm.js,
- * fed with the byte strings a stock mosh-server emits (mosh-wire.md §8.6)
+ * fed with the byte strings a stock mosh-server emits (docs/display.md §9, docs/emulation.md)
  * and with application output on the server side.
  */
 import assert from "node:assert/strict";

@@ -99,7 +99,7 @@ Deno.test("payload size is MTU - 38", () => {
   assert.equal(fragmentPayloadSize(DEFAULT_SEND_MTU), 462);
 });
 
-Deno.test("compress writes zlib format matching §11; decompress inverts", () => {
+Deno.test("compress writes zlib format matching docs/wire.md §11; decompress inverts", () => {
   const z = compress(INSTRUCTION_1);
   assert.equal(toHex(z), ZLIB_1);
   assert.deepEqual(decompress(fromHex(ZLIB_1)), INSTRUCTION_1);
@@ -124,7 +124,7 @@ Deno.test("decompress rejects non-zlib, truncated and bomb input", () => {
 
 // ---- Fragmenter ----
 
-Deno.test("first fragment on the wire matches §11 (id 1, final, #0)", () => {
+Deno.test("first fragment on the wire matches docs/wire.md §11 (id 1, final, #0)", () => {
   const fr = new Fragmenter();
   const out = fr.makeFragments(INSTRUCTION_1, DEFAULT_IPV4_MTU);
   assert.equal(out.length, 1);

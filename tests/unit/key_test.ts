@@ -1,5 +1,5 @@
 /**
- * Tests for protocol/key.ts: the printable session key (mosh-wire.md §1.10).
+ * Tests for protocol/key.ts: the printable session key (docs/wire.md §1.9).
  * @module
  */
 
@@ -11,7 +11,7 @@ import {
   generateKey,
 } from "../../protocol/crypto/key.ts";
 
-Deno.test("key: the worked-example key encodes as in mosh-wire.md §11", () => {
+Deno.test("key: the worked-example key encodes as in docs/wire.md §11", () => {
   const key = Uint8Array.from({ length: 16 }, (_, i) => i);
   assert.equal(encodeKey(key), "AAECAwQFBgcICQoLDA0ODw");
   assert.deepEqual(decodeKey("AAECAwQFBgcICQoLDA0ODw"), key);

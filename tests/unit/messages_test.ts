@@ -32,7 +32,7 @@ function instruction(over: Partial<Instruction>): Instruction {
   };
 }
 
-// ---- mosh-wire.md §11 byte strings ----
+// ---- docs/wire.md §11 byte strings ----
 
 Deno.test("UserMessage Resize 80x24 matches §11", () => {
   const bytes = encodeUserMessage([{ type: "resize", width: 80, height: 24 }]);

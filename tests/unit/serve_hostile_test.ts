@@ -1,5 +1,5 @@
 /**
- * Hostile input against a running `tmosh serve` (mosh-wire.md §12.3 lists
+ * Hostile input against a running `tmosh serve` (docs/wire.md §12.2 lists
  * what makes STOCK mosh abort): unauthenticated junk, then authenticated but
  * malformed datagrams sealed with the real session key (bad zlib, garbage
  * protobuf, garbage diffs, absurd resizes, wrong protocol version, throwaway

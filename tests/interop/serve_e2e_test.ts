@@ -7,7 +7,7 @@
  * status 0 and leaving no tmosh process behind.
  */
 import assert from "node:assert/strict";
-import { requireBinary } from "../../harness/require_peer.ts";
+import { peers } from "../../harness/require_peer.ts";
 import { startSshd, TEST_MARK_VAR } from "../../harness/sshd.ts";
 import {
   findPidsWithEnv,
@@ -15,6 +15,8 @@ import {
   processAlive,
 } from "../../harness/stock_mosh.ts";
 import { startTmux, type TmuxSession } from "../../harness/tmux.ts";
+
+const stockWrapper = peers("sshd", "ssh", "mosh", "mosh-client", "tmux");
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 /** The remote shell's prompt (set through the environment: bash runs without rc files). */
@@ -69,10 +71,7 @@ function serverScript(mark: string): string {
   ].join("\n");
 }
 
-Deno.test("stock mosh wrapper + mosh-client over ssh drive tmosh serve: echo, vi, resize, Unicode, colours, exit", async () => {
-  for (const name of ["sshd", "ssh", "mosh", "mosh-client", "tmux"]) {
-    if (!await requireBinary(name)) return;
-  }
+stockWrapper.test("stock mosh wrapper + mosh-client over ssh drive tmosh serve: echo, vi, resize, Unicode, colours, exit", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tmosh_e2e_" });
   const mark = `e2e-${crypto.randomUUID()}`;
   const script = `${dir}/tmosh-serve`;

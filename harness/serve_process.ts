@@ -1,0 +1,130 @@
+/**
+ * `tmosh serve` as a process, for the serve tests (tests/unit/serve_test.ts
+ * and tests/interop/serve_stock_client_test.ts): runs it to completion,
+ * starts a detached daemon and parses what it printed.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { freeUdpPort } from "./ports.ts";
+import { descendants, killAndWait } from "./stock_mosh.ts";
+
+export const MAIN = new URL("../main.ts", import.meta.url).pathname;
+/** Longest a `tmosh serve` parent may take to print MOSH CONNECT and exit, ms. */
+export const START_LIMIT_MS = 15_000;
+
+/** A minimal UTF-8 environment (nothing inherited, so the tests do not depend on the caller's). */
+export function baseEnv(
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    HOME: Deno.env.get("HOME") ?? "/tmp",
+    LANG: "C.UTF-8",
+    ...extra,
+  };
+}
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `tmosh serve ARGS` to completion (which must not wait for the daemon). */
+export async function runServe(
+  args: string[],
+  env: Record<string, string> = baseEnv(),
+): Promise<Run> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "serve", ...args],
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(
+        new Error(
+          `tmosh serve ${
+            args.join(" ")
+          } did not finish within ${START_LIMIT_MS} ms (is the daemon holding its stdio?)`,
+        ),
+      );
+    }, START_LIMIT_MS);
+  });
+  try {
+    const out = await Promise.race([child.output(), timeout]);
+    const decoder = new TextDecoder();
+    return {
+      code: out.code,
+      stdout: decoder.decode(out.stdout),
+      stderr: decoder.decode(out.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A detached server started by {@linkcode startServe}. */
+export interface Daemon {
+  port: number;
+  key: string;
+  pid: number;
+  run: Run;
+  /** SIGTERMs the daemon and its descendants, SIGKILLs leftovers, waits until gone. */
+  stop(): Promise<void>;
+}
+
+/** Starts `tmosh serve new -p <free port> ...` and parses what it printed. */
+export async function startServe(
+  args: string[],
+  env?: Record<string, string>,
+): Promise<Daemon> {
+  const requested = await freeUdpPort();
+  const run = await runServe(["new", "-p", `${requested}`, ...args], env);
+  const connect = /^MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})$/m.exec(run.stdout);
+  const detached = /^\[tmosh-server detached, pid = (\d+)\]$/m.exec(
+    run.stderr,
+  );
+  if (detached !== null) {
+    // Register cleanup before asserting, so a failed assertion leaves nothing running.
+    const pid = Number(detached[1]);
+    if (connect === null) await killAndWait([pid, ...await descendants(pid)]);
+  }
+  assert.equal(run.code, 0, `exit status; stderr: ${run.stderr}`);
+  assert.ok(connect, "a MOSH CONNECT line on stdout");
+  assert.ok(detached, `a detached banner on stderr: ${run.stderr}`);
+  assert.equal(Number(connect[1]), requested);
+  const pid = Number(detached[1]);
+  return {
+    port: Number(connect[1]),
+    key: connect[2],
+    pid,
+    run,
+    async stop() {
+      await killAndWait([pid, ...await descendants(pid)]);
+    },
+  };
+}
+
+/** Sends `sig` to `pid` if it is still there. */
+export function signal(pid: number, sig: Deno.Signal): void {
+  try {
+    Deno.kill(pid, sig);
+  } catch {
+    // gone
+  }
+}
+
+/** Resolves after `ms` milliseconds. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A shell with a fixed prompt, for deterministic screens. */
+export const SHELL = ["--", "/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"];
