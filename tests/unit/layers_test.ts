@@ -48,7 +48,7 @@ export const LAYERS: Record<string, string[]> = {
   "version.ts": [],
   "self_command.ts": [],
   "stdio.ts": [],
-  "tools/": ["self_command.ts"],
+  "tools/": ["self_command.ts", "protocol/", "harness/"],
   "harness/": ["protocol/", "client/", "server/", "demo/"],
   "bench/": ["protocol/", "client/", "server/", "demo/", "harness/"],
   "tests/": [
