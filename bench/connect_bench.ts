@@ -1,5 +1,5 @@
 /**
- * Connect time (issue 5 §8): from starting `tmosh connect` to the remote
+ * Connect time: from starting `tmosh connect` to the remote
  * prompt on screen, through the private loopback sshd, side by side with stock
  * `mosh` in the same run. Both run in tmux; the command records its start
  * time itself and the screen is polled every 10 ms for a fixed prompt. Also

@@ -1,7 +1,7 @@
 /**
  * The `tmosh client` command line, which follows the `mosh-client` contract:
  * `[-# 'ARGS'] [-v] IP PORT` or `-c`, with the session key in `MOSH_KEY` and
- * the client settings in `MOSH_*` variables (mosh-wire.md §1.8).
+ * the client settings in `MOSH_*` variables (docs/wire.md §1.8).
  * @module
  */
 

@@ -1,7 +1,7 @@
 /**
  * The client escape key (Ctrl-^ by default): MOSH_ESCAPE_KEY parsing and the
  * keyboard filter that turns escape sequences into quit/suspend commands
- * (mosh-wire.md §9.3; mosh: STMClient::init, process_user_input).
+ * (docs/architecture.md §4; mosh: STMClient::init, process_user_input).
  * @module
  */
 

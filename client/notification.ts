@@ -1,7 +1,7 @@
 /**
  * The notification bar drawn on row 0 over the server's picture: messages,
  * network errors and the "Last contact N seconds ago." count-up
- * (mosh-wire.md §9.4; mosh: terminaloverlay.cc NotificationEngine).
+ * (docs/architecture.md §4; mosh: terminaloverlay.cc NotificationEngine).
  * @module
  */
 

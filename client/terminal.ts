@@ -1,6 +1,7 @@
 /**
  * The user's real terminal: raw mode, Mosh's init/restore sequences, size and
- * resize events, and writing frames (mosh-wire.md §9.1).
+ * resize events, and writing frames (docs/architecture.md §4; mosh: STMClient::init,
+ * Display::open, Display::close).
  * @module
  */
 

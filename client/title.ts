@@ -1,6 +1,6 @@
 /**
  * The window-title prefix overlay, `[tmosh] ` by default
- * (mosh-wire.md §9.4; mosh: TitleEngine, Framebuffer::prefix_window_title).
+ * (docs/architecture.md §4; mosh: TitleEngine, Framebuffer::prefix_window_title).
  * @module
  */
 

@@ -2,8 +2,8 @@
  * A minimal Mosh client built only from tmosh's wire modules (datagram,
  * fragment, messages), for interoperability tests against stock
  * `mosh-server`: no transport state machine. It sends UserStream states with
- * mosh's numbering (mosh-wire.md §5), keeps the server's states by number as
- * the stock receiver does (§6.1) and renders the newest one with
+ * mosh's numbering (docs/wire.md §6.1), keeps the server's states by number as
+ * the stock receiver does (docs/wire.md §7.1) and renders the newest one with
  * @xterm/headless.
  * @module
  */
@@ -419,7 +419,7 @@ export class WireClient {
     if (this.#newest === SHUTDOWN_NUM) this.#shutdownAckSent = true;
   }
 
-  /** Seals one fragment, echoing the server's timestamp as in §3.2. */
+  /** Seals one fragment, echoing the server's timestamp as in docs/wire.md §3.1. */
   #seal(payload: Uint8Array, now: number): Uint8Array {
     let reply = TIMESTAMP_NONE;
     if (this.#saved !== null && now - this.#saved.at < TIMESTAMP_ECHO_WINDOW) {
@@ -445,7 +445,7 @@ export class WireClient {
     }
   }
 
-  /** Handles one datagram: decrypt, reassemble, parse, apply (§3, §4, §6.1). */
+  /** Handles one datagram: decrypt, reassemble, parse, apply (docs/wire.md §2–§4, §7.1). */
   #onDatagram(bytes: Uint8Array, now: number): void {
     this.stats.datagrams++;
     const d = this.#codec.open(bytes);

@@ -1,5 +1,5 @@
 /**
- * What the session's child gets: its environment and the login shell (mosh-wire.md §1.2, §1.5,
+ * What the session's child gets: its environment and the login shell (docs/wire.md §1.2, §1.5,
  * §1.6).
  *
  * @module

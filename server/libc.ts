@@ -7,7 +7,7 @@
  * TIOCSWINSZ 0x80087467, IUTF8 the same 0x4000 but in a 64-bit `tcflag_t`, POSIX_SPAWN_SETSID 0x400,
  * POSIX_SPAWN_CLOEXEC_DEFAULT 0x4000 instead of `addclosefrom_np`, opaque 8-byte spawn
  * attribute/file-action handles, a 4-byte `sigset_t`, no pidfd, and variadic calls (`ioctl`) pass
- * their variadic arguments on the stack on arm64. See deno-notes.md §1.
+ * their variadic arguments on the stack on arm64. See docs/architecture.md §7.
  *
  * @module
  */

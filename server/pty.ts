@@ -5,7 +5,7 @@
  * The master is non-blocking and is read and written with synchronous FFI calls; when it is not
  * ready, the wait is a `poll()` on a worker thread over [master, wake-up pipe], so the event loop
  * never blocks. `close()` writes to the wake-up pipe first and closes the master only once no
- * poll holds it, so the child really gets its hangup (deno-notes.md §1).
+ * poll holds it, so the child really gets its hangup (docs/architecture.md §7).
  *
  * @example
  * ```ts

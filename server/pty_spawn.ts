@@ -4,7 +4,7 @@
  * The child is started with `posix_spawnp` (never `forkpty`, which crashes under Deno): a new
  * session (so opening the slave makes it the controlling tty: job control, ^C, ^Z work), every
  * signal back to SIG_DFL (Deno ignores SIGPIPE), an empty signal mask, the slave on fds 0/1/2 and
- * nothing else open. See deno-notes.md §1 and mosh-wire.md §1.5.
+ * nothing else open. See docs/architecture.md §7 and docs/wire.md §1.5.
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * `tmosh serve`: the mosh-server contract (mosh-wire.md §1.2–§1.7). Checks the
+ * `tmosh serve`: the mosh-server contract (docs/wire.md §1.2–§1.7). Checks the
  * locale, binds the UDP port, prints `MOSH CONNECT <port> <key>` and detaches,
  * leaving a daemon that runs the session.
  *
@@ -81,7 +81,7 @@ export async function serve(args: string[]): Promise<number> {
   return await detach(args, size);
 }
 
-/** The seconds-valued server timeouts of §1.7, in ms (0 = off), and complaints about bad values. */
+/** The seconds-valued server timeouts of docs/wire.md §1.7, in ms (0 = off), and complaints about bad values. */
 export interface ServerTimeouts {
   /** MOSH_SERVER_NETWORK_TMOUT in ms. */
   networkMs: number;

@@ -1,6 +1,6 @@
 /**
  * The `tmosh serve` command line, which is the `mosh-server` contract
- * (mosh-wire.md §1.2): `tmosh serve new [-s] [-v] [-i IP] [-p PORT[:PORT2]]
+ * (docs/wire.md §1.2): `tmosh serve new [-s] [-v] [-i IP] [-p PORT[:PORT2]]
  * [-c COLORS] [-l NAME=VALUE]... [-@ X] [-- COMMAND...]`, `-h`/`--help`,
  * `--version` and the legacy forms. Parsing is pure: the environment comes in
  * as an argument and messages come back as data.

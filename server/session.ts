@@ -1,5 +1,5 @@
 /**
- * The server session (mosh-wire.md §1.5, §1.7, §7; mosh: mosh-server.cc
+ * The server session (docs/wire.md §1.5, §1.7, §8; mosh: mosh-server.cc
  * serve()): a program on a pty, its output fed to an emulator whose screen is
  * synchronized to the client, the client's keystrokes and resizes applied to
  * the pty, echo acks, and the exit conditions.
@@ -70,7 +70,7 @@ export async function runSession(
 }
 
 /**
- * The server's arrow-key translation (mosh-wire.md §8.5; mosh: UserInput):
+ * The server's arrow-key translation (docs/wire.md §8.4; mosh: UserInput):
  * clients always send `ESC O A`..`ESC O D`; unless the application enabled
  * application cursor keys, they become `ESC [ A`..`ESC [ D`.
  */

@@ -2,7 +2,7 @@
  * The bootstrap half of `tmosh connect`: start the server over ssh (or
  * locally), read its `MOSH IP` / `MOSH SSH_CONNECTION` / `MOSH CONNECT`
  * lines, and hand the address, port and key to the client session, as
- * Mosh's `mosh` wrapper does (mosh-wire.md §1.1). Also the `--fake-proxy`
+ * Mosh's `mosh` wrapper does (docs/wire.md §1.1). Also the `--fake-proxy`
  * mode that ssh runs as its ProxyCommand.
  * @module
  */

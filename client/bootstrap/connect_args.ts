@@ -1,6 +1,6 @@
 /**
  * The `tmosh connect` command line: the options of Mosh's `mosh` wrapper
- * (mosh-wire.md §1.1, §1.9), parsed into typed options without side effects.
+ * (docs/wire.md §1.1), parsed into typed options without side effects.
  * @module
  */
 

@@ -1,7 +1,7 @@
 /**
  * `tmosh connect --fake-proxy HOST PORT`: the ssh ProxyCommand that resolves
  * the host itself, reports the address it reached as `MOSH IP <addr>` on
- * stderr and then relays bytes like netcat (mosh-wire.md §1.1 step 3).
+ * stderr and then relays bytes like netcat (docs/wire.md §1.1 item 3).
  * @module
  */
 

@@ -1,7 +1,7 @@
 /**
  * Reading the bootstrap output (ssh's or the local server's, stderr merged):
  * the `MOSH IP`, `MOSH SSH_CONNECTION` and `MOSH CONNECT` lines, as Mosh's
- * wrapper scans them (mosh-wire.md §1.1 step 5, §12.1 rule 1).
+ * wrapper scans them (docs/wire.md §1.1 item 5, §12.1 item 1).
  * @module
  */
 

@@ -1,5 +1,5 @@
 /**
- * Local echo: Mosh's prediction engine (mosh-wire.md §10; mosh:
+ * Local echo: Mosh's prediction engine (docs/architecture.md §4; mosh:
  * terminaloverlay.cc, PredictionEngine) as pure logic over framebuffer
  * snapshots, plus tmosh's first-key policy (see prediction_confidence.ts).
  *
@@ -121,7 +121,7 @@ export class PredictionEngine {
     this.#acked = Number(n);
   }
 
-  /** Set the server's echo ack (mosh-wire.md §7.3). */
+  /** Set the server's echo ack (docs/wire.md §8.3). */
   setLocalFrameLateAcked(n: bigint): void {
     this.#lateAcked = Number(n);
   }

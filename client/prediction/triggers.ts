@@ -1,6 +1,7 @@
 /**
  * When predictions are shown and underlined (mosh: PredictionEngine's
- * srtt_trigger, flagging and glitch_trigger; mosh-wire.md §10.3).
+ * srtt_trigger, flagging and glitch_trigger; src/frontend/terminaloverlay.cc
+ * (PredictionEngine::cull)).
  * @module
  */
 

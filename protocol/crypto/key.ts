@@ -1,6 +1,6 @@
 /**
  * The session key: 16 random bytes, printed as 22 base64 characters (the
- * `MOSH CONNECT` form, mosh-wire.md §1.10).
+ * `MOSH CONNECT` form, docs/wire.md §1.9).
  * @module
  */
 

@@ -1,6 +1,6 @@
 /**
  * AES-128-OCB3 authenticated encryption (RFC 7253) with a 12-byte nonce and
- * a 16-byte tag, as Mosh uses it (mosh-wire.md §2).
+ * a 16-byte tag, as Mosh uses it (docs/wire.md §2).
  *
  * Deno's `node:crypto` has no OCB mode, so this builds OCB3 on one
  * long-lived `aes-128-ecb` cipher and decipher. Every offset of a message is

@@ -1,5 +1,5 @@
 /**
- * The UDP connection layer (mosh-wire.md §3): sealed datagrams with
+ * The UDP connection layer (docs/wire.md §3): sealed datagrams with
  * timestamps and RTT estimation, server binding and roaming, client port
  * hopping. Hostile datagrams are dropped and counted, never thrown.
  * @module

@@ -1,6 +1,6 @@
 /**
  * Mosh datagrams: the encrypted UDP payload with its nonce, sequence number
- * and 16-bit timestamps (mosh-wire.md §2.2–§2.4, §3.1–§3.2).
+ * and 16-bit timestamps (docs/wire.md §2.2–§2.4, §3.1).
  *
  * Wire format: nonce tail (8 bytes, big-endian `dir << 63 | seq`) ‖ OCB
  * ciphertext ‖ 16-byte tag. The OCB nonce is 4 zero bytes ‖ nonce tail. The

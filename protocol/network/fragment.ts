@@ -1,5 +1,5 @@
 /**
- * Compression and fragmentation of serialized Instructions (mosh-wire.md §4):
+ * Compression and fragmentation of serialized Instructions (docs/wire.md §4):
  * zlib-format compression, the 10-byte fragment header, splitting a compressed
  * instruction into MTU-sized fragments and reassembling them on receipt.
  * Receive-side functions never throw and keep memory bounded.
@@ -27,7 +27,7 @@ const FINAL_BIT = 0x8000;
 const MIN_MTU = ADDED_BYTES + TAG_BYTES + FRAG_HEADER_BYTES + 1;
 const MAX_U64 = 0xffff_ffff_ffff_ffffn;
 
-/** One fragment of a compressed Instruction (mosh-wire.md §4.2). */
+/** One fragment of a compressed Instruction (docs/wire.md §4.2). */
 export interface Fragment {
   /** Instruction id; all fragments of one instruction share it. */
   id: bigint;

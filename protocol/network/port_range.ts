@@ -1,7 +1,7 @@
 /**
  * UDP port ranges: parsing `PORT` / `LOW:HIGH` as mosh-server does, and
  * binding the first free port of a range in order, on a requested IP or
- * the wildcard address (mosh-wire.md §1.4).
+ * the wildcard address (docs/wire.md §1.4).
  * @module
  */
 

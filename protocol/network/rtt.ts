@@ -1,6 +1,6 @@
 /**
  * Round-trip-time estimator: SRTT, RTTVAR and the retransmission timeout,
- * updated from timestamp-echo samples as Mosh does (mosh-wire.md §3.2).
+ * updated from timestamp-echo samples as Mosh does (docs/wire.md §3.2).
  * @module
  */
 

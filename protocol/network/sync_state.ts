@@ -1,6 +1,6 @@
 /**
  * The contract a state must meet to be synchronized by the State
- * Synchronization Protocol (mosh-wire.md §5, §6): the `MyState` /
+ * Synchronization Protocol (docs/wire.md §6, §7): the `MyState` /
  * `RemoteState` template parameter of Mosh's transport.
  * @module
  */

@@ -1,7 +1,7 @@
 /**
  * The receiving half of the State Synchronization Protocol: holds the peer's
  * states by number and applies each incoming diff to the state it names
- * (mosh-wire.md §6; mosh: src/network/networktransport-impl.h (recv,
+ * (docs/wire.md §7; mosh: src/network/networktransport-impl.h (recv,
  * process_throwaway_until, get_remote_diff)).
  *
  * Hostile instructions are dropped, never thrown: a malformed diff changes
@@ -137,7 +137,7 @@ export class TransportReceiver<T extends SyncState<T>> {
   /**
    * Returns the state last returned as `latest` (initially state 0) and the
    * newest state, marks the newest as read, and drops the oldest held state's
-   * prefix from every held state (mosh: get_remote_diff, §6.3). For UserStream
+   * prefix from every held state (mosh: get_remote_diff; docs/wire.md §7.3). For UserStream
    * use `takeNewEvents` from user_stream.ts.
    */
   takeLatest(): { lastRead: T; latest: T } {

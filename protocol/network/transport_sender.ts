@@ -1,7 +1,7 @@
 /**
  * The sending half of the State Synchronization Protocol: decides when to send
  * which Instruction so the peer converges on our current state
- * (mosh-wire.md §5.2–§5.6; mosh: src/network/transportsender*.h).
+ * (docs/wire.md §6.2–§6.6; mosh: src/network/transportsender*.h).
  *
  * Pure logic: time is passed in (`now`, ms), and `tick` returns the
  * Instruction to send (the caller encodes, fragments and sends it).

@@ -1,5 +1,5 @@
 /**
- * Encode/decode of Mosh's protobuf messages (mosh-wire.md §5.1, §7.1, §7.2):
+ * Encode/decode of Mosh's protobuf messages (docs/wire.md §5.1–§5.3):
  * the transport Instruction and the two diffs it carries, the client's
  * UserMessage and the server's HostMessage. Built on protobuf-es's wire-format
  * reader and writer; the schema lives in `proto/*.proto`, and the generated
@@ -13,7 +13,7 @@
 
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 
-/** A decoded `TransportBuffers.Instruction` (mosh-wire.md §5.1). */
+/** A decoded `TransportBuffers.Instruction` (docs/wire.md §5.1). */
 export interface Instruction {
   /** Always PROTOCOL_VERSION (2) from a well-behaved peer. */
   protocolVersion: number;
@@ -31,12 +31,12 @@ export interface Instruction {
   chaff: Uint8Array;
 }
 
-/** One client-to-server event (mosh-wire.md §7.1). */
+/** One client-to-server event (docs/wire.md §5.2). */
 export type UserEvent =
   | { type: "keys"; keys: Uint8Array }
   | { type: "resize"; width: number; height: number };
 
-/** One server-to-client diff step (mosh-wire.md §7.2). */
+/** One server-to-client diff step (docs/wire.md §5.3). */
 export type HostEvent =
   | { type: "bytes"; bytes: Uint8Array }
   | { type: "resize"; width: number; height: number }

@@ -1,6 +1,6 @@
 /**
  * The server-to-client state: a terminal framebuffer plus the echo ack
- * (mosh: Terminal::Complete, §7.2-§7.3).
+ * (mosh: Terminal::Complete; docs/wire.md §8.2–§8.3).
  * @module
  */
 import { ECHO_TIMEOUT } from "./constants.ts";
@@ -61,7 +61,7 @@ export class CompleteTerminal {
       framebuffersEqual(this.fb, other.fb);
   }
 
-  /** HostMessage turning `old` into this: EchoAck, then Resize, then HostBytes (§7.2). */
+  /** HostMessage turning `old` into this: EchoAck, then Resize, then HostBytes (docs/wire.md §8.2). */
   diffFrom(old: CompleteTerminal): Uint8Array {
     const events: HostEvent[] = [];
     if (this.echoAck !== old.echoAck) {

@@ -1,6 +1,6 @@
 /**
  * The client-to-server state: the stream of user events, keystroke bytes and
- * resizes (mosh-wire.md §7.1; mosh: src/statesync/user.h/.cc).
+ * resizes (docs/wire.md §8.1; mosh: src/statesync/user.h/.cc).
  *
  * A `UserStream` is an immutable view of a shared, append-only event log, so
  * pushing a keystroke onto the newest state costs O(1) (amortized) and every
@@ -187,7 +187,7 @@ export class UserStream {
 
 /**
  * The user events the receiver's newest state gained since the previous call,
- * keystrokes merged, resizes already validated (mosh: get_remote_diff, §6.3).
+ * keystrokes merged, resizes already validated (mosh: get_remote_diff; docs/wire.md §7.3).
  * Also drops the oldest held state's prefix from every held state.
  */
 export function takeNewEvents(receiver: UserStreamSource): UserEvent[] {

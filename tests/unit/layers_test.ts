@@ -1,6 +1,6 @@
 /**
  * The layers test: every relative import in the tree must point down the
- * stack (docs/architecture.md, "Layers"). A module may import its own folder
+ * stack (docs/architecture.md §2, "Layers"). A module may import its own folder
  * and the folders its layer lists below; anything else fails, with the
  * offending file and import named.
  */
