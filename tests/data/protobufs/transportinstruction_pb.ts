@@ -1,4 +1,4 @@
-// tmosh: the transport-layer envelope of every state update (mosh-wire.md §5.1).
+// tmosh: the transport-layer envelope of every state update (docs/wire.md §5.1).
 // Package, message, field names and numbers are those of Mosh 1.4 so that the
 // encoding is identical on the wire.
 
