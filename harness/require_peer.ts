@@ -1,7 +1,7 @@
 /**
  * Finds the external programs interop and end-to-end tests need (mosh-server,
- * mosh-client, mosh, sshd, ssh, tmux, vi), and registers such tests with
- * {@linkcode peers}: outside CI a test whose peer is missing is reported
+ * mosh-client, mosh, sshd, ssh, tmux, vi, zsh, fish, useradd), and registers
+ * such tests with {@linkcode peers}: outside CI a test whose peer is missing is reported
  * as ignored (with a one-line message); with CI=true it runs and fails,
  * naming the missing program.
  *
@@ -32,6 +32,10 @@ const PACKAGES: Record<string, string> = {
   "ssh": "openssh-client",
   "tmux": "tmux",
   "vi": "vim-tiny",
+  "zsh": "zsh",
+  "fish": "fish",
+  "useradd": "passwd",
+  "usermod": "passwd",
 };
 
 /** Returns the absolute path of an executable named `name`, or null if none is found. */

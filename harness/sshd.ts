@@ -40,6 +40,10 @@ export async function startSshd(): Promise<Sshd> {
     await keygen(hostKey);
     await keygen(keyPath);
     await Deno.copyFile(`${keyPath}.pub`, `${dir}/authorized_keys`);
+    // sshd reads authorized_keys as the account logging in, which may be one
+    // of harness/shell_accounts.ts: let others through to it (the keys stay 0600).
+    await Deno.chmod(dir, 0o711);
+    await Deno.chmod(`${dir}/authorized_keys`, 0o644);
     const port = await freeTcpPort();
     const serverConfig = `${dir}/sshd_config`;
     await Deno.writeTextFile(serverConfig, sshdConfig(dir, hostKey, port));

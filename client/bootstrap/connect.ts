@@ -64,9 +64,23 @@ const SSH_CONNECTION_PROBE = "sh -c " +
     '[ -n "$SSH_CONNECTION" ] && printf "\\nMOSH SSH_CONNECTION %s\\n" "$SSH_CONNECTION"',
   ]) + " ; ";
 
-/** Quotes each word in single quotes (`'` becomes `'\''`) and joins them with spaces. */
+/**
+ * Quotes words for the remote command, which ssh hands to the account's login
+ * shell, and joins them with spaces. One form that bash, dash, zsh and fish
+ * all read back as the same word: runs of characters other than `'` and `\`
+ * go in single quotes (literal in all four; fish's only escapes there are
+ * `\'` and `\\`, which such a run never holds), and each `'` or `\` is
+ * written unquoted as `\'` or `\\` (one literal character in all four). No
+ * two quoted runs touch, so zsh's RC_QUOTES (`''` inside quotes) never
+ * applies; an empty word is `''`.
+ */
 export function shellQuote(words: string[]): string {
-  return words.map((w) => `'${w.replaceAll("'", "'\\''")}'`).join(" ");
+  return words.map((w) =>
+    w === ""
+      ? "''"
+      : w.replace(/[^'\\]+|['\\]/g, (m) =>
+        m === "'" || m === "\\" ? `\\${m}` : `'${m}'`)
+  ).join(" ");
 }
 
 /** Returns the words after the server command: `new -c N <bind> [-p P] [-l VAR=V]... [-- cmd]`. */
@@ -110,7 +124,9 @@ export function sshArgv(
       "--fake-proxy",
       `--family=${options.family}`,
     ]).replaceAll("%", "%%");
-    opts.push("-S", "none", "-o", `ProxyCommand=${self} -- %h %p`);
+    // ssh pastes the host name into this /bin/sh command line as is, hence
+    // the quotes ('%h'); checkHost refuses a host holding a quote.
+    opts.push("-S", "none", "-o", `ProxyCommand=${self} -- '%h' %p`);
   }
   return [...options.ssh, ...opts, context.userhost, "--", remote];
 }

@@ -232,6 +232,8 @@ export function parseConnectArgs(
       "missing [user@]host; usage: tmosh connect [options] [user@]host [-- command...]",
     );
   }
+  const badHost = checkHost(positionals[0]);
+  if (badHost !== null) return error(badHost);
   return {
     kind: "connect",
     options: {
@@ -274,6 +276,30 @@ export function checkPortRequest(request: string): string | null {
   }
   if (low > high) {
     return `server-side port range (${request}): low port greater than high port`;
+  }
+  return null;
+}
+
+/** Characters OpenSSH (9.6 on) refuses in a host name: shell syntax, whitespace, controls. */
+const NOT_IN_HOST = /['`"$\\;&<>|(){}\s\x00-\x1f\x7f]/;
+
+/**
+ * Checks the `[user@]host` argument; returns what is wrong, or null. A leading
+ * `-` would reach ssh as an option (`-oProxyCommand=...`), and a quote in the
+ * host would end the quoting of `%h` in the ProxyCommand.
+ */
+export function checkHost(userhost: string): string | null {
+  const host = userhost.slice(userhost.lastIndexOf("@") + 1);
+  if (userhost.startsWith("-") || host.startsWith("-")) {
+    return `host ${
+      JSON.stringify(userhost)
+    } starts with "-", which ssh would take as an option; give a host name`;
+  }
+  const bad = NOT_IN_HOST.exec(host);
+  if (bad !== null) {
+    return `host name ${JSON.stringify(host)} contains ${
+      JSON.stringify(bad[0])
+    }, which no host name has; give a host name`;
   }
   return null;
 }

@@ -18,6 +18,12 @@ import {
   selfEntry,
 } from "../../harness/connect_helpers.ts";
 import { peers } from "../../harness/require_peer.ts";
+import {
+  accountPeers,
+  ensureShellAccount,
+  LOGIN_SHELLS,
+  TRICKY_WORDS,
+} from "../../harness/shell_accounts.ts";
 import { startSshd, TEST_MARK_VAR } from "../../harness/sshd.ts";
 import { findPidsWithEnv, killPidsWithEnv } from "../../harness/stock_mosh.ts";
 
@@ -193,3 +199,50 @@ stockServerOverSsh.test("bootstrap over ssh: proxy, remote and local address mod
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+accountPeers("mosh-server").test(
+  "bootstrap over ssh: stock mosh-server gets the command words exactly, whatever the login shell",
+  async (t) => {
+    const sshd = await startSshd();
+    const mark = `connect-shells-${crypto.randomUUID()}`;
+    // LANGUAGE: passed with -l only (ssh does not send it; mosh-server ignores it).
+    const weird = `en'"\\$HOME; x y\n'\\''`;
+    try {
+      for (const shell of LOGIN_SHELLS) {
+        const user = await ensureShellAccount(shell);
+        await t.step(shell, async () => {
+          const opts = options([
+            `--ssh=${sshd.sshCommand}`,
+            "--server=mosh-server",
+            `${user}@localhost`,
+            "--",
+            ...TRICKY_WORDS,
+          ]);
+          const env = {
+            [TEST_MARK_VAR]: mark,
+            LANG: "C.UTF-8",
+            LANGUAGE: weird,
+          };
+          await bootstrap(opts, { env, echo: () => {} });
+          // The detached server's own argv, as the login shell passed it.
+          const servers: string[][] = [];
+          for (const pid of await findPidsWithEnv(TEST_MARK_VAR, mark)) {
+            const argv = (await Deno.readTextFile(`/proc/${pid}/cmdline`)
+              .catch(() => "")).split("\0").slice(0, -1);
+            if (argv[0] === "mosh-server") servers.push(argv);
+          }
+          // (Its child, forked to run the command, may still share that argv.)
+          assert.ok(servers.length > 0, "mosh-server is running");
+          for (const argv of servers) {
+            assert.ok(argv.includes(`LANGUAGE=${weird}`), JSON.stringify(argv));
+            assert.deepEqual(argv.slice(argv.indexOf("--") + 1), TRICKY_WORDS);
+          }
+          await killPidsWithEnv(TEST_MARK_VAR, mark);
+        });
+      }
+    } finally {
+      await killPidsWithEnv(TEST_MARK_VAR, mark);
+      await sshd.stop();
+    }
+  },
+);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  checkHost,
   checkPortRequest,
   type ConnectArgs,
   type ConnectOptions,
@@ -172,6 +173,40 @@ Deno.test("parseConnectArgs: bad values are one-line errors", () => {
   assert.match(failure(["--ssh=ssh 'oops", "h"]), /cannot split --ssh/);
   assert.match(failure(["--ssh=", "h"]), /cannot split --ssh/);
   assert.match(failure(["-p", "6000x", "h"]), /\(6000x\) is not valid/);
+});
+
+Deno.test("parseConnectArgs: a host ssh would take as an option, or holding shell syntax, is refused", () => {
+  for (
+    const args of [
+      ["--", "-oProxyCommand=touch /tmp/tmosh-pwned"],
+      ["-n", "--", "-F/dev/null", "true"],
+      ["root@-oProxyCommand=x"],
+    ]
+  ) {
+    assert.match(
+      failure(args),
+      /^tmosh: host ".*" starts with "-", which ssh would take as an option; give a host name$/,
+    );
+  }
+  for (const host of ["a'b", "$(id)", "a;id", "`id`", "a b", "a\nb", "x|y"]) {
+    assert.match(
+      failure([`u@${host}`]),
+      /^tmosh: host name ".*" contains ".*", which no host name has; give a host name$/,
+    );
+  }
+  for (
+    const host of [
+      "h-1.example",
+      "u@h",
+      "a-b@c",
+      "::1",
+      "[::1]",
+      "fe80::1%eth0",
+    ]
+  ) {
+    assert.equal(connect([host]).userhost, host);
+  }
+  assert.equal(checkHost("user@h.example"), null);
 });
 
 Deno.test("checkPortRequest: mosh's port and range rules", () => {

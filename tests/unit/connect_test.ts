@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import {
   bootstrap,
   serverArgs,
@@ -15,8 +16,8 @@ import {
 
 Deno.test("shellQuote and serverArgs build mosh's remote command", () => {
   assert.equal(
-    shellQuote(["a b", "it's", "$HOME"]),
-    `'a b' 'it'\\''s' '$HOME'`,
+    shellQuote(["a b", "it's", "$HOME", "", "a\\b", "'\\", "x\ny"]),
+    `'a b' 'it'\\''s' '$HOME' '' 'a'\\\\'b' \\'\\\\ 'x\ny'`,
   );
   const env = {
     LANG: "C.UTF-8",
@@ -70,7 +71,7 @@ Deno.test("sshArgv: -n, -tt, the proxy command and the remote probe", () => {
     "none",
     "-o",
     "ProxyCommand='/opt/100%%/deno' 'run' '-A' '/src/main.ts' 'connect' " +
-    "'--fake-proxy' '--family=prefer-inet' -- %h %p",
+    "'--fake-proxy' '--family=prefer-inet' -- '%h' %p",
     "u@h",
     "--",
     "tmosh serve 'new'",
@@ -82,7 +83,7 @@ Deno.test("sshArgv: -n, -tt, the proxy command and the remote probe", () => {
   assert.deepEqual(remote.slice(0, 4), ["ssh", "-n", "-4", "h"]);
   assert.equal(
     remote[5],
-    `sh -c '[ -n "$SSH_CONNECTION" ] && printf "\\nMOSH SSH_CONNECTION %s\\n" "$SSH_CONNECTION"' ; srv`,
+    `sh -c '[ -n "$SSH_CONNECTION" ] && printf "'\\\\'nMOSH SSH_CONNECTION %s'\\\\'n" "$SSH_CONNECTION"' ; srv`,
   );
   const local = sshArgv(options(["--experimental-remote-ip=local", "h"]), {
     userhost: "u@127.0.0.1",
@@ -90,6 +91,47 @@ Deno.test("sshArgv: -n, -tt, the proxy command and the remote probe", () => {
     selfCommand: self,
   });
   assert.deepEqual(local, ["ssh", "-n", "-tt", "u@127.0.0.1", "--", "srv"]);
+});
+
+Deno.test("sshArgv: the host ssh pastes into the ProxyCommand stays one word", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tmosh_proxy_host_" });
+  try {
+    // The "self command" prints the words the ProxyCommand passes it.
+    const self = ["/bin/sh", "-c", 'printf "%s\\0" "$@"', "self"];
+    const pwned = `${dir}/pwned`;
+    const hosts = [
+      `$(touch ${pwned})`,
+      `\`touch ${pwned}\``,
+      `h;touch ${pwned}`,
+      `h && touch ${pwned} #`,
+      "a b",
+      "100%h",
+      "h\\x",
+    ];
+    for (const host of hosts) {
+      const argv = sshArgv(options(["h"]), {
+        userhost: "h",
+        remoteCommand: "srv",
+        selfCommand: self,
+      });
+      const proxy = argv[argv.indexOf("-o") + 1].replace(/^ProxyCommand=/, "");
+      // As ssh does: %-expand once, then `$SHELL -c "exec ..."` (SHELL=/bin/sh).
+      const expanded = proxy.replace(
+        /%([%hp])/g,
+        (_, c) => c === "%" ? "%" : c === "h" ? host : "22",
+      );
+      const out = await new Deno.Command("/bin/sh", {
+        args: ["-c", `exec ${expanded}`],
+        stdin: "null",
+        stderr: "null",
+      }).output();
+      const words = new TextDecoder().decode(out.stdout).split("\0");
+      assert.deepEqual(words.slice(-4), ["--", host, "22", ""], host);
+      assert.ok(!existsSync(pwned), `${host} ran a command`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("BootstrapScanner: mosh's line rules, through ssh -tt line ends", () => {
