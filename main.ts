@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import { errorText } from "./protocol/network/os_error.ts";
 import { TMOSH_VERSION } from "./version.ts";
+import { disableCoreDumps } from "./secrets.ts";
 
 /** A subcommand: its name, one-line summary and entry point taking the raw words after it. */
 interface Subcommand {
@@ -91,7 +92,13 @@ export async function main(args: string[]): Promise<number> {
   // A subcommand parses its own words (each mirrors a Mosh contract), so the
   // long-running server and client never load the top-level parser.
   const sub = SUBCOMMANDS.find((s) => s.name === args[0]);
-  if (sub !== undefined) return await sub.run(args.slice(1));
+  if (sub !== undefined) {
+    // Before any session key exists in this process (client, server daemon,
+    // demo), as mosh-client and mosh-server do first thing in main.
+    const warning = disableCoreDumps();
+    if (warning !== null) console.error(warning);
+    return await sub.run(args.slice(1));
+  }
   const program = await buildProgram();
   const { CommanderError } = await import("commander");
   if (args.length === 0) {

@@ -9,6 +9,7 @@ import { isIP } from "node:net";
 import { decodeKey } from "../protocol/crypto/key.ts";
 import { TMOSH_VERSION } from "../version.ts";
 import { writeAll } from "../stdio.ts";
+import { forgetEnv } from "../secrets.ts";
 
 /** How local echo is shown (mosh: PredictionEngine display preference). */
 export type PredictMode = "adaptive" | "always" | "never" | "experimental";
@@ -210,8 +211,9 @@ export async function clientMain(
   hooks: ClientHooks,
 ): Promise<number> {
   const env = Deno.env.toObject();
-  // The key must not linger in the environment (children would inherit it).
-  Deno.env.delete("MOSH_KEY");
+  // The key must not linger in the environment (children would inherit it,
+  // /proc/PID/environ would show it).
+  forgetEnv("MOSH_KEY");
   const parsed = parseClientArgs(args, env);
   switch (parsed.kind) {
     case "help":

@@ -6,6 +6,7 @@
  */
 import { CompleteTerminal } from "../protocol/statesync/complete_terminal.ts";
 import { Connection } from "../protocol/network/connection.ts";
+import { ErrorGuard } from "../protocol/network/guard.ts";
 import { SEND_MINDELAY_CLIENT } from "../protocol/network/constants.ts";
 import { newFrame } from "../protocol/terminal/display.ts";
 import { EmulatorApplier } from "../protocol/statesync/emulator_applier.ts";
@@ -19,6 +20,7 @@ import {
   Transport,
 } from "../protocol/network/transport.ts";
 import { UserStream } from "../protocol/statesync/user_stream.ts";
+import { CAPABILITIES } from "../protocol/statesync/capabilities.ts";
 import { EscapeKeyFilter, parseEscapeKey } from "./escape_key.ts";
 import { NotificationEngine } from "./notification.ts";
 import type { ClientOptions } from "./client_args.ts";
@@ -29,6 +31,7 @@ import {
   type TerminalCaps,
 } from "./terminal.ts";
 import { applyTitlePrefix } from "./title.ts";
+import { writeAll } from "../stdio.ts";
 
 /** Window before the "nothing received" notice, ms (mosh: STMClient::main, 250). */
 const NOTHING_RECEIVED_NOTICE = 250;
@@ -41,16 +44,34 @@ const READ_BUFFER = 16384;
 /** Product name in the bar and exit messages. */
 const NAME = "tmosh";
 
+/** How a caller runs the client, beyond the mosh-client contract. */
+export interface ClientRunOptions {
+  /**
+   * The caller started the server and ends it itself (`tmosh demo`): a
+   * shutdown the server never acknowledged is not an error then, so it exits
+   * 0 without the "server may still be running" notice.
+   */
+  ownsServer?: boolean;
+  /** Observes every frame after it is written to the terminal (a test seam of drawing). */
+  onFrame?: (frame: string) => void;
+}
+
 /** Runs an interactive session until it ends; returns the exit status (0 after a clean shutdown). */
-export async function runClient(options: ClientOptions): Promise<number> {
+export async function runClient(
+  options: ClientOptions,
+  run: ClientRunOptions = {},
+): Promise<number> {
   const caps = await readTerminalCaps(Deno.env.get("TERM"));
-  const session = new ClientSession(options, caps);
+  const session = new ClientSession(options, caps, run);
   return await session.run();
 }
 
 /** One client session's state and event handlers. */
 class ClientSession {
   readonly #opts: ClientOptions;
+  readonly #run: ClientRunOptions;
+  /** The loop boundary: every callback handed to the event loop runs through it. */
+  readonly #guard: ErrorGuard;
   readonly #caps: TerminalCaps;
   readonly #term: LocalTerminal;
   readonly #transport: SessionTransport<UserStream, CompleteTerminal>;
@@ -69,8 +90,16 @@ class ClientSession {
   #quitting = false;
   #suspended = false;
 
-  constructor(opts: ClientOptions, caps: TerminalCaps) {
-    this.#opts = opts;
+  constructor(opts: ClientOptions, caps: TerminalCaps, run: ClientRunOptions) {
+    // The key lives on only inside the connection's cipher.
+    this.#opts = { ...opts, key: "" };
+    this.#run = run;
+    this.#guard = new ErrorGuard(
+      opts.verbose
+        ? (line) =>
+          writeAll(Deno.stderr, `${line.replaceAll("\n", "\r\n")}\r\n`)
+        : undefined,
+    );
     this.#caps = caps;
     const key = decodeKey(opts.key);
     this.#term = new LocalTerminal({ init: opts.init, caps });
@@ -78,7 +107,9 @@ class ClientSession {
     const connection = Connection.connect(key, {
       ip: opts.ip,
       port: opts.port,
+      guard: this.#guard,
     });
+    key.fill(0);
     const initialRemote = new CompleteTerminal(
       blankFramebuffer(cols, rows),
       0n,
@@ -106,35 +137,55 @@ class ClientSession {
   async run(): Promise<number> {
     const finished = new Promise<number>((resolve) => this.#done = resolve);
     const { cols, rows } = this.#term.size();
-    this.#pushState(this.#transport.currentState.pushResize(cols, rows));
+    // State 1: tmosh's hello (stock mosh-server skips it; docs/wire.md §13),
+    // then the window size as mosh-client sends it. Features riding on a
+    // capability check negotiatedCapabilities(remoteState.capabilities).
+    this.#pushState(
+      this.#transport.currentState.pushHello(CAPABILITIES).pushResize(
+        cols,
+        rows,
+      ),
+    );
     this.#term.open();
-    this.#term.onResize(() => this.#resized());
+    const guard = this.#guard;
+    this.#term.onResize(
+      guard.wrap("the SIGWINCH handler", () => this.#resized()),
+    );
     const signals: Deno.Signal[] = ["SIGTERM", "SIGINT", "SIGHUP"];
-    const onSignal = () => this.#quit("Signal received, shutting down...");
+    const onSignal = guard.wrap(
+      "a signal handler",
+      () => this.#quit("Signal received, shutting down..."),
+    );
     for (const s of signals) Deno.addSignalListener(s, onSignal);
-    const onCont = () => this.#resume();
+    const onCont = guard.wrap("the SIGCONT handler", () => this.#resume());
     Deno.addSignalListener("SIGCONT", onCont);
     this.#transport.onRemoteState(() => this.#remoteState());
     this.#transport.onTick(() => this.#checkFinished());
-    const firstContact = setTimeout(() => {
-      if (!this.#contact) {
-        this.#notify.setNotification(
-          `Nothing received from server on UDP port ${this.#opts.port}.`,
-          {},
-          performance.now(),
-        );
-        this.#requestDraw();
-      }
-    }, NOTHING_RECEIVED_NOTICE);
-    const giveUp = setTimeout(() => {
-      if (!this.#contact) {
-        this.#notify.setNotification("Timed out waiting for server...", {
-          permanent: true,
-        }, performance.now());
-        this.#finish(1);
-      }
-    }, FIRST_CONTACT_TIMEOUT);
-    this.#draw();
+    const firstContact = setTimeout(
+      guard.wrap("a timer", () => {
+        if (!this.#contact) {
+          this.#notify.setNotification(
+            `Nothing received from server on UDP port ${this.#opts.port}.`,
+            {},
+            performance.now(),
+          );
+          this.#requestDraw();
+        }
+      }),
+      NOTHING_RECEIVED_NOTICE,
+    );
+    const giveUp = setTimeout(
+      guard.wrap("a timer", () => {
+        if (!this.#contact) {
+          this.#notify.setNotification("Timed out waiting for server...", {
+            permanent: true,
+          }, performance.now());
+          this.#finish(1);
+        }
+      }),
+      FIRST_CONTACT_TIMEOUT,
+    );
+    guard.run("drawing", () => this.#draw());
     void this.#readKeys();
     const code = await finished;
     clearTimeout(firstContact);
@@ -143,12 +194,15 @@ class ClientSession {
     Deno.removeSignalListener("SIGCONT", onCont);
     if (this.#drawTimer !== null) clearTimeout(this.#drawTimer);
     // Last frame without the bar and the title prefix, then restore the terminal.
-    this.#drawFrame({ overlays: false });
-    this.#term.close();
+    guard.run("drawing", () => this.#drawFrame({ overlays: false }));
+    guard.run("closing the terminal", () => this.#term.close());
     this.#term.dispose();
     await this.#transport.close();
     this.#applier.dispose();
-    this.#term.write(`\r\n[${NAME} is exiting.]\r\n`);
+    guard.run(
+      "closing the terminal",
+      () => this.#term.write(`\r\n[${NAME} is exiting.]\r\n`),
+    );
     if (!this.#contact) {
       console.error(
         `${NAME} did not make a successful connection to ${this.#opts.ip}:${this.#opts.port}.\n` +
@@ -184,10 +238,11 @@ class ClientSession {
       }
       if (this.#finished) return;
       if (n === null) {
-        this.#quit("Exiting...");
+        this.#guard.run("keyboard input", () => this.#quit("Exiting..."));
         return;
       }
-      this.#userInput(buf.slice(0, n));
+      const keys = buf.slice(0, n);
+      this.#guard.run("keyboard input", () => this.#userInput(keys));
     }
   }
 
@@ -260,7 +315,10 @@ class ClientSession {
       this.#notify.clearNetworkError(now);
     }
     const end = transport.sessionEnd();
-    if (end !== null) this.#finish(end === "timeout" ? 1 : 0);
+    // A server we own is ended by our caller even if it never acknowledged.
+    if (end !== null) {
+      this.#finish(end === "timeout" && !this.#run.ownsServer ? 1 : 0);
+    }
     this.#requestDraw();
   }
 
@@ -316,15 +374,17 @@ class ClientSession {
   #requestDraw(): void {
     if (this.#drawQueued || this.#finished) return;
     this.#drawQueued = true;
-    queueMicrotask(() => {
+    queueMicrotask(this.#guard.wrap("drawing", () => {
       this.#drawQueued = false;
       if (!this.#finished) this.#draw();
-    });
+    }));
   }
 
   #draw(): void {
     if (this.#suspended) return;
-    this.#drawFrame({ overlays: true });
+    // Its own boundary: a failed frame must not cost the keystroke being
+    // echoed or the timer of the next frame.
+    this.#guard.run("drawing", () => this.#drawFrame({ overlays: true }));
     const now = performance.now();
     const wait = Math.min(
       this.#notify.waitTime(now),
@@ -333,10 +393,13 @@ class ClientSession {
     if (this.#drawTimer !== null) clearTimeout(this.#drawTimer);
     this.#drawTimer = null;
     if (Number.isFinite(wait)) {
-      this.#drawTimer = setTimeout(() => {
-        this.#drawTimer = null;
-        this.#draw();
-      }, Math.max(1, Math.ceil(wait)));
+      this.#drawTimer = setTimeout(
+        this.#guard.wrap("drawing", () => {
+          this.#drawTimer = null;
+          this.#draw();
+        }),
+        Math.max(1, Math.ceil(wait)),
+      );
     }
   }
 
@@ -361,5 +424,6 @@ class ClientSession {
     this.#repaint = false;
     this.#term.write(out);
     this.#local = fb;
+    this.#run.onFrame?.(out);
   }
 }

@@ -16,6 +16,9 @@ import {
 import { Relay } from "./impairment_relay.ts";
 import { runClient } from "../client/session.ts";
 
+/** Names the process whose end ends the server (server/owner.ts, which the demo layer may not import). */
+const OWNER_PID_VAR = "TMOSH_OWNER_PID";
+
 /** Usage of `tmosh demo`. */
 export const DEMO_USAGE =
   "Usage: tmosh demo [--delay MS] [--jitter MS] [--loss P] [--reorder P] " +
@@ -116,7 +119,11 @@ export async function demoMain(args: string[]): Promise<number> {
   };
   let endpoint;
   try {
-    endpoint = await bootstrap(options);
+    // The server is ours: it ends when this process ends, however it ends
+    // (quit, SIGHUP, SIGTERM, SIGINT, SIGKILL); see server/owner.ts.
+    endpoint = await bootstrap(options, {
+      env: { [OWNER_PID_VAR]: String(Deno.pid) },
+    });
   } catch (e) {
     console.error((e as Error).message);
     return 1;
@@ -138,7 +145,7 @@ export async function demoMain(args: string[]): Promise<number> {
       key: endpoint.key,
       predict: parsed.predict,
       verbose: false,
-    });
+    }, { ownsServer: true });
   } finally {
     await relay.close();
   }

@@ -19,6 +19,10 @@ import {
 import { decodeKey } from "../protocol/crypto/key.ts";
 import { type SessionEnd, Transport } from "../protocol/network/transport.ts";
 import { UserStream } from "../protocol/statesync/user_stream.ts";
+import {
+  CAPABILITIES,
+  negotiatedCapabilities,
+} from "../protocol/statesync/capabilities.ts";
 
 /** How often waitFor polls, ms. */
 const POLL_MS = 10;
@@ -35,6 +39,12 @@ export interface HeadlessClientOptions {
   width: number;
   /** Terminal height, cells. */
   height: number;
+  /**
+   * Capabilities offered in the hello that opens the user stream, as the
+   * tmosh client does (docs/wire.md §13); default CAPABILITIES, null for no
+   * hello at all (a client exactly like stock mosh-client).
+   */
+  hello?: readonly string[] | null;
 }
 
 /** How a session ended: our shutdown was acked, we acked the server's, or ours timed out. */
@@ -52,6 +62,7 @@ export class HeadlessClient {
   #finish: (reason: FinishReason) => void = () => {};
   #reason: FinishReason | null = null;
   #closed = false;
+  #offered: readonly string[] | null = null;
 
   private constructor(
     transport: Transport<UserStream, CompleteTerminal>,
@@ -64,7 +75,7 @@ export class HeadlessClient {
     transport.onRemoteState(() => this.#checkFinished());
   }
 
-  /** Opens a client towards `ip`:`port` and sends state 1 = Resize(width, height). */
+  /** Opens a client towards `ip`:`port` and sends state 1 = [Hello,] Resize(width, height). */
   static connect(options: HeadlessClientOptions): HeadlessClient {
     const applier = new EmulatorApplier();
     const connection = Connection.connect(decodeKey(options.key), {
@@ -84,6 +95,9 @@ export class HeadlessClient {
       },
     );
     const client = new HeadlessClient(transport, applier);
+    const hello = options.hello === undefined ? CAPABILITIES : options.hello;
+    client.#offered = hello;
+    if (hello !== null) client.#push(transport.currentState.pushHello(hello));
     client.resize(options.width, options.height);
     return client;
   }
@@ -96,6 +110,15 @@ export class HeadlessClient {
   /** The newest echo ack received from the server. */
   get echoAck(): bigint {
     return this.transport.remoteState.echoAck;
+  }
+
+  /** The negotiated tmosh capabilities (docs/wire.md §13); null until the server answered the hello. */
+  get capabilities(): ReadonlySet<string> | null {
+    if (this.#offered === null) return null;
+    return negotiatedCapabilities(
+      this.transport.remoteState.capabilities,
+      this.#offered,
+    );
   }
 
   /** How the session ended, or null while it runs. */

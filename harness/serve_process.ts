@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { freeUdpPort } from "./ports.ts";
 import { descendants, killAndWait } from "./stock_mosh.ts";
+import { runEnv } from "./leaks.ts";
 
 export const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /** Longest a `tmosh serve` parent may take to print MOSH CONNECT and exit, ms. */
@@ -21,6 +22,7 @@ export function baseEnv(
     PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
     HOME: Deno.env.get("HOME") ?? "/tmp",
     LANG: "C.UTF-8",
+    ...runEnv(), // so the suite's leak check sees these servers (harness/leaks.ts)
     ...extra,
   };
 }

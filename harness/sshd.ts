@@ -7,6 +7,7 @@
 
 import { findBinary, requirePeers } from "./require_peer.ts";
 import { freeTcpPort } from "./ports.ts";
+import { TEST_RUN_VAR } from "./leaks.ts";
 
 /** Environment variable sshd accepts from clients, to tag processes a test starts. */
 export const TEST_MARK_VAR = "TMOSH_TEST_MARK";
@@ -114,7 +115,7 @@ function sshdConfig(dir: string, hostKey: string, port: number): string {
     "PasswordAuthentication no",
     "KbdInteractiveAuthentication no",
     `AuthorizedKeysFile ${dir}/authorized_keys`,
-    `AcceptEnv ${TEST_MARK_VAR} LANG LC_*`,
+    `AcceptEnv ${TEST_MARK_VAR} ${TEST_RUN_VAR} LANG LC_*`,
     "PrintMotd no",
     "PrintLastLog no",
     "UseDNS no",
@@ -137,7 +138,7 @@ function clientConfig(keyPath: string, port: number): string {
     "  BatchMode yes",
     "  ControlMaster no",
     "  ControlPath none",
-    `  SendEnv ${TEST_MARK_VAR} LANG LC_*`,
+    `  SendEnv ${TEST_MARK_VAR} ${TEST_RUN_VAR} LANG LC_*`,
     "  LogLevel ERROR",
     "",
   ].join("\n");

@@ -56,6 +56,8 @@ export interface PtyOptions {
   cwd?: string;
   /** argv[0] of the child, e.g. "-bash" for a login shell; defaults to `command[0]`. */
   argv0?: string;
+  /** Receives what the data handler throws (the read loop goes on); default: ignored. */
+  onError?: (err: unknown) => void;
 }
 
 /** How the child ended: an exit code, or the signal that killed it (both null if unknown). */
@@ -100,6 +102,7 @@ export class Pty {
   #reaped = false;
   #polls = new Set<Promise<number>>();
   #handler: ((chunk: Uint8Array) => void) | null = null;
+  #onError: (err: unknown) => void = () => {};
   #handlerSet = Promise.withResolvers<void>();
   #writes: PendingWrite[] = [];
   #writing = false;
@@ -137,7 +140,9 @@ export class Pty {
         cwd: options.cwd,
         argv0: options.argv0,
       });
-      return new Pty(pid, master, wake, openPidfd(pid));
+      const pty = new Pty(pid, master, wake, openPidfd(pid));
+      if (options.onError) pty.#onError = options.onError;
+      return pty;
     } catch (err) {
       closeQuietly(master);
       if (wake) wake.forEach(closeQuietly);
@@ -207,7 +212,8 @@ export class Pty {
           try {
             this.#handler!(chunk);
           } catch (err) {
-            reportError(err);
+            // reportError would end the process: the loop boundary is here.
+            this.#onError(err);
           }
           continue;
         }

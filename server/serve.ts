@@ -29,6 +29,7 @@ import {
   type ServeOptions,
 } from "./serve_args.ts";
 import type { SessionOptions } from "./session.ts";
+import { takeOwnerPid } from "./owner.ts";
 
 /** How long the first process waits for the daemon to report its port, ms. */
 const DAEMON_READY_TIMEOUT = 30_000;
@@ -39,6 +40,8 @@ const DEFAULT_SIZE = { cols: 80, rows: 24 };
 /** Runs `tmosh serve` with the words after `serve`; resolves to the exit status. */
 export async function serve(args: string[]): Promise<number> {
   const env = Deno.env.toObject();
+  // Read by the daemon too (it inherits our environment); never the program's.
+  const ownerPid = takeOwnerPid(env);
   const parsed = parseServeArgs(args, { env });
   if (parsed.kind === "help") {
     writeAll(Deno.stdout, `${SERVE_USAGE}\n`);
@@ -74,6 +77,7 @@ export async function serve(args: string[]): Promise<number> {
   const size = opts.daemonSize ?? terminalSize();
   if (opts.daemon || opts.verbose > 0) {
     const session = sessionOptions(opts, childEnv, size, timeouts);
+    if (ownerPid !== null) session.ownerPid = ownerPid;
     return opts.daemon
       ? await runDaemon(opts, session)
       : await runAttached(opts, session);

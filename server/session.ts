@@ -24,12 +24,18 @@ import {
   Transport,
 } from "../protocol/network/transport.ts";
 import type { Connection } from "../protocol/network/connection.ts";
+import { ErrorGuard } from "../protocol/network/guard.ts";
 import { errorText } from "../protocol/network/os_error.ts";
 import {
   takeNewEvents,
   UserStream,
 } from "../protocol/statesync/user_stream.ts";
 import { Pty } from "./pty.ts";
+import { watchOwner } from "./owner.ts";
+import {
+  acceptCapabilities,
+  CAPABILITIES,
+} from "../protocol/statesync/capabilities.ts";
 
 /** Options of {@linkcode runSession}. */
 export interface SessionOptions {
@@ -51,8 +57,14 @@ export interface SessionOptions {
   networkTimeoutMs?: number;
   /** MOSH_SERVER_SIGNAL_TMOUT in ms: SIGUSR1 ends the session only after this long without one (0 = always). */
   signalTimeoutMs?: number;
-  /** Receives status lines (attachment, exit reasons); default none. */
+  /** Receives status lines (attachment, exit reasons, internal errors); default none. */
   log?: (line: string) => void;
+  /** Observes each chunk of program output after the emulator got it (a test seam of the pty reader). */
+  onOutput?: (chunk: Uint8Array) => void;
+  /** The session ends as soon as this process has ended (TMOSH_OWNER_PID; `tmosh demo`). */
+  ownerPid?: number;
+  /** The tmosh capabilities this server accepts in a client's hello (docs/wire.md §13); default CAPABILITIES. */
+  capabilities?: readonly string[];
 }
 
 /** Longest sleep between checks while no client has spoken or a shutdown is under way, ms (mosh: serve). */
@@ -112,6 +124,8 @@ const END_MESSAGES: Record<SessionEnd, string> = {
 class ServerSession {
   readonly #options: SessionOptions;
   readonly #log: (line: string) => void;
+  /** The loop boundary: every callback handed to the event loop runs through it. */
+  readonly #guard: ErrorGuard;
   readonly #transport: SessionTransport<CompleteTerminal, UserStream>;
   readonly #emulator: Emulator;
   readonly #echo = new EchoAckTracker();
@@ -134,6 +148,7 @@ class ServerSession {
   constructor(connection: Connection, options: SessionOptions) {
     this.#options = options;
     this.#log = options.log ?? (() => {});
+    this.#guard = new ErrorGuard(this.#log);
     this.#width = options.width;
     this.#height = options.height;
     this.#emulator = new Emulator(options.width, options.height);
@@ -142,30 +157,37 @@ class ServerSession {
       initialLocal: this.#terminal,
       initialRemote: new UserStream(),
       sendMinDelay: SEND_MINDELAY_SERVER,
+      guard: this.#guard,
     });
   }
 
   /** Runs until an exit condition holds, then tears everything down. */
   async run(): Promise<number> {
-    this.#emulator.onReply((reply) => this.#writeHost(reply));
+    const guard = this.#guard;
+    this.#emulator.onReply(
+      guard.wrap("emulator replies", (reply) => this.#writeHost(reply)),
+    );
     if (this.#options.banner !== undefined) {
       this.#feed(this.#options.banner.replace(/\r?\n/g, "\r\n"));
     }
-    this.#transport.onRemoteState(() => {
-      try {
-        this.#onRemoteState();
-      } catch (err) {
-        // A bug here must not take the session down with it.
-        this.#log(`tmosh: applying client input failed: ${errorText(err)}`);
-      }
-    });
+    // The transport runs these through the guard.
+    this.#transport.onRemoteState(() => this.#onRemoteState());
     this.#transport.onTick(() => this.#service());
     this.#listen("SIGTERM", () => this.#onStopSignal("SIGTERM"));
     this.#listen("SIGINT", () => this.#onStopSignal("SIGINT"));
     this.#listen("SIGUSR1", () => this.#onUsr1());
     this.#listen("SIGHUP", () => {}); // ignored, as mosh-server does
+    const owner = this.#options.ownerPid;
+    const stopWatching = owner === undefined ? () => {} : watchOwner(
+      owner,
+      guard.wrap("watching the owner", () =>
+        this.#finish(
+          `The process that owns this server (pid ${owner}) has ended.`,
+        )),
+    );
     this.#service();
     await this.#done.promise;
+    stopWatching();
     await this.#teardown();
     return 0;
   }
@@ -179,7 +201,13 @@ class ServerSession {
     const num = this.#transport.remoteStateNum;
     const events = takeNewEvents(this.#transport);
     const pending: Uint8Array[] = [];
+    let input = false;
     events.forEach((ev, i) => {
+      if (ev.type === "hello") {
+        this.#hello(ev.capabilities);
+        return;
+      }
+      input = true;
       if (ev.type === "resize") {
         if (events[i + 1]?.type !== "resize") this.#resize(ev.width, ev.height);
       } else {
@@ -191,13 +219,28 @@ class ServerSession {
         else this.#writeHost(bytes);
       }
     });
-    if (events.length > 0) this.#echo.registerInputFrame(num, now);
+    // As mosh-server, only a state with keys or resizes (not a lone hello) is echo-acked.
+    if (input) this.#echo.registerInputFrame(num, now);
     if (this.#pty === null && !this.#shuttingDown()) {
       this.#spawn();
       for (const bytes of pending) this.#writeHost(bytes);
     }
     this.#queueSnapshot();
     this.#service();
+  }
+
+  /**
+   * A tmosh client's hello (docs/wire.md §13): answer in the synced state with
+   * the capabilities both sides speak. Until this, no diff holds an extension.
+   */
+  #hello(offered: readonly string[]): void {
+    const accepted = acceptCapabilities(
+      offered,
+      this.#options.capabilities ?? CAPABILITIES,
+    );
+    this.#log(`tmosh: client capabilities: ${accepted.join(" ") || "none"}`);
+    this.#terminal = this.#terminal.withCapabilities(accepted);
+    this.#transport.setCurrentState(this.#terminal);
   }
 
   /** Applies a client resize to the pty and the emulator. */
@@ -223,6 +266,7 @@ class ServerSession {
         env: o.env,
         cwd: o.cwd,
         argv0: o.argv0,
+        onError: (err) => this.#guard.report("the pty reader", err),
       });
     } catch (err) {
       this.#feed(`${errorText(err)}\r\n`);
@@ -230,19 +274,28 @@ class ServerSession {
       return;
     }
     const pty = this.#pty;
+    const guard = this.#guard;
     this.#childAlive = true;
-    pty.onData((chunk) => this.#feed(chunk));
-    pty.closed.then(() => this.#onHostEnd("the pty closed"));
-    pty.exited.then((exit) => {
+    pty.onData(guard.wrap("the pty reader", (chunk) => {
+      this.#feed(chunk);
+      this.#options.onOutput?.(chunk);
+    }));
+    pty.closed.then(
+      guard.wrap("the pty reader", () => this.#onHostEnd("the pty closed")),
+    );
+    pty.exited.then(guard.wrap("reaping the program", (exit) => {
       this.#childAlive = false;
       const how = exit.signal !== null
         ? `signal ${exit.signal}`
         : `status ${exit.code}`;
       setTimeout(
-        () => this.#onHostEnd(`the program exited (${how})`),
+        guard.wrap(
+          "reaping the program",
+          () => this.#onHostEnd(`the program exited (${how})`),
+        ),
         EXIT_DRAIN_MS,
       );
-    });
+    }));
   }
 
   /** Writes keystrokes or emulator replies to the pty; a failure ends the session. */
@@ -252,7 +305,12 @@ class ServerSession {
     const bytes = typeof data === "string"
       ? new TextEncoder().encode(data)
       : data;
-    pty.write(bytes).catch(() => this.#onHostEnd("writing to the pty failed"));
+    pty.write(bytes).catch(
+      this.#guard.wrap(
+        "writing to the pty",
+        () => this.#onHostEnd("writing to the pty failed"),
+      ),
+    );
   }
 
   // ---- output of the program ----
@@ -261,24 +319,28 @@ class ServerSession {
   #feed(data: Uint8Array | string): void {
     if (this.#finished) return;
     this.#lastWrite = this.#emulator.write(data).then(
-      () => this.#queueSnapshot(),
-      (err) => this.#log(`tmosh: emulator write failed: ${errorText(err)}`),
+      this.#guard.wrap("the emulator", () => this.#queueSnapshot()),
+      (err) => this.#guard.report("the emulator", err),
     );
   }
 
   /** Runs `fn` after every emulator write issued so far has been parsed. */
   #afterWrites(fn: () => void): void {
-    this.#lastWrite.then(fn, fn);
+    const guarded = this.#guard.wrap("the session loop", fn);
+    this.#lastWrite.then(guarded, guarded);
   }
 
   /** Publishes the emulator's screen at most once per macrotask. */
   #queueSnapshot(): void {
     if (this.#snapshotQueued || this.#finished) return;
     this.#snapshotQueued = true;
-    setTimeout(() => {
-      this.#snapshotQueued = false;
-      this.#publish();
-    }, 0);
+    setTimeout(
+      this.#guard.wrap("publishing the screen", () => {
+        this.#snapshotQueued = false;
+        this.#publish();
+      }),
+      0,
+    );
   }
 
   /** Makes the emulator's current screen the state the client should reach. */
@@ -379,7 +441,10 @@ class ServerSession {
     }
     clearTimeout(this.#timer);
     this.#timer = Number.isFinite(wait)
-      ? setTimeout(() => this.#service(), Math.max(0, Math.ceil(wait)))
+      ? setTimeout(
+        this.#guard.wrap("the session timer", () => this.#service()),
+        Math.max(0, Math.ceil(wait)),
+      )
       : undefined;
   }
 
@@ -413,7 +478,8 @@ class ServerSession {
   }
 
   #listen(signal: Deno.Signal, handler: () => void): void {
-    Deno.addSignalListener(signal, handler);
-    this.#signals.push([signal, handler]);
+    const guarded = this.#guard.wrap(`the ${signal} handler`, handler);
+    Deno.addSignalListener(signal, guarded);
+    this.#signals.push([signal, guarded]);
   }
 }

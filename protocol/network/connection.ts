@@ -28,6 +28,7 @@ import {
   timestamp16,
   timestampDiff,
 } from "./datagram.ts";
+import { ErrorGuard } from "./guard.ts";
 import { errorText } from "./os_error.ts";
 import { anyAddressFor, bindServerSocket } from "./port_range.ts";
 import { RttEstimator } from "./rtt.ts";
@@ -46,6 +47,8 @@ export interface ConnectionOptions {
   now?: () => number;
   /** Receives informational lines such as roaming notices (default: none). */
   log?: (line: string) => void;
+  /** Catches exceptions of the receive loop and the payload consumer (default: one logging to `log`). */
+  guard?: ErrorGuard;
 }
 
 /** Options of {@linkcode Connection.listen}. */
@@ -96,6 +99,7 @@ export class Connection {
   readonly #codec: DatagramCodec;
   readonly #now: () => number;
   readonly #log: (line: string) => void;
+  readonly #guard: ErrorGuard;
   readonly #ipv6: boolean;
   readonly #rtt = new RttEstimator();
   readonly #sockets: Socket[] = [];
@@ -127,6 +131,7 @@ export class Connection {
     });
     this.#now = options.now ?? monotonicNow;
     this.#log = options.log ?? (() => {});
+    this.#guard = options.guard ?? new ErrorGuard(this.#log);
     this.#ipv6 = setup.ipv6;
     this.#mtu = setup.ipv6 ? DEFAULT_IPV6_MTU : DEFAULT_IPV4_MTU;
     this.#remote = setup.remote;
@@ -185,6 +190,11 @@ export class Connection {
       warnings: [],
     };
     return new Connection(key, setup, options);
+  }
+
+  /** Where exceptions of this connection's callbacks are caught (a Transport on it shares it). */
+  get guard(): ErrorGuard {
+    return this.#guard;
   }
 
   /** Smoothed round-trip time, ms. */
@@ -399,7 +409,12 @@ export class Connection {
       }
       failures = 0;
       if (socket.closed) return;
-      this.#receive(received[0], received[1] as Deno.NetAddr);
+      const [bytes, from] = received;
+      // The loop boundary: a throwing consumer must not end the loop (or the process).
+      this.#guard.run(
+        "the datagram receive path",
+        () => this.#receive(bytes, from as Deno.NetAddr),
+      );
     }
   }
 
@@ -426,13 +441,7 @@ export class Connection {
       this.#hasRemote = true;
     }
     if (!this.#server) this.#pruneSockets(now);
-    if (this.#handler === null) return;
-    try {
-      this.#handler(datagram.payload);
-    } catch (err) {
-      // A throwing consumer is a bug: surface it without killing the loop.
-      reportError(err);
-    }
+    this.#handler?.(datagram.payload);
   }
 
   #open(bytes: Uint8Array): Datagram | null {

@@ -122,5 +122,13 @@ export const SENT_STATES_MAX = 32;
 /** Receiver holds at most this many states before quenching (mosh: Transport::recv, 1024). */
 export const RECEIVED_STATES_MAX = 1024;
 
+/**
+ * Held peer states beyond this many bytes (their byteSize() estimates) make
+ * the receiver drop its oldest held states, except the sender's fallback base
+ * and the newest, bytes (tmosh only: mosh bounds the count alone, and 1024
+ * screens of 1024x1024 cells are about 13 GB).
+ */
+export const RECEIVED_STATES_BYTES_MAX = 32 * 1024 * 1024;
+
 /** Quench period once the receiver queue is full, ms (mosh: Transport::recv, 15000). */
 export const RECEIVER_QUENCH = 15000;

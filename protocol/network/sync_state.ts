@@ -15,6 +15,12 @@ export interface SyncState<T> {
   applyDiff(diff: Uint8Array): T | null;
   /** This state without the known prefix `prefix`; returns this when nothing is dropped (mosh: subtract). */
   subtract?(prefix: T): T;
+  /**
+   * Approximate bytes this state holds, counting what it may share with other
+   * states as its own; lets the receiver bound the states it keeps by bytes
+   * (states without it count as 0).
+   */
+  byteSize?(): number;
   /** An independent copy, for states that are mutable (mosh: copy constructor). */
   clone?(): T;
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Connection } from "./connection.ts";
+import type { ErrorGuard } from "./guard.ts";
 import { FragmentAssembly, Fragmenter } from "./fragment.ts";
 import { decodeInstruction, encodeInstruction } from "../protobufs/messages.ts";
 import { SHUTDOWN_NUM } from "./constants.ts";
@@ -23,6 +24,8 @@ export interface TransportOptions<L, R> {
   sendMinDelay: number;
   /** Monotonic clock in ms; default performance.now(). */
   now?: () => number;
+  /** Catches exceptions of the timer and the handlers (default: the connection's guard). */
+  guard?: ErrorGuard;
 }
 
 /**
@@ -87,6 +90,7 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
   readonly receiver: TransportReceiver<R>;
   readonly #connection: Connection;
   readonly #now: () => number;
+  readonly #guard: ErrorGuard;
   readonly #fragmenter = new Fragmenter();
   readonly #assembly = new FragmentAssembly();
   #onRemote: (() => void)[] = [];
@@ -100,13 +104,19 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
   constructor(connection: Connection, options: TransportOptions<L, R>) {
     this.#connection = connection;
     this.#now = options.now ?? (() => performance.now());
+    this.#guard = options.guard ?? connection.guard;
     const now = this.#now();
     this.sender = new TransportSender(options.initialLocal, now, {
       sendMinDelay: options.sendMinDelay,
       rtt: connection,
     });
     this.receiver = new TransportReceiver(options.initialRemote, now);
-    connection.onPayload((payload) => this.#receive(payload));
+    connection.onPayload(
+      this.#guard.wrap(
+        "the transport receive path",
+        (payload) => this.#receive(payload),
+      ),
+    );
   }
 
   /** The connection underneath (for tests and diagnostics). */
@@ -240,7 +250,9 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
         this.#connection.send(fragment);
       }
     }
-    for (const h of this.#onTick) h();
+    for (const h of this.#onTick) {
+      this.#guard.run("a transport tick handler", h);
+    }
     this.schedule();
   }
 
@@ -268,7 +280,9 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
     this.#timer = setTimeout(() => {
       this.#timer = null;
       this.#timerAt = Infinity;
-      this.tick();
+      this.#guard.run("the transport timer", () => this.tick());
+      // Re-armed even when the tick threw, so the session keeps sending.
+      this.schedule();
     }, Math.max(0, Math.ceil(wait)));
   }
 
@@ -301,7 +315,9 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
     if (!result.accepted) this.#instructionsDropped++;
     this.#connection.setLastRoundtripSuccess(this.sender.lastAckedSendTime);
     if (result.ackNumChanged) {
-      for (const h of this.#onRemote) h();
+      for (const h of this.#onRemote) {
+        this.#guard.run("a remote-state handler", h);
+      }
     }
     this.schedule();
   }

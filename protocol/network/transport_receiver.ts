@@ -7,11 +7,21 @@
  * Hostile instructions are dropped, never thrown: a malformed diff changes
  * nothing, and throwaway_num can never remove the state a diff applies to or
  * the newest state (stricter than stock Mosh, which aborts instead).
+ *
+ * Besides mosh's count limit, what is held is bounded by bytes (states that
+ * implement byteSize(), i.e. screens): past RECEIVED_STATES_BYTES_MAX the
+ * oldest held states are dropped first, except the oldest one (the state the
+ * sender names as its throwaway floor, which it falls back on while our acks
+ * do not reach it) and the newest (what we show and ack). A diff from a
+ * dropped state is then refused as "missing-base" and the sender resends from
+ * a newer one once our ack arrives, so a hostile peer cannot make us hold more
+ * than the budget plus two states.
  * @module
  */
 
 import {
   PROTOCOL_VERSION,
+  RECEIVED_STATES_BYTES_MAX,
   RECEIVED_STATES_MAX,
   RECEIVER_QUENCH,
 } from "./constants.ts";
@@ -44,12 +54,16 @@ interface HeldState<T> {
   time: number;
   num: bigint;
   state: T;
+  /** The state's byteSize() when stored, bytes. */
+  bytes: number;
 }
 
 /** Keeps the peer's recent states and applies their diffs (mosh: Transport's receiving side). */
 export class TransportReceiver<T extends SyncState<T>> {
   /** In increasing num order; never empty. */
   #held: HeldState<T>[];
+  /** Sum of the held states' `bytes`. */
+  #heldBytes: number;
   #quenchUntil = 0;
   #ackNum = 0n;
   #lastHeard = 0;
@@ -57,7 +71,9 @@ export class TransportReceiver<T extends SyncState<T>> {
 
   /** Starts holding `initial` as the peer's state 0, received at `now`. */
   constructor(initial: T, now: number) {
-    this.#held = [{ time: now, num: 0n, state: initial }];
+    const bytes = initial.byteSize?.() ?? 0;
+    this.#held = [{ time: now, num: 0n, state: initial, bytes }];
+    this.#heldBytes = bytes;
     this.#lastRead = initial;
   }
 
@@ -91,6 +107,11 @@ export class TransportReceiver<T extends SyncState<T>> {
     return this.#held.length;
   }
 
+  /** Bytes held, by the states' byteSize() estimates. */
+  get heldBytes(): number {
+    return this.#heldBytes;
+  }
+
   /** Numbers of the states held, oldest first (for tests and diagnostics). */
   heldNums(): bigint[] {
     return this.#held.map((h) => h.num);
@@ -118,13 +139,17 @@ export class TransportReceiver<T extends SyncState<T>> {
       this.#quenchUntil = now + RECEIVER_QUENCH;
     }
 
-    const entry = { time: now, num: instr.newNum, state };
+    const bytes = state.byteSize?.() ?? 0;
+    const entry = { time: now, num: instr.newNum, state, bytes };
+    this.#heldBytes += bytes;
     const later = this.#held.findIndex((h) => h.num > entry.num);
     if (later >= 0) {
       this.#held.splice(later, 0, entry);
+      this.#trimToBudget();
       return { accepted: true, ackNumChanged: false, dataAck: false };
     }
     this.#held.push(entry);
+    this.#trimToBudget();
     this.#ackNum = entry.num;
     this.#lastHeard = now;
     return {
@@ -156,9 +181,24 @@ export class TransportReceiver<T extends SyncState<T>> {
   #throwAwayBelow(num: bigint, keep: HeldState<T>): void {
     const newest = this.#held[this.#held.length - 1];
     if (this.#held[0].num >= num) return;
-    this.#held = this.#held.filter((h) =>
-      h.num >= num || h === keep || h === newest
-    );
+    this.#held = this.#held.filter((h) => {
+      const kept = h.num >= num || h === keep || h === newest;
+      if (!kept) this.#heldBytes -= h.bytes;
+      return kept;
+    });
+  }
+
+  /** Drops the oldest held states but the first and the newest while over the byte budget. */
+  #trimToBudget(): void {
+    const held = this.#held;
+    let drop = 0;
+    while (
+      this.#heldBytes > RECEIVED_STATES_BYTES_MAX && drop < held.length - 2
+    ) {
+      this.#heldBytes -= held[1 + drop].bytes;
+      drop++;
+    }
+    if (drop > 0) held.splice(1, drop);
   }
 }
 

@@ -31,16 +31,24 @@ export interface Instruction {
   chaff: Uint8Array;
 }
 
-/** One client-to-server event (docs/wire.md §5.2). */
+/**
+ * One client-to-server event (docs/wire.md §5.2); `hello` is tmosh's private
+ * extension (docs/wire.md §13), which stock mosh-server skips.
+ */
 export type UserEvent =
   | { type: "keys"; keys: Uint8Array }
-  | { type: "resize"; width: number; height: number };
+  | { type: "resize"; width: number; height: number }
+  | { type: "hello"; capabilities: string[] };
 
-/** One server-to-client diff step (docs/wire.md §5.3). */
+/**
+ * One server-to-client diff step (docs/wire.md §5.3); `welcome` is tmosh's
+ * private extension (docs/wire.md §13), sent only to a client that said hello.
+ */
 export type HostEvent =
   | { type: "bytes"; bytes: Uint8Array }
   | { type: "resize"; width: number; height: number }
-  | { type: "echoAck"; num: bigint };
+  | { type: "echoAck"; num: bigint }
+  | { type: "welcome"; capabilities: string[] };
 
 // Field numbers (mosh: src/protobufs/*.proto).
 /** Instruction fields 1-7 (TransportBuffers.Instruction). */
@@ -56,6 +64,18 @@ const F_KEYS = 4;
 const F_WIDTH = 5, F_HEIGHT = 6;
 /** EchoAck.echo_ack_num = 8. */
 const F_ECHO_ACK_NUM = 8;
+
+/**
+ * tmosh's private extension numbers on ClientBuffers.Instruction and
+ * HostBuffers.Instruction: [EXT_FIRST, EXT_LAST] (docs/wire.md §13;
+ * protocol/protobufs/tmoshext.proto). Mosh uses 2, 3 and 7, and forks with
+ * agent forwarding use 8. A diff toward a stock peer never holds one.
+ */
+export const EXT_FIRST = 4000, EXT_LAST = 4099;
+/** TmoshExt.hello (user) and TmoshExt.welcome (host), both 4000. */
+const X_HELLO = 4000, X_WELCOME = 4000;
+/** Hello.capability = 1, Welcome.capability = 1 (repeated string). */
+const F_CAPABILITY = 1;
 
 /** Largest value of a uint64 field, 2^64-1 (protobuf: uint64). */
 export const U64_MAX = 0xffffffffffffffffn;
@@ -124,8 +144,10 @@ export function encodeUserMessage(events: UserEvent[]): Uint8Array {
     if (ev.type === "keys") {
       w.tag(X_KEYSTROKE, WireType.LengthDelimited).fork();
       w.tag(F_KEYS, WireType.LengthDelimited).bytes(ev.keys).join();
-    } else {
+    } else if (ev.type === "resize") {
       writeResize(w, ev.width, ev.height);
+    } else {
+      writeCapabilities(w, X_HELLO, ev.capabilities);
     }
     w.join();
   }
@@ -133,13 +155,13 @@ export function encodeUserMessage(events: UserEvent[]): Uint8Array {
 }
 
 /**
- * Parses a UserMessage into events (keystroke wins if an instruction has both;
- * instructions with neither are skipped); null if the bytes are invalid.
+ * Parses a UserMessage into events (per instruction: keystroke, else resize,
+ * else hello; instructions with none are skipped); null if the bytes are invalid.
  */
 export function decodeUserMessage(bytes: Uint8Array): UserEvent[] | null {
   const out: UserEvent[] = [];
   const ok = readInstructions(bytes, (ins) => {
-    const found: { keys?: Uint8Array; resize?: Size } = {};
+    const found: { keys?: Uint8Array; resize?: Size; hello?: string[] } = {};
     const fine = readFields(ins, (r, field, type) => {
       if (field === X_KEYSTROKE) {
         if (type !== WireType.LengthDelimited) return skip(r, type, field);
@@ -151,6 +173,11 @@ export function decodeUserMessage(bytes: Uint8Array): UserEvent[] | null {
         const rs = readResize(r.bytes(), found.resize);
         if (rs === null) return false;
         found.resize = rs;
+      } else if (field === X_HELLO) {
+        if (type !== WireType.LengthDelimited) return skip(r, type, field);
+        const caps = readCapabilities(r.bytes(), found.hello);
+        if (caps === null) return false;
+        found.hello = caps;
       } else {
         return skip(r, type, field);
       }
@@ -159,6 +186,9 @@ export function decodeUserMessage(bytes: Uint8Array): UserEvent[] | null {
     if (!fine) return false;
     if (found.keys) out.push({ type: "keys", keys: found.keys });
     else if (found.resize) out.push({ type: "resize", ...found.resize });
+    else if (found.hello) {
+      out.push({ type: "hello", capabilities: found.hello });
+    }
     return true;
   });
   return ok ? out : null;
@@ -174,9 +204,11 @@ export function encodeHostMessage(events: HostEvent[]): Uint8Array {
       w.tag(F_KEYS, WireType.LengthDelimited).bytes(ev.bytes).join();
     } else if (ev.type === "resize") {
       writeResize(w, ev.width, ev.height);
-    } else {
+    } else if (ev.type === "echoAck") {
       w.tag(X_ECHOACK, WireType.LengthDelimited).fork();
       w.tag(F_ECHO_ACK_NUM, WireType.Varint).uint64(u64(ev.num)).join();
+    } else {
+      writeCapabilities(w, X_WELCOME, ev.capabilities);
     }
     w.join();
   }
@@ -185,12 +217,17 @@ export function encodeHostMessage(events: HostEvent[]): Uint8Array {
 
 /**
  * Parses a HostMessage into events, in order (per instruction: hostbytes, else
- * resize, else echoack; others skipped); null if the bytes are invalid.
+ * resize, else echoack, else welcome; others skipped); null if the bytes are invalid.
  */
 export function decodeHostMessage(bytes: Uint8Array): HostEvent[] | null {
   const out: HostEvent[] = [];
   const ok = readInstructions(bytes, (ins) => {
-    const found: { bytes?: Uint8Array; resize?: Size; echoAck?: bigint } = {};
+    const found: {
+      bytes?: Uint8Array;
+      resize?: Size;
+      echoAck?: bigint;
+      welcome?: string[];
+    } = {};
     const fine = readFields(ins, (r, field, type) => {
       if (field === X_HOSTBYTES) {
         if (type !== WireType.LengthDelimited) return skip(r, type, field);
@@ -213,6 +250,11 @@ export function decodeHostMessage(bytes: Uint8Array): HostEvent[] | null {
         });
         if (!inner) return false;
         found.echoAck = num;
+      } else if (field === X_WELCOME) {
+        if (type !== WireType.LengthDelimited) return skip(r, type, field);
+        const caps = readCapabilities(r.bytes(), found.welcome);
+        if (caps === null) return false;
+        found.welcome = caps;
       } else {
         return skip(r, type, field);
       }
@@ -223,6 +265,8 @@ export function decodeHostMessage(bytes: Uint8Array): HostEvent[] | null {
     else if (found.resize) out.push({ type: "resize", ...found.resize });
     else if (found.echoAck !== undefined) {
       out.push({ type: "echoAck", num: found.echoAck });
+    } else if (found.welcome) {
+      out.push({ type: "welcome", capabilities: found.welcome });
     }
     return true;
   });
@@ -234,6 +278,39 @@ function writeResize(w: BinaryWriter, width: number, height: number): void {
   w.tag(X_RESIZE, WireType.LengthDelimited).fork();
   w.tag(F_WIDTH, WireType.Varint).int32(width);
   w.tag(F_HEIGHT, WireType.Varint).int32(height).join();
+}
+
+/** Writes a Hello or Welcome extension `field` listing `capabilities`. */
+function writeCapabilities(
+  w: BinaryWriter,
+  field: number,
+  capabilities: readonly string[],
+): void {
+  w.tag(field, WireType.LengthDelimited).fork();
+  for (const c of capabilities) {
+    w.tag(F_CAPABILITY, WireType.LengthDelimited).string(c);
+  }
+  w.join();
+}
+
+/**
+ * Reads a Hello or Welcome, appending to `prev` as protobuf merges repeated
+ * occurrences; null if invalid. Names are decoded leniently (bad UTF-8
+ * becomes U+FFFD); callers keep only the names they know.
+ */
+function readCapabilities(
+  bytes: Uint8Array,
+  prev: string[] | undefined,
+): string[] | null {
+  const caps = prev ? [...prev] : [];
+  const ok = readFields(bytes, (r, field, type) => {
+    if (field !== F_CAPABILITY || type !== WireType.LengthDelimited) {
+      return skip(r, type, field);
+    }
+    caps.push(r.string());
+    return true;
+  });
+  return ok ? caps : null;
 }
 
 /** A terminal size in cells. */

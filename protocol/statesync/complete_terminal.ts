@@ -1,9 +1,11 @@
 /**
  * The server-to-client state: a terminal framebuffer plus the echo ack
- * (mosh: Terminal::Complete; docs/wire.md §8.2–§8.3).
+ * (mosh: Terminal::Complete; docs/wire.md §8.2–§8.3), plus tmosh's negotiated
+ * capabilities (docs/wire.md §13), null until the server has seen a hello.
  * @module
  */
 import { ECHO_TIMEOUT } from "./constants.ts";
+import { cleanCapabilities, sameCapabilities } from "./capabilities.ts";
 import { newFrame } from "../terminal/display.ts";
 import {
   type Framebuffer,
@@ -30,40 +32,84 @@ export class CompleteTerminal {
   readonly fb: Framebuffer;
   /** Newest client state whose keystrokes reached the application ≥ 50 ms ago. */
   readonly echoAck: bigint;
+  /**
+   * The server's answer to the client's hello (docs/wire.md §13): the
+   * capabilities in use; null until the server has seen a hello, and then
+   * never part of a diff, so a stock client never receives the extension.
+   */
+  readonly capabilities: readonly string[] | null;
   readonly #applier: FrameApplier | undefined;
+  #bytes = -1;
 
   /** A state of `fb` with `echoAck`; `applier` is needed only where diffs are applied (client). */
   constructor(
     fb: Framebuffer,
     echoAck = 0n,
-    options: { applier?: FrameApplier } = {},
+    options: {
+      applier?: FrameApplier;
+      capabilities?: readonly string[] | null;
+    } = {},
   ) {
     this.fb = fb;
     this.echoAck = echoAck;
+    this.capabilities = options.capabilities ?? null;
     this.#applier = options.applier;
+  }
+
+  /** Approximate bytes of the screen, rows shared with other states counted too (the receiver's byte budget). */
+  byteSize(): number {
+    if (this.#bytes < 0) this.#bytes = framebufferBytes(this.fb);
+    return this.#bytes;
   }
 
   /** The same state with another framebuffer. */
   withFramebuffer(fb: Framebuffer): CompleteTerminal {
     if (fb === this.fb) return this;
-    return new CompleteTerminal(fb, this.echoAck, { applier: this.#applier });
+    return this.#with(fb, this.echoAck, this.capabilities);
   }
 
   /** The same state with another echo ack. */
   withEchoAck(echoAck: bigint): CompleteTerminal {
     if (echoAck === this.echoAck) return this;
-    return new CompleteTerminal(this.fb, echoAck, { applier: this.#applier });
+    return this.#with(this.fb, echoAck, this.capabilities);
   }
 
-  /** Mosh's equality: framebuffer and echo ack. */
+  /** The same state answering a hello with `capabilities` (server; docs/wire.md §13). */
+  withCapabilities(capabilities: readonly string[]): CompleteTerminal {
+    if (sameCapabilities(capabilities, this.capabilities)) return this;
+    return this.#with(this.fb, this.echoAck, [...capabilities]);
+  }
+
+  #with(
+    fb: Framebuffer,
+    echoAck: bigint,
+    capabilities: readonly string[] | null,
+  ): CompleteTerminal {
+    return new CompleteTerminal(fb, echoAck, {
+      applier: this.#applier,
+      capabilities,
+    });
+  }
+
+  /** Mosh's equality (framebuffer and echo ack), plus the capabilities. */
   equals(other: CompleteTerminal): boolean {
     return this.echoAck === other.echoAck &&
+      sameCapabilities(this.capabilities, other.capabilities) &&
       framebuffersEqual(this.fb, other.fb);
   }
 
-  /** HostMessage turning `old` into this: EchoAck, then Resize, then HostBytes (docs/wire.md §8.2). */
+  /**
+   * HostMessage turning `old` into this: tmosh's Welcome (only once the
+   * capabilities are set), then EchoAck, Resize, HostBytes (docs/wire.md §8.2, §13).
+   */
   diffFrom(old: CompleteTerminal): Uint8Array {
     const events: HostEvent[] = [];
+    if (
+      this.capabilities !== null &&
+      !sameCapabilities(this.capabilities, old.capabilities)
+    ) {
+      events.push({ type: "welcome", capabilities: [...this.capabilities] });
+    }
     if (this.echoAck !== old.echoAck) {
       events.push({ type: "echoAck", num: this.echoAck });
     }
@@ -91,9 +137,12 @@ export class CompleteTerminal {
     const events = decodeHostMessage(diff);
     if (events === null || this.#applier === undefined) return null;
     let echoAck = this.echoAck;
+    let capabilities = this.capabilities;
     const screen: HostEvent[] = [];
     for (const ev of events) {
-      if (ev.type === "echoAck") {
+      if (ev.type === "welcome") {
+        capabilities = cleanCapabilities(ev.capabilities);
+      } else if (ev.type === "echoAck") {
         // The echo ack never goes down; a peer that lowers it is ignored.
         if (ev.num > echoAck) echoAck = ev.num;
       } else if (ev.type === "resize") {
@@ -107,8 +156,24 @@ export class CompleteTerminal {
     const fb = screen.length === 0
       ? this.fb
       : this.#applier.apply(this.fb, screen);
-    return new CompleteTerminal(fb, echoAck, { applier: this.#applier });
+    return this.#with(fb, echoAck, capabilities);
   }
+}
+
+/** Estimated overhead of one row object and of one framebuffer, bytes. */
+const ROW_OVERHEAD = 96, FRAMEBUFFER_OVERHEAD = 512;
+
+/** Approximate bytes a framebuffer holds: cell words, cluster texts, titles and clipboard. */
+function framebufferBytes(fb: Framebuffer): number {
+  let n = FRAMEBUFFER_OVERHEAD +
+    2 * (fb.title.length + fb.iconName.length + fb.clipboard.length);
+  for (const row of fb.rows) {
+    n += ROW_OVERHEAD + row.cells.byteLength;
+    if (row.texts === undefined) continue;
+    n += 8 * row.texts.length;
+    for (const t of row.texts) if (t !== undefined) n += 16 + 2 * t.length;
+  }
+  return n;
 }
 
 /**

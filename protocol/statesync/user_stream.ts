@@ -12,14 +12,18 @@
  */
 
 import { MAX_TERMINAL_DIMENSION } from "./constants.ts";
+import { cleanCapabilities, sameCapabilities } from "./capabilities.ts";
 import {
   decodeUserMessage,
   encodeUserMessage,
   type UserEvent,
 } from "../protobufs/messages.ts";
 
-/** One stored event: a key byte (0..255) or a resize. */
-type Event = number | { readonly width: number; readonly height: number };
+/** One stored event: a key byte (0..255), a resize, or a tmosh hello (docs/wire.md §13). */
+type Event =
+  | number
+  | { readonly width: number; readonly height: number }
+  | { readonly hello: readonly string[] };
 
 /** A shared append-only log; views reference a slice of it. */
 interface EventLog {
@@ -81,6 +85,15 @@ export class UserStream {
     }]);
   }
 
+  /**
+   * A new state with a tmosh hello offering `capabilities` appended (docs/wire.md §13).
+   * Like any event it is sent once from the receiver's assumed state, resent
+   * after loss, and dropped by `subtract` once acked.
+   */
+  pushHello(capabilities: readonly string[]): UserStream {
+    return this.#append([{ hello: cleanCapabilities(capabilities) }]);
+  }
+
   /** Whether both streams hold the same events (mosh: operator==). */
   equals(other: UserStream): boolean {
     if (this.#len !== other.#len) return false;
@@ -98,7 +111,11 @@ export class UserStream {
     return events.length === 0 ? new Uint8Array(0) : encodeUserMessage(events);
   }
 
-  /** A new state with the UserMessage `diff` appended; resizes outside [1, MAX_TERMINAL_DIMENSION] are ignored; null if malformed. */
+  /**
+   * A new state with the UserMessage `diff` appended; resizes outside
+   * [1, MAX_TERMINAL_DIMENSION] are ignored, hellos keep only well-formed
+   * names; null if malformed.
+   */
   applyDiff(diff: Uint8Array): UserStream | null {
     if (diff.length === 0) return this;
     const decoded = decodeUserMessage(diff);
@@ -107,6 +124,8 @@ export class UserStream {
     for (const ev of decoded) {
       if (ev.type === "keys") {
         for (const b of ev.keys) add.push(b);
+      } else if (ev.type === "hello") {
+        add.push({ hello: cleanCapabilities(ev.capabilities) });
       } else if (validDimension(ev.width) && validDimension(ev.height)) {
         add.push({ width: ev.width, height: ev.height });
       }
@@ -150,7 +169,11 @@ export class UserStream {
     while (i < stop) {
       const ev = events[i];
       if (typeof ev !== "number") {
-        out.push({ type: "resize", width: ev.width, height: ev.height });
+        out.push(
+          "hello" in ev
+            ? { type: "hello", capabilities: [...ev.hello] }
+            : { type: "resize", width: ev.width, height: ev.height },
+        );
         i++;
         continue;
       }
@@ -204,6 +227,9 @@ export interface UserStreamSource {
 /** Whether two stored events are equal. */
 function sameEvent(a: Event, b: Event): boolean {
   if (typeof a === "number" || typeof b === "number") return a === b;
+  if ("hello" in a || "hello" in b) {
+    return "hello" in a && "hello" in b && sameCapabilities(a.hello, b.hello);
+  }
   return a.width === b.width && a.height === b.height;
 }
 

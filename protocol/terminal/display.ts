@@ -16,6 +16,7 @@
  * @module
  */
 
+import { isClipboardWrite } from "./emulator_modes.ts";
 import {
   ATTRS_SHIFT,
   blankRow,
@@ -290,7 +291,9 @@ export function newFrame(
       ? `\x1b]0;${next.title}\x07`
       : `\x1b]1;${next.iconName}\x07\x1b]2;${next.title}\x07`;
   }
-  if (next.clipboard !== last.clipboard) {
+  if (
+    next.clipboard !== last.clipboard && isClipboardWrite(next.clipboard)
+  ) {
     out += `\x1b]52;c;${next.clipboard}\x07`;
   }
   if (!initialized || next.reverseVideo !== last.reverseVideo) {

@@ -9,10 +9,21 @@
 import type { Framebuffer } from "./framebuffer.ts";
 import type { XParams } from "./xterm_internals.ts";
 
-/** Longest OSC string mosh keeps, code points (mosh: MAXIMUM_CLIPBOARD_SIZE). */
-const OSC_MAX = 16384;
+/** Longest OSC string mosh keeps, code points (mosh: MAXIMUM_CLIPBOARD_SIZE); also the emulator's cap on OSC and DCS input. */
+export const OSC_MAX = 16384;
 /** Longest title OSC string mosh keeps, code points (terminalfunctions.cc). */
 const TITLE_OSC_MAX = 256;
+
+/**
+ * Whether an OSC 52 payload (after `c;`) is a clipboard write: base64 text
+ * only. A query (`?`, which a local terminal answers with its clipboard) or
+ * anything else a terminal might read as one (`?` after other characters, a
+ * further `;`) is not, so it is never kept nor forwarded (stricter than
+ * mosh, which forwards `?`).
+ */
+export function isClipboardWrite(data: string): boolean {
+  return /^[A-Za-z0-9+/=]*$/.test(data);
+}
 
 /** Mosh's modes, titles, clipboard and bell count, updated by control functions. */
 export class TerminalModes {
@@ -89,9 +100,9 @@ export class TerminalModes {
     if (id !== 1) this.title = title;
   }
 
-  /** OSC 52: keep a `c;` clipboard payload (cut as mosh cuts it). */
+  /** OSC 52: keep a `c;` clipboard write (cut as mosh cuts it); queries are dropped. */
   osc52(data: string): void {
-    if (data.startsWith("c;")) {
+    if (data.startsWith("c;") && isClipboardWrite(data.slice(2))) {
       const cps = Array.from(data);
       this.clipboard = cps.length > OSC_MAX - 3
         ? cps.slice(2, OSC_MAX - 3).join("")

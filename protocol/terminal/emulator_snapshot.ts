@@ -101,9 +101,10 @@ function rowFromLine(line: XLine, cols: number, isBottom: boolean): Row {
     if (width === 2 && (x + 1 >= cols || ((d[i + 3] >>> 22) & 3) !== 0)) {
       empty = true;
     }
-    if (width === 0 && (x === 0 || ((d[i - 3] >>> 22) & 3) !== 2 || !empty)) {
+    if (width === 0) {
+      // After a wide character: its continuation (whatever mosh keeps hidden there is not shown).
       empty = true;
-      width = 1;
+      if (x === 0 || ((d[i - 3] >>> 22) & 3) !== 2) width = 1;
     }
     if (empty) {
       // A continuation carries its wide cell's background, as a diff recreates it.
@@ -124,9 +125,14 @@ function rowFromLine(line: XLine, cols: number, isBottom: boolean): Row {
     cells[i + 2] = colorFromX(bg);
   }
   const last = (cols - 1) * CELL_WORDS;
-  const wrap = !isBottom && (d[last + 2] & WRAP_BIT) !== 0 &&
-    ((cells[last] & (CODE_MASK | TEXT_FLAG)) !== 0 ||
-      (cells[last] >>> WIDTH_SHIFT & 3) === 0);
+  // mosh keeps the flag until the last cell itself is reset, even once that
+  // cell is blank; a diff can only convey it by writing a space there, so a
+  // blank last cell of a wrapped row is held as a space (what any client holds).
+  const wrap = !isBottom && (d[last + 2] & WRAP_BIT) !== 0;
+  if (wrap && (cells[last] & (CODE_MASK | TEXT_FLAG)) === 0) {
+    const w = cells[last] >>> WIDTH_SHIFT & 3;
+    if (w !== 0) cells[last] = 0x20 | (1 << WIDTH_SHIFT);
+  }
   return { width: cols, wrap, cells, texts };
 }
 

@@ -68,8 +68,20 @@ export interface XHandler {
   _parser: {
     reset(): void;
     precedingJoinState: number;
-    _oscParser: { end(...a: unknown[]): unknown };
-    _dcsParser: { unhook(...a: unknown[]): unknown };
+    _oscParser: XStringParser & {
+      start(): void;
+      end(...a: unknown[]): unknown;
+    };
+    _dcsParser: XStringParser & {
+      hook(...a: unknown[]): void;
+      unhook(...a: unknown[]): unknown;
+    };
+    _csiHandlers: Record<number, unknown[]>;
+    _escHandlers: Record<number, unknown[]>;
+    _executeHandlers: Record<number, () => void>;
+    _executeHandlerFb: (code: number) => void;
+    _params: { _subParamsLength: number };
+    _identifier(id: XFunctionId, finalRange?: number[]): number;
   };
   print(data: Uint32Array, start: number, end: number): void;
   tab(): boolean;
@@ -80,6 +92,10 @@ export interface XHandler {
     clearWrap: boolean,
   ): void;
   _resetBufferLine(y: number): void;
+}
+/** The payload entry point of xterm's OSC and DCS sub-parsers (code points `data[start..end)`). */
+export interface XStringParser {
+  put(data: Uint32Array, start: number, end: number): void;
 }
 /** xterm's CoreTerminal (a public Terminal's `_core`). */
 export interface XCore {
@@ -155,6 +171,57 @@ export function disableReflow(ih: XHandler): void {
   });
 }
 
+/** A control function's identifier as xterm.js's parser API takes it. */
+export interface XFunctionId {
+  prefix?: string;
+  intermediates?: string;
+  final: string;
+}
+
+/**
+ * Make only the given functions act, as mosh's dispatcher does: every other
+ * CSI or ESC sequence finds a handler that swallows it; a CSI sequence holding
+ * a colon is swallowed too, calling `onIgnored` (mosh's parser drops such a
+ * sequence before dispatch, so unlike an unknown function it keeps a pending
+ * wrap); C0/C1 controls run `execute[code]` or nothing.
+ */
+export function restrictFunctions(
+  ih: XHandler,
+  allowed: { csi: XFunctionId[]; esc: XFunctionId[] },
+  execute: Record<number, () => void>,
+  onIgnored: () => void,
+): void {
+  const parser = ih._parser;
+  if (
+    typeof parser._identifier !== "function" ||
+    typeof parser._csiHandlers !== "object" ||
+    typeof parser._escHandlers !== "object" || !parser._params
+  ) {
+    throw new Error(UNSUPPORTED);
+  }
+  const csi = new Set(allowed.csi.map((id) => String(parser._identifier(id))));
+  const esc = new Set(
+    allowed.esc.map((id) => String(parser._identifier(id, [0x30, 0x7e]))),
+  );
+  parser._csiHandlers = new Proxy(parser._csiHandlers, {
+    get: (target, key) => {
+      if (typeof key !== "string") return Reflect.get(target, key);
+      if (parser._params._subParamsLength > 0) {
+        return [() => (onIgnored(), true)];
+      }
+      return csi.has(key) ? Reflect.get(target, key) : [() => true];
+    },
+  });
+  parser._escHandlers = new Proxy(parser._escHandlers, {
+    get: (target, key) =>
+      typeof key === "string" && !esc.has(key)
+        ? [() => true]
+        : Reflect.get(target, key),
+  });
+  parser._executeHandlers = Object.assign(Object.create(null), execute);
+  parser._executeHandlerFb = () => {};
+}
+
 /** Call `fn` on every line (scrollback included) of the given buffers. */
 export function forEachLine(
   buffers: XBuffer[],
@@ -166,4 +233,40 @@ export function forEachLine(
       if (l) fn(l);
     }
   }
+}
+
+/**
+ * Caps every OSC and DCS string at `max` code points where xterm.js's parser
+ * hands payload to its sub-parsers (mosh keeps at most 16384 characters of an
+ * OSC string and drops DCS payload). Code points beyond the cap are dropped
+ * there and never reach a handler, so nothing ever buffers them (xterm.js
+ * itself would buffer up to 10 MB per handler). The count restarts when an
+ * OSC starts or a DCS is hooked. SOS, PM and APC strings are ignored by
+ * xterm.js's state table (never buffered), so they need no cap.
+ */
+export function capControlStrings(ih: XHandler, max: number): void {
+  const osc = ih._parser._oscParser, dcs = ih._parser._dcsParser;
+  if (
+    typeof osc?.put !== "function" || typeof osc.start !== "function" ||
+    typeof dcs?.put !== "function" || typeof dcs.hook !== "function"
+  ) {
+    throw new Error(UNSUPPORTED);
+  }
+  const cap = (parser: XStringParser): () => void => {
+    const put = parser.put.bind(parser);
+    let length = 0;
+    parser.put = (data, start, end) => {
+      const n = Math.min(end - start, max - length);
+      if (n <= 0) return;
+      length += n;
+      put(data, start, start + n);
+    };
+    return () => {
+      length = 0;
+    };
+  };
+  const restartOsc = cap(osc), restartDcs = cap(dcs);
+  const start = osc.start.bind(osc), hook = dcs.hook.bind(dcs);
+  osc.start = () => (restartOsc(), start());
+  dcs.hook = (...a: unknown[]) => (restartDcs(), hook(...a));
 }

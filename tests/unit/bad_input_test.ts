@@ -413,7 +413,7 @@ class Rig {
     for (const ev of fresh) {
       this.events.push(ev);
       if (ev.type === "resize") this.#em.resize(ev.width, ev.height);
-      else {
+      else if (ev.type === "keys") {
         this.#em.writeSync(
           new TextDecoder().decode(ev.keys).replaceAll("\r", "\r\n"),
         );

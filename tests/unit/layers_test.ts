@@ -35,6 +35,7 @@ export const LAYERS: Record<string, string[]> = {
     "protocol/",
     "version.ts",
     "stdio.ts",
+    "secrets.ts",
   ],
   "server/": ["protocol/", "version.ts", "self_command.ts", "stdio.ts"],
   "demo/": ["client/", "protocol/", "self_command.ts"],
@@ -44,8 +45,10 @@ export const LAYERS: Record<string, string[]> = {
     "demo/",
     "version.ts",
     "protocol/network/os_error.ts",
+    "secrets.ts",
   ],
   "version.ts": [],
+  "secrets.ts": [],
   "self_command.ts": [],
   "stdio.ts": [],
   "tools/": ["self_command.ts", "protocol/", "harness/"],
@@ -60,6 +63,7 @@ export const LAYERS: Record<string, string[]> = {
     "main.ts",
     "version.ts",
     "self_command.ts",
+    "secrets.ts",
   ],
 };
 

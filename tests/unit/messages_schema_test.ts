@@ -15,6 +15,7 @@ import {
 import { InstructionSchema } from "../data/protobufs/transportinstruction_pb.ts";
 import * as client from "../data/protobufs/userinput_pb.ts";
 import * as host from "../data/protobufs/hostinput_pb.ts";
+import * as ext from "../data/protobufs/tmoshext_pb.ts";
 import {
   decodeHostMessage,
   decodeInstruction,
@@ -22,6 +23,8 @@ import {
   encodeHostMessage,
   encodeInstruction,
   encodeUserMessage,
+  EXT_FIRST,
+  EXT_LAST,
   type HostEvent,
   U64_MAX,
   type UserEvent,
@@ -42,6 +45,15 @@ function randomU64(rand: () => number): bigint {
     BigInt(Math.floor(rand() * 2 ** 32));
 }
 
+function randomCapabilities(rand: () => number): string[] {
+  const names = ["ext.v1", "scrollback.v1", "attach.v1", "chan.v1", "", "é"];
+  const out: string[] = [];
+  for (let k = Math.floor(rand() * 4); k > 0; k--) {
+    out.push(names[Math.floor(rand() * names.length)]);
+  }
+  return out;
+}
+
 function randomInt32(rand: () => number): number {
   return rand() < 0.2
     ? Math.floor(rand() * 2 ** 32) - 2 ** 31
@@ -58,7 +70,7 @@ function generatedUser(events: UserEvent[]): Uint8Array {
         client.keystroke,
         create(client.KeystrokeSchema, { keys: ev.keys }),
       );
-    } else {
+    } else if (ev.type === "resize") {
       setExtension(
         ins,
         client.resize,
@@ -66,6 +78,12 @@ function generatedUser(events: UserEvent[]): Uint8Array {
           width: ev.width,
           height: ev.height,
         }),
+      );
+    } else {
+      setExtension(
+        ins,
+        ext.hello,
+        create(ext.HelloSchema, { capability: ev.capabilities }),
       );
     }
     msg.instruction.push(ins);
@@ -92,11 +110,17 @@ function generatedHost(events: HostEvent[]): Uint8Array {
           height: ev.height,
         }),
       );
-    } else {
+    } else if (ev.type === "echoAck") {
       setExtension(
         ins,
         host.echoack,
         create(host.EchoAckSchema, { echoAckNum: ev.num }),
+      );
+    } else {
+      setExtension(
+        ins,
+        ext.welcome,
+        create(ext.WelcomeSchema, { capability: ev.capabilities }),
       );
     }
     msg.instruction.push(ins);
@@ -130,12 +154,17 @@ Deno.test("UserMessage: same bytes as the generated code, both directions", () =
   for (let n = 0; n < 2000; n++) {
     const events: UserEvent[] = [];
     for (let k = Math.floor(rand() * 5); k > 0; k--) {
+      const pick = rand();
       events.push(
-        rand() < 0.7 ? { type: "keys", keys: randomBytes(rand, 40) } : {
-          type: "resize",
-          width: randomInt32(rand),
-          height: randomInt32(rand),
-        },
+        pick < 0.6
+          ? { type: "keys", keys: randomBytes(rand, 40) }
+          : pick < 0.85
+          ? {
+            type: "resize",
+            width: randomInt32(rand),
+            height: randomInt32(rand),
+          }
+          : { type: "hello", capabilities: randomCapabilities(rand) },
       );
     }
     const ours = encodeUserMessage(events);
@@ -161,13 +190,15 @@ Deno.test("HostMessage: same bytes as the generated code, both directions", () =
       events.push(
         pick < 0.5
           ? { type: "bytes", bytes: randomBytes(rand, 200) }
-          : pick < 0.75
+          : pick < 0.7
           ? {
             type: "resize",
             width: randomInt32(rand),
             height: randomInt32(rand),
           }
-          : { type: "echoAck", num: randomU64(rand) },
+          : pick < 0.9
+          ? { type: "echoAck", num: randomU64(rand) }
+          : { type: "welcome", capabilities: randomCapabilities(rand) },
       );
     }
     const ours = encodeHostMessage(events);
@@ -184,4 +215,41 @@ Deno.test("HostMessage: same bytes as the generated code, both directions", () =
       }
     }
   }
+});
+
+Deno.test("tmosh extensions: numbers in the private range, parsed by the stock schema as unknown extensions", () => {
+  assert.ok(ext.hello.number >= EXT_FIRST && ext.hello.number <= EXT_LAST);
+  assert.ok(
+    ext.welcome.number >= EXT_FIRST && ext.welcome.number <= EXT_LAST,
+  );
+  // Every extension tmosh declares (the whole tmoshext.proto) is in the range.
+  for (const x of ext.file_tmoshext.extensions) {
+    assert.ok(x.number >= EXT_FIRST && x.number <= EXT_LAST, x.name);
+  }
+  // Stock mosh's own schema (userinput.proto, hostinput.proto) parses both and
+  // sees neither a keystroke nor a resize nor an echo ack: it skips them.
+  const user = encodeUserMessage([
+    { type: "hello", capabilities: ["ext.v1", "scrollback.v1"] },
+    { type: "keys", keys: new Uint8Array([0x61]) },
+  ]);
+  const u = fromBinary(client.UserMessageSchema, user);
+  assert.equal(u.instruction.length, 2);
+  assert.equal(hasExtension(u.instruction[0], client.keystroke), false);
+  assert.equal(hasExtension(u.instruction[0], client.resize), false);
+  assert.deepEqual(
+    getExtension(u.instruction[0], ext.hello).capability,
+    ["ext.v1", "scrollback.v1"],
+  );
+  const hostMsg = encodeHostMessage([
+    { type: "welcome", capabilities: [] },
+    { type: "echoAck", num: 5n },
+  ]);
+  const h = fromBinary(host.HostMessageSchema, hostMsg);
+  assert.equal(hasExtension(h.instruction[0], host.hostbytes), false);
+  assert.equal(hasExtension(h.instruction[0], host.echoack), false);
+  assert.equal(hasExtension(h.instruction[0], ext.welcome), true);
+  assert.deepEqual(decodeHostMessage(hostMsg), [
+    { type: "welcome", capabilities: [] },
+    { type: "echoAck", num: 5n },
+  ]);
 });

@@ -44,6 +44,7 @@ import {
   UserStream,
 } from "../../protocol/statesync/user_stream.ts";
 import { HeadlessClient, rowText } from "../../harness/headless_client.ts";
+import { CAPABILITIES } from "../../protocol/statesync/capabilities.ts";
 import { randomTestPort } from "../../harness/ports.ts";
 
 /**
@@ -378,7 +379,15 @@ Deno.test("SSP loopback through a lossy relay: exact convergence, keystrokes onc
       { type: "resize", width: 80, height: 24 },
       { type: "resize", width: 100, height: 30 },
     ]);
-    assert.deepEqual(server.events[0], resizes[0], "state 1 is the resize");
+    // State 1 is the tmosh hello, then the resize (docs/wire.md §13.4);
+    // through the lossy relay the hello still arrives exactly once.
+    assert.deepEqual(
+      server.events[0],
+      { type: "hello", capabilities: [...CAPABILITIES] },
+      "state 1 opens with the hello",
+    );
+    assert.equal(server.events.filter((e) => e.type === "hello").length, 1);
+    assert.deepEqual(server.events[1], resizes[0], "then the resize");
     await client.waitFor(
       () => client.echoAck >= last,
       `the echo ack of state ${last}`,

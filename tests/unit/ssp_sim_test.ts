@@ -137,7 +137,7 @@ function simulate(opts: SimOptions) {
   function read(e: Endpoint): void {
     for (const ev of takeNewEvents(e.receiver)) {
       if (ev.type === "keys") e.got.push(...ev.keys);
-      else e.got.push(`${ev.width}x${ev.height}`);
+      else if (ev.type === "resize") e.got.push(`${ev.width}x${ev.height}`);
     }
   }
 

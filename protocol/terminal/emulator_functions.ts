@@ -1,0 +1,512 @@
+/**
+ * Mosh 1.4's control functions on an xterm.js buffer, replacing xterm's
+ * where the two disagree (mosh: terminalfunctions.cc, terminalframebuffer.cc):
+ * - only mosh's functions act; any other CSI, ESC or C0/C1 control (CNL,
+ *   CPL, REP, CSI s/u, charsets, SO/SI, LNM, alternate screens...) is ignored,
+ *   and so is every CSI sequence holding a colon;
+ * - cursor moves clamp to the screen, or to the scrolling region in origin
+ *   mode, whether or not the cursor was inside the region; IL/DL always
+ *   return to column 0; tabs, DECSC/DECRC (cursor, rendition, autowrap,
+ *   origin), DECSTBM, DECSTR and SGR are mosh's;
+ * - cells are mosh's: erasing, inserting and deleting act on single cells
+ *   with the current background and never touch the other half of a wide
+ *   character. The cell after a wide character is hidden (a stock client
+ *   never draws it): it is stored as xterm's width-0 continuation but keeps
+ *   its own content and background, and shows again when the wide character
+ *   goes away (see `normalizeLine`);
+ * - the wrap flag is a flag of the row's last cell and moves with it;
+ * - the combining-mark target is a screen position, set by each print and
+ *   each explicit cursor move (not by scrolling or editing).
+ * @module
+ */
+
+import type { XAttr, XHandler, XLine, XParams } from "./xterm_internals.ts";
+import { WRAP_BIT } from "./xterm_internals.ts";
+
+/** xterm content word: width bits. */
+const WIDTH_MASK = 0xc00000;
+/**
+ * Foreground bit (xterm's strikethrough, which mosh lacks and SGR here never
+ * sets) marking a hidden cell that is itself a wide character.
+ */
+const HIDDEN_WIDE = 0x80000000;
+/** Largest parameter mosh accepts; larger ones count as absent. */
+const PARAM_MAX = 65535;
+
+/** Mosh's value of parameter `i`, or `def` when absent, 0 or out of range. */
+export function param(p: XParams, i: number, def: number): number {
+  const v = p[i];
+  if (typeof v !== "number" || v < 1 || v > PARAM_MAX) return def;
+  return v;
+}
+
+/** The xterm cell width of cell x (0, 1 or 2). */
+function width(line: XLine, x: number): number {
+  return (line._data[x * 3] >>> 22) & 3;
+}
+
+function setWidth(line: XLine, x: number, w: number): void {
+  const d = line._data;
+  d[x * 3] = ((d[x * 3] & ~WIDTH_MASK) | (w << 22)) >>> 0;
+}
+
+/**
+ * Restore the invariant "a cell is a width-0 continuation exactly when the
+ * cell before it is wide" after mosh-style cell edits: a cell newly after a
+ * wide character is hidden (content kept), a continuation whose wide
+ * character went away shows again as a narrow cell. A wide character in the
+ * last column (mosh allows one without autowrap) is left alone.
+ */
+export function normalizeLine(line: XLine, cols: number): void {
+  const d = line._data;
+  for (let x = 0; x < cols; x++) {
+    const prevWide = x > 0 && width(line, x - 1) === 2;
+    const w = width(line, x);
+    if (prevWide && w !== 0) {
+      if (w === 2) d[x * 3 + 1] = (d[x * 3 + 1] | HIDDEN_WIDE) >>> 0;
+      setWidth(line, x, 0);
+    } else if (!prevWide && w === 0) {
+      const wide = (d[x * 3 + 1] & HIDDEN_WIDE) !== 0;
+      d[x * 3 + 1] = (d[x * 3 + 1] & ~HIDDEN_WIDE) >>> 0;
+      setWidth(line, x, wide ? 2 : 1);
+    }
+  }
+}
+
+/** Whether any row of `lines` holds a wide character in its last column. */
+export function wideInLastColumn(lines: XLine[], cols: number): boolean {
+  return lines.some((l) => width(l, cols - 1) === 2);
+}
+
+/** Mosh's cell reset: blank, narrow, background-only rendition, no wrap flag. */
+export function resetCell(line: XLine, x: number, erase: XAttr): void {
+  const d = line._data, i = x * 3;
+  d[i] = 1 << 22;
+  d[i + 1] = erase.fg;
+  d[i + 2] = erase.bg & ~WRAP_BIT;
+  delete line._combined[x];
+}
+
+/** Mosh's cursor, tab stops, saved cursor and combining target over xterm's buffer. */
+export class MoshFunctions {
+  #ih: XHandler;
+  #tabs: boolean[] = [];
+  #saved = {
+    x: 0,
+    y: 0,
+    fg: 0,
+    bg: 0,
+    autowrap: true,
+    origin: false,
+  };
+  /** The combining-mark target (mosh: combining_char_row/col). */
+  targetY = 0;
+  targetX = 0;
+
+  constructor(ih: XHandler) {
+    this.#ih = ih;
+    this.resetTabs();
+  }
+
+  get #cols(): number {
+    return this.#ih._bufferService.cols;
+  }
+
+  get #rows(): number {
+    return this.#ih._bufferService.rows;
+  }
+
+  /** Mosh's cursor column (a pending wrap sits on the last column). */
+  col(): number {
+    return Math.min(this.#ih._activeBuffer.x, this.#cols - 1);
+  }
+
+  line(y: number): XLine {
+    const buf = this.#ih._activeBuffer;
+    return buf.lines.get(buf.ybase + y)!;
+  }
+
+  /** Forget everything a reset forgets: default tab stops, saved cursor, target at the cursor. */
+  reset(): void {
+    this.resetTabs();
+    this.clearSaved();
+    this.targetY = 0;
+    this.targetX = 0;
+  }
+
+  resetTabs(): void {
+    this.#tabs = Array.from({ length: this.#cols }, (_, i) => i % 8 === 0);
+  }
+
+  /** After a resize: tab stops for new columns are the defaults. */
+  resizeTabs(): void {
+    const cols = this.#cols;
+    const t = this.#tabs.slice(0, cols);
+    for (let i = t.length; i < cols; i++) t.push(i % 8 === 0);
+    this.#tabs = t;
+    this.follow();
+  }
+
+  clearSaved(): void {
+    this.#saved = { x: 0, y: 0, fg: 0, bg: 0, autowrap: true, origin: false };
+  }
+
+  /** The combining target becomes the cursor's cell (mosh: new_grapheme). */
+  follow(): void {
+    this.targetY = this.#ih._activeBuffer.y;
+    this.targetX = this.col();
+  }
+
+  #top(): number {
+    const buf = this.#ih._activeBuffer;
+    return this.#ih._coreService.decPrivateModes.origin ? buf.scrollTop : 0;
+  }
+
+  #bottom(): number {
+    const buf = this.#ih._activeBuffer;
+    return this.#ih._coreService.decPrivateModes.origin
+      ? buf.scrollBottom
+      : this.#rows - 1;
+  }
+
+  /** Clamp the cursor's row to mosh's borders (mosh snaps after every move, printing included). */
+  snapRow(): void {
+    const buf = this.#ih._activeBuffer;
+    buf.y = Math.max(this.#top(), Math.min(this.#bottom(), buf.y));
+  }
+
+  /** Put the cursor at (y, x) clamped to mosh's borders; clears a pending wrap. */
+  #place(y: number, x: number): void {
+    const buf = this.#ih._activeBuffer;
+    buf.y = Math.max(this.#top(), Math.min(this.#bottom(), y));
+    buf.x = Math.max(0, Math.min(this.#cols - 1, x));
+    this.follow();
+  }
+
+  /** mosh: move_row. */
+  moveRow(n: number, relative: boolean): void {
+    const buf = this.#ih._activeBuffer;
+    this.#place(relative ? buf.y + n : n + this.#top(), this.col());
+  }
+
+  /** mosh: move_col (explicit). */
+  moveCol(n: number, relative: boolean): void {
+    const buf = this.#ih._activeBuffer;
+    this.#place(buf.y, relative ? this.col() + n : n);
+  }
+
+  /** mosh: insert_line / delete_line at `row` (rows of the current background). */
+  #shiftLines(row: number, count: number, insert: boolean): void {
+    const ih = this.#ih, buf = ih._activeBuffer;
+    const top = buf.scrollTop, bottom = buf.scrollBottom;
+    if (row < top || row > bottom + (insert ? 1 : 0)) return;
+    const n = Math.min(count, bottom + 1 - row);
+    if (n <= 0) return;
+    const lines = buf.lines as unknown as {
+      splice(start: number, del: number, ...items: unknown[]): void;
+    };
+    const blanks = () =>
+      Array.from(
+        { length: n },
+        () =>
+          (buf as unknown as {
+            getBlankLine(a: XAttr): XLine;
+          }).getBlankLine(ih._eraseAttrData()),
+      );
+    if (insert) {
+      lines.splice(buf.ybase + bottom + 1 - n, n);
+      lines.splice(buf.ybase + row, 0, ...blanks());
+    } else {
+      lines.splice(buf.ybase + row, n);
+      lines.splice(buf.ybase + bottom + 1 - n, 0, ...blanks());
+    }
+  }
+
+  /** mosh: Framebuffer::scroll (positive: up, deleting at the region's top). */
+  scroll(n: number): void {
+    const top = this.#ih._activeBuffer.scrollTop;
+    this.#shiftLines(top, Math.abs(n), n < 0);
+  }
+
+  /** mosh: move_rows_autoscroll. */
+  moveRowsAutoscroll(rows: number): void {
+    const buf = this.#ih._activeBuffer;
+    const y = buf.y, top = buf.scrollTop, bottom = buf.scrollBottom;
+    if (y >= top && y <= bottom) {
+      if (y + rows > bottom) {
+        const n = y + rows - bottom;
+        this.scroll(n);
+        this.moveRow(-n, true);
+      } else if (y + rows < top) {
+        const n = y + rows - top;
+        this.scroll(n);
+        this.moveRow(-n, true);
+      }
+    }
+    this.moveRow(rows, true);
+  }
+
+  /** mosh: HT_n (count > 0 forwards, < 0 backwards); keeps a pending wrap. */
+  tab(count: number): void {
+    const buf = this.#ih._activeBuffer, cols = this.#cols;
+    const pending = buf.x >= cols;
+    const col = this.col();
+    let to = -1;
+    if (count >= 0) {
+      for (let i = col + 1; i < cols; i++) {
+        if (this.#tabs[i] && --count === 0) {
+          to = i;
+          break;
+        }
+      }
+      if (to === -1) to = cols - 1;
+    } else {
+      to = 0;
+      for (let i = col - 1; i > 0; i--) {
+        if (this.#tabs[i] && ++count === 0) {
+          to = i;
+          break;
+        }
+      }
+    }
+    this.moveCol(to, false);
+    if (pending && to === cols - 1) buf.x = cols;
+  }
+
+  setTab(): void {
+    this.#tabs[this.col()] = true;
+  }
+
+  clearTabs(p: XParams): void {
+    const v = param(p, 0, 0);
+    if (v === 0) this.#tabs[this.col()] = false;
+    else if (v === 3) this.#tabs.fill(false);
+  }
+
+  /** Reset cells [from, to] of row y (mosh: clearline). */
+  clear(y: number, from: number, to: number): void {
+    const line = this.line(y), erase = this.#ih._eraseAttrData();
+    for (let x = from; x <= to; x++) resetCell(line, x, erase);
+    normalizeLine(line, this.#cols);
+  }
+
+  clearRow(y: number): void {
+    this.clear(y, 0, this.#cols - 1);
+  }
+
+  eraseLine(p: XParams): void {
+    const y = this.#ih._activeBuffer.y, cols = this.#cols;
+    const v = param(p, 0, 0);
+    if (v === 0) this.clear(y, this.col(), cols - 1);
+    else if (v === 1) this.clear(y, 0, this.col());
+    else if (v === 2) this.clearRow(y);
+  }
+
+  eraseDisplay(p: XParams): void {
+    const y = this.#ih._activeBuffer.y, rows = this.#rows;
+    const v = param(p, 0, 0);
+    if (v === 0) {
+      this.clear(y, this.col(), this.#cols - 1);
+      for (let r = y + 1; r < rows; r++) this.clearRow(r);
+    } else if (v === 1) {
+      for (let r = 0; r < y; r++) this.clearRow(r);
+      this.clear(y, 0, this.col());
+    } else if (v === 2) {
+      for (let r = 0; r < rows; r++) this.clearRow(r);
+    }
+  }
+
+  eraseChars(p: XParams): void {
+    const col = this.col();
+    this.clear(
+      this.#ih._activeBuffer.y,
+      col,
+      Math.min(col + param(p, 0, 1) - 1, this.#cols - 1),
+    );
+  }
+
+  /** mosh: insert_cell (n times) at the cursor. */
+  insertCells(n: number): void {
+    const cols = this.#cols, line = this.line(this.#ih._activeBuffer.y);
+    const col = this.col(), k = Math.min(n, cols - col);
+    const d = line._data, erase = this.#ih._eraseAttrData();
+    d.copyWithin((col + k) * 3, col * 3, (cols - k) * 3);
+    const combined = { ...line._combined };
+    for (const key of Object.keys(line._combined)) {
+      delete line._combined[Number(key)];
+    }
+    for (const [key, v] of Object.entries(combined)) {
+      const x = Number(key);
+      if (x < col) line._combined[x] = v;
+      else if (x + k < cols) line._combined[x + k] = v;
+    }
+    for (let x = col; x < col + k; x++) resetCell(line, x, erase);
+    normalizeLine(line, cols);
+  }
+
+  /** mosh: delete_cell (n times) at the cursor. */
+  deleteCells(n: number): void {
+    const cols = this.#cols, line = this.line(this.#ih._activeBuffer.y);
+    const col = this.col(), k = Math.min(n, cols - col);
+    const d = line._data, erase = this.#ih._eraseAttrData();
+    d.copyWithin(col * 3, (col + k) * 3, cols * 3);
+    const combined = { ...line._combined };
+    for (const key of Object.keys(line._combined)) {
+      delete line._combined[Number(key)];
+    }
+    for (const [key, v] of Object.entries(combined)) {
+      const x = Number(key);
+      if (x < col) line._combined[x] = v;
+      else if (x >= col + k) line._combined[x - k] = v;
+    }
+    for (let x = cols - k; x < cols; x++) resetCell(line, x, erase);
+    normalizeLine(line, cols);
+  }
+
+  insertLines(p: XParams): void {
+    this.#shiftLines(this.#ih._activeBuffer.y, param(p, 0, 1), true);
+    this.moveCol(0, false);
+  }
+
+  deleteLines(p: XParams): void {
+    this.#shiftLines(this.#ih._activeBuffer.y, param(p, 0, 1), false);
+    this.moveCol(0, false);
+  }
+
+  /** DECSTBM; invalid regions are ignored. */
+  setRegion(p: XParams): void {
+    const rows = this.#rows;
+    const top = param(p, 0, 1), bottom = param(p, 1, rows);
+    if (bottom <= top || top > rows) return;
+    const buf = this.#ih._activeBuffer;
+    buf.scrollTop = Math.max(0, top - 1);
+    buf.scrollBottom = Math.min(rows - 1, bottom - 1);
+    this.moveRow(0, false);
+    this.moveCol(0, false);
+  }
+
+  saveCursor(): void {
+    const ih = this.#ih, buf = ih._activeBuffer;
+    const dec = ih._coreService.decPrivateModes;
+    this.#saved = {
+      x: this.col(),
+      y: buf.y,
+      fg: ih._curAttrData.fg,
+      bg: ih._curAttrData.bg,
+      autowrap: dec.wraparound,
+      origin: dec.origin,
+    };
+  }
+
+  restoreCursor(): void {
+    const ih = this.#ih, buf = ih._activeBuffer, s = this.#saved;
+    const dec = ih._coreService.decPrivateModes;
+    ih._curAttrData.fg = s.fg;
+    ih._curAttrData.bg = s.bg;
+    dec.wraparound = s.autowrap;
+    dec.origin = s.origin;
+    buf.y = s.y;
+    buf.x = s.x;
+    this.#place(buf.y, buf.x);
+  }
+
+  /** DECSTR: modes, region, rendition and saved cursor (the cursor stays). */
+  softReset(): void {
+    const ih = this.#ih, buf = ih._activeBuffer;
+    const dec = ih._coreService.decPrivateModes;
+    ih._coreService.modes.insertMode = false;
+    dec.origin = false;
+    dec.applicationCursorKeys = false;
+    buf.scrollTop = 0;
+    buf.scrollBottom = this.#rows - 1;
+    ih._curAttrData.fg = 0;
+    ih._curAttrData.bg = 0;
+    this.clearSaved();
+  }
+
+  /** DECALN: every cell an "E" with the current background only; nothing else moves. */
+  alignment(): void {
+    const erase = this.#ih._eraseAttrData(), cols = this.#cols;
+    for (let y = 0; y < this.#rows; y++) {
+      const line = this.line(y);
+      for (let x = 0; x < cols; x++) {
+        resetCell(line, x, erase);
+        line._data[x * 3] = (0x45 | (1 << 22)) >>> 0;
+      }
+    }
+  }
+}
+
+/** xterm attribute bits (buffer/Constants.ts) used by SGR. */
+const CM_MASK = 0x3000000, CM_P16 = 0x1000000, CM_P256 = 0x2000000;
+const CM_RGB = 0x3000000, COLOR_BITS = 0xffffff;
+const BOLD = 0x8000000, UNDERLINE = 0x10000000, BLINK = 0x20000000;
+const INVERSE = 0x4000000, INVISIBLE = 0x40000000, BG_ITALIC = 0x4000000;
+/** SGR code -> [is a background-word flag, bit]; codes below 9 set, the others clear. */
+const SGR_FLAGS: Record<number, [boolean, number]> = {
+  1: [false, BOLD],
+  22: [false, BOLD],
+  3: [true, BG_ITALIC],
+  23: [true, BG_ITALIC],
+  4: [false, UNDERLINE],
+  24: [false, UNDERLINE],
+  5: [false, BLINK],
+  25: [false, BLINK],
+  7: [false, INVERSE],
+  27: [false, INVERSE],
+  8: [false, INVISIBLE],
+  28: [false, INVISIBLE],
+};
+
+function paletteBits(n: number): number {
+  return (n < 16 ? CM_P16 : CM_P256) | n;
+}
+
+/**
+ * SGR exactly as mosh 1.4 applies it to the current attribute: attributes
+ * bold, italic, underline, blink, inverse and invisible (set by 1/3/4/5/7/8,
+ * cleared by 22/23/24/25/27/28; everything else, faint included, ignored);
+ * 30-37, 90-97, 39 and their backgrounds; `38;5;n` / `48;5;n` only with the
+ * index present (n > 255 ignored); `38;2;r;g;b` only with all three present
+ * (components masked into 24 bits as mosh packs them); a shorter 38/48 form
+ * is read parameter by parameter.
+ */
+export function applySgr(p: XParams, attr: XAttr): void {
+  const n = Math.max(p.length, 1);
+  const setColor = (bg: boolean, bits: number) => {
+    if (bg) attr.bg = ((attr.bg & ~(CM_MASK | COLOR_BITS)) | bits) >>> 0;
+    else attr.fg = ((attr.fg & ~(CM_MASK | COLOR_BITS)) | bits) >>> 0;
+  };
+  for (let i = 0; i < n; i++) {
+    const v = param(p, i, 0);
+    if ((v === 38 || v === 48) && n - i >= 3 && param(p, i + 1, -1) === 5) {
+      const idx = param(p, i + 2, 0);
+      if (idx <= 255) setColor(v === 48, paletteBits(idx));
+      i += 2;
+      continue;
+    }
+    if ((v === 38 || v === 48) && n - i >= 5 && param(p, i + 1, -1) === 2) {
+      const r = param(p, i + 2, 0), g = param(p, i + 3, 0);
+      const b = param(p, i + 4, 0);
+      setColor(v === 48, CM_RGB | (((r << 16) | (g << 8) | b) & COLOR_BITS));
+      i += 4;
+      continue;
+    }
+    if (v === 0) {
+      attr.fg = 0;
+      attr.bg = 0;
+    } else if (v === 39) setColor(false, 0);
+    else if (v === 49) setColor(true, 0);
+    else if (v >= 30 && v <= 37) setColor(false, paletteBits(v - 30));
+    else if (v >= 40 && v <= 47) setColor(true, paletteBits(v - 40));
+    else if (v >= 90 && v <= 97) setColor(false, paletteBits(v - 82));
+    else if (v >= 100 && v <= 107) setColor(true, paletteBits(v - 92));
+    else {
+      const flag = SGR_FLAGS[v];
+      if (flag === undefined) continue;
+      const [isBg, bit] = flag, on = v < 9;
+      if (isBg) attr.bg = (on ? attr.bg | bit : attr.bg & ~bit) >>> 0;
+      else attr.fg = (on ? attr.fg | bit : attr.fg & ~bit) >>> 0;
+    }
+  }
+}
