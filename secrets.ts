@@ -7,34 +7,21 @@
  * @module
  */
 
+import { type Libc, libc } from "./libc.ts";
+
 /** Linux's RLIMIT_CORE (resource number of the core file size limit). */
 const RLIMIT_CORE = 4;
 
-const SYMBOLS = {
-  setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
-  getenv: { parameters: ["buffer"], result: "pointer" },
-  strlen: { parameters: ["pointer"], result: "usize" },
-  memset: { parameters: ["pointer", "i32", "usize"], result: "pointer" },
-} as const satisfies Deno.ForeignLibraryInterface;
-
-let library: Deno.DynamicLibrary<typeof SYMBOLS> | null | undefined;
-
-/** These few libc symbols, or null where FFI is not permitted or libc is not glibc. */
-function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | null {
-  if (library === undefined) {
-    library = null;
-    try {
-      if (
-        Deno.build.os === "linux" &&
-        Deno.permissions.querySync({ name: "ffi" }).state === "granted"
-      ) {
-        library = Deno.dlopen("libc.so.6", SYMBOLS);
-      }
-    } catch {
-      // no usable libc
+/** libc, or null where FFI is not permitted or there is no glibc. */
+function libcOrNull(): Libc | null {
+  try {
+    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+      return null;
     }
+    return libc();
+  } catch {
+    return null;
   }
-  return library?.symbols ?? null;
 }
 
 /**
@@ -43,7 +30,7 @@ function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | null {
  * mosh-server.cc main). Returns a warning, or null when done.
  */
 export function disableCoreDumps(): string | null {
-  const c = libc();
+  const c = libcOrNull();
   if (c === null) {
     return "tmosh: could not disable core dumps (needs FFI on Linux/glibc)";
   }
@@ -60,7 +47,7 @@ export function disableCoreDumps(): string | null {
  * block, which /proc/PID/environ keeps showing for the process's lifetime.
  */
 export function forgetEnv(name: string): void {
-  const c = libc();
+  const c = libcOrNull();
   if (c !== null && !name.includes("\0") && !name.includes("=")) {
     const p = c.getenv(new TextEncoder().encode(`${name}\0`));
     if (p !== null) c.memset(p, 0, c.strlen(p));

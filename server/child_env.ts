@@ -5,7 +5,7 @@
  * @module
  */
 
-import { cStringField, libc } from "./libc.ts";
+import { cStringField, libc } from "../libc.ts";
 
 /** Options of {@linkcode buildChildEnv}. */
 export interface ChildEnvOptions {

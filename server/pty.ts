@@ -30,7 +30,7 @@ import {
   POLLNVAL,
   POLLOUT,
   WNOHANG,
-} from "./libc.ts";
+} from "../libc.ts";
 import {
   checkWinsize,
   openPidfd,

@@ -31,7 +31,7 @@ import {
   TCSANOW,
   TERMIOS_SIZE,
   TIOCSWINSZ,
-} from "./libc.ts";
+} from "../libc.ts";
 
 /** The master side of a fresh pty pair and the path of its slave. */
 export interface PtyPair {

@@ -21,7 +21,7 @@ import { errorText } from "../protocol/network/os_error.ts";
 import { encodeKey, generateKey } from "../protocol/crypto/key.ts";
 import { selfCommand, SERVER_V8_FLAGS } from "../self_command.ts";
 import { buildChildEnv, isUtf8Locale, loginShell } from "./child_env.ts";
-import { libc, redirectStdioToDevNull } from "./libc.ts";
+import { libc, redirectStdioToDevNull } from "../libc.ts";
 import {
   DAEMON_FLAG,
   parseServeArgs,

@@ -111,12 +111,8 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
       rtt: connection,
     });
     this.receiver = new TransportReceiver(options.initialRemote, now);
-    connection.onPayload(
-      this.#guard.wrap(
-        "the transport receive path",
-        (payload) => this.#receive(payload),
-      ),
-    );
+    // The connection's guard is the boundary of this consumer (its receive loop).
+    connection.onPayload((payload) => this.#receive(payload));
   }
 
   /** The connection underneath (for tests and diagnostics). */
@@ -240,20 +236,24 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
   /** Sends whatever is due now and re-arms the timer. */
   tick(): void {
     if (this.#closed) return;
-    const now = this.#now();
-    this.sender.hasRemote = this.#connection.hasRemote;
-    const instr = this.sender.tick(now);
-    if (instr) {
-      const bytes = encodeInstruction(instr);
-      const mtu = this.#connection.mtu;
-      for (const fragment of this.#fragmenter.makeFragments(bytes, mtu)) {
-        this.#connection.send(fragment);
+    try {
+      const now = this.#now();
+      this.sender.hasRemote = this.#connection.hasRemote;
+      const instr = this.sender.tick(now);
+      if (instr) {
+        const bytes = encodeInstruction(instr);
+        const mtu = this.#connection.mtu;
+        for (const fragment of this.#fragmenter.makeFragments(bytes, mtu)) {
+          this.#connection.send(fragment);
+        }
       }
+      for (const h of this.#onTick) {
+        this.#guard.run("a transport tick handler", h);
+      }
+    } finally {
+      // Re-armed even when the tick threw, so the session keeps sending.
+      this.schedule();
     }
-    for (const h of this.#onTick) {
-      this.#guard.run("a transport tick handler", h);
-    }
-    this.schedule();
   }
 
   /** Milliseconds until the sender is next due (Infinity when never). */
@@ -281,8 +281,6 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
       this.#timer = null;
       this.#timerAt = Infinity;
       this.#guard.run("the transport timer", () => this.tick());
-      // Re-armed even when the tick threw, so the session keeps sending.
-      this.schedule();
     }, Math.max(0, Math.ceil(wait)));
   }
 

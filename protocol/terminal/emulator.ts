@@ -44,11 +44,11 @@ import type { Framebuffer } from "./framebuffer.ts";
 import { OSC_MAX, TerminalModes } from "./emulator_modes.ts";
 import { MoshPrinter } from "./emulator_print.ts";
 import {
-  applySgr,
   MoshFunctions,
   param,
   wideInLastColumn,
 } from "./emulator_functions.ts";
+import { applySgr } from "./emulator_sgr.ts";
 import {
   loadRow,
   renditionFromX,

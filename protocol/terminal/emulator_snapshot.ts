@@ -28,32 +28,35 @@ import {
 } from "./framebuffer.ts";
 import {
   WRAP_BIT,
+  X_BG_DIM as BG_DIM,
+  X_BG_ITALIC as BG_ITALIC,
+  X_CM_MASK as CM_MASK,
+  X_CM_P16 as CM_P16,
+  X_CM_P256 as CM_P256,
+  X_CM_RGB as CM_RGB,
+  X_COLOR_BITS as COLOR_BITS,
   X_COMBINED,
   X_CONTENT,
+  X_FG_BLINK as FG_BLINK,
+  X_FG_BOLD as FG_BOLD,
+  X_FG_INVERSE as FG_INVERSE,
+  X_FG_INVISIBLE as FG_INVISIBLE,
+  X_FG_UNDERLINE as FG_UNDERLINE,
   type XAttr,
   type XBuffer,
   type XLine,
 } from "./xterm_internals.ts";
 
-/** xterm attribute flags (buffer/Constants.ts). */
-const FG_INVERSE = 0x4000000, FG_BOLD = 0x8000000, FG_UNDERLINE = 0x10000000;
-const FG_BLINK = 0x20000000, FG_INVISIBLE = 0x40000000;
-const BG_ITALIC = 0x4000000, BG_DIM = 0x8000000;
-const CM_MASK = 0x3000000,
-  CM_P16 = 0x1000000,
-  CM_P256 = 0x2000000,
-  CM_RGB = 0x3000000;
-
 function colorFromX(v: number): number {
   const mode = v & CM_MASK;
   if (mode === 0) return 0;
   return mode === CM_RGB
-    ? COLOR_RGB | (v & 0xffffff)
+    ? COLOR_RGB | (v & COLOR_BITS)
     : COLOR_PALETTE | (v & 0xff);
 }
 
 function colorToX(c: number): number {
-  if (c & COLOR_RGB) return CM_RGB | (c & 0xffffff);
+  if (c & COLOR_RGB) return CM_RGB | (c & COLOR_BITS);
   if (c & COLOR_PALETTE) {
     return ((c & 0xff) < 16 ? CM_P16 : CM_P256) | (c & 0xff);
   }

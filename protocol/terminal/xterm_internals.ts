@@ -14,6 +14,21 @@ export const WRAP_BIT = 0x80000000;
 export const X_CONTENT = 0x3fffff;
 /** xterm content word: the cell's text is in the line's `_combined` map. */
 export const X_COMBINED = 0x200000;
+/** xterm attribute words (buffer/Constants.ts): colour mode mask and modes, 16/256-colour palette, 24-bit RGB. */
+export const X_CM_MASK = 0x3000000,
+  X_CM_P16 = 0x1000000,
+  X_CM_P256 = 0x2000000,
+  X_CM_RGB = 0x3000000;
+/** xterm attribute words: the colour value bits. */
+export const X_COLOR_BITS = 0xffffff;
+/** xterm foreground-word flags. */
+export const X_FG_INVERSE = 0x4000000,
+  X_FG_BOLD = 0x8000000,
+  X_FG_UNDERLINE = 0x10000000,
+  X_FG_BLINK = 0x20000000,
+  X_FG_INVISIBLE = 0x40000000;
+/** xterm background-word flags. */
+export const X_BG_ITALIC = 0x4000000, X_BG_DIM = 0x8000000;
 
 /** An xterm cell attribute (fg/bg words with flags). */
 export interface XAttr {

@@ -58,6 +58,40 @@ function carrying(dir: TapDirection, n: number) {
   );
 }
 
+/** A headless 80x24 client of the server on `port`, through a decrypting tap. */
+function tappedClient(
+  server: { port: number; key: string },
+  options: { hello?: null } = {},
+): { tap: WireTap; client: HeadlessClient } {
+  const tap = WireTap.start({ port: server.port, key: server.key });
+  const client = HeadlessClient.connect({
+    ip: "127.0.0.1",
+    port: tap.port,
+    key: server.key,
+    width: 80,
+    height: 24,
+    ...options,
+  });
+  return { tap, client };
+}
+
+/** Types `command` (with Enter) and waits for `expected` on the screen. */
+async function echo(
+  c: HeadlessClient,
+  command: string,
+  expected: string,
+  what: string,
+): Promise<void> {
+  c.type(`${command}\r`);
+  await c.waitFor(() => c.screenText().includes(expected), what, STEP_MS);
+}
+
+/** Types `exit` and waits for the shutdown handshake to end. */
+async function exitSession(c: HeadlessClient): Promise<void> {
+  c.type("exit\r");
+  await c.waitFor(() => c.finishReason !== null, "the shutdown", STEP_MS);
+}
+
 const stockServer = peers("mosh-server");
 const stockClient = peers("mosh-client", "tmux");
 
@@ -65,30 +99,16 @@ stockServer.test("stock mosh-server skips the tmosh hello and never sends an ext
   const server = await startStockServer({
     command: ["env", "PS1=$ ", "/bin/sh"],
   });
-  const tap = WireTap.start({ port: server.port, key: server.key });
-  let client: HeadlessClient | null = null;
+  const { tap, client: c } = tappedClient(server);
   try {
-    client = HeadlessClient.connect({
-      ip: "127.0.0.1",
-      port: tap.port,
-      key: server.key,
-      width: 80,
-      height: 24,
-    });
-    const c = client;
     await c.waitFor(() => c.screenText().includes("$"), "the prompt", STEP_MS);
-    c.type("echo after-hello-$((6*7))\r");
-    await c.waitFor(
-      () => c.screenText().includes("after-hello-42"),
+    await echo(
+      c,
+      "echo after-hello-$((6*7))",
+      "after-hello-42",
       "the echo of keys typed after the hello",
-      STEP_MS,
     );
-    c.type("echo again-$((7*7))\r");
-    await c.waitFor(
-      () => c.screenText().includes("again-49"),
-      "a second echo",
-      STEP_MS,
-    );
+    await echo(c, "echo again-$((7*7))", "again-49", "a second echo");
     // Let the last acks cross the relay.
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(c.capabilities, null, "no answer from a stock server");
@@ -119,11 +139,10 @@ stockServer.test("stock mosh-server skips the tmosh hello and never sends an ext
       ),
       "later diffs were sent (without the hello)",
     );
-    c.type("exit\r");
-    await c.waitFor(() => c.finishReason !== null, "the shutdown", STEP_MS);
+    await exitSession(c);
     assert.ok(await waitGone(server.pid, STEP_MS), "mosh-server exited");
   } finally {
-    await client?.close();
+    await c.close();
     await tap.close();
     await server.stop();
   }
@@ -168,29 +187,15 @@ stockClient.test("stock mosh-client and tmosh serve: no tmosh extension either w
 
 Deno.test("tmosh client and tmosh serve negotiate: the welcome is sent until acked, then never again", async () => {
   const d = await startTmoshServer(["env", "PS1=$ ", "/bin/sh"]);
-  const tap = WireTap.start({ port: d.port, key: d.key });
-  let client: HeadlessClient | null = null;
+  const { tap, client: c } = tappedClient(d);
   try {
-    client = HeadlessClient.connect({
-      ip: "127.0.0.1",
-      port: tap.port,
-      key: d.key,
-      width: 80,
-      height: 24,
-    });
-    const c = client;
     await c.waitFor(() => c.capabilities !== null, "the welcome", STEP_MS);
     assert.deepEqual([...c.capabilities!], [...CAPABILITIES]);
     assert.ok(c.capabilities!.has("ext.v1"));
     assert.equal(c.transport.remoteState.capabilities?.[0], "ext.v1");
     await c.waitFor(() => c.screenText().includes("$"), "the prompt", STEP_MS);
     for (let i = 0; i < 3; i++) {
-      c.type(`echo neg-$((${i}+10))\r`);
-      await c.waitFor(
-        () => c.screenText().includes(`neg-${i + 10}`),
-        `echo ${i}`,
-        STEP_MS,
-      );
+      await echo(c, `echo neg-$((${i}+10))`, `neg-${i + 10}`, `echo ${i}`);
     }
     await new Promise((r) => setTimeout(r, 300));
     assertWellFormed(tap.toServer, "to tmosh serve");
@@ -212,10 +217,9 @@ Deno.test("tmosh client and tmosh serve negotiate: the welcome is sent until ack
     // The server's diffs before the hello reached it hold no extension: the
     // welcome is the only private extension it ever sends.
     assert.deepEqual(privateNumbers(tap, tap.toClient), [WELCOME]);
-    c.type("exit\r");
-    await c.waitFor(() => c.finishReason !== null, "the shutdown", STEP_MS);
+    await exitSession(c);
   } finally {
-    await client?.close();
+    await c.close();
     await tap.close();
     await d.stop();
   }
@@ -223,35 +227,19 @@ Deno.test("tmosh client and tmosh serve negotiate: the welcome is sent until ack
 
 Deno.test("tmosh serve without a hello behaves as stock mosh-server: no extension in its diffs", async () => {
   const d = await startTmoshServer(["env", "PS1=$ ", "/bin/sh"]);
-  const tap = WireTap.start({ port: d.port, key: d.key });
-  let client: HeadlessClient | null = null;
+  const { tap, client: c } = tappedClient(d, { hello: null });
   try {
-    client = HeadlessClient.connect({
-      ip: "127.0.0.1",
-      port: tap.port,
-      key: d.key,
-      width: 80,
-      height: 24,
-      hello: null,
-    });
-    const c = client;
     await c.waitFor(() => c.screenText().includes("$"), "the prompt", STEP_MS);
-    c.type("echo plain-$((6*7))\r");
-    await c.waitFor(
-      () => c.screenText().includes("plain-42"),
-      "the echo",
-      STEP_MS,
-    );
+    await echo(c, "echo plain-$((6*7))", "plain-42", "the echo");
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(c.capabilities, null);
     assert.equal(c.transport.remoteState.capabilities, null);
     assertWellFormed(tap.toClient, "from tmosh serve");
     assert.deepEqual(privateNumbers(tap, tap.toServer), []);
     assert.deepEqual(privateNumbers(tap, tap.toClient), []);
-    c.type("exit\r");
-    await c.waitFor(() => c.finishReason !== null, "the shutdown", STEP_MS);
+    await exitSession(c);
   } finally {
-    await client?.close();
+    await c.close();
     await tap.close();
     await d.stop();
   }

@@ -37,7 +37,13 @@ export const LAYERS: Record<string, string[]> = {
     "stdio.ts",
     "secrets.ts",
   ],
-  "server/": ["protocol/", "version.ts", "self_command.ts", "stdio.ts"],
+  "server/": [
+    "protocol/",
+    "version.ts",
+    "self_command.ts",
+    "stdio.ts",
+    "libc.ts",
+  ],
   "demo/": ["client/", "protocol/", "self_command.ts"],
   "main.ts": [
     "client/",
@@ -48,7 +54,8 @@ export const LAYERS: Record<string, string[]> = {
     "secrets.ts",
   ],
   "version.ts": [],
-  "secrets.ts": [],
+  "secrets.ts": ["libc.ts"],
+  "libc.ts": [],
   "self_command.ts": [],
   "stdio.ts": [],
   "tools/": ["self_command.ts", "protocol/", "harness/"],
@@ -64,6 +71,7 @@ export const LAYERS: Record<string, string[]> = {
     "version.ts",
     "self_command.ts",
     "secrets.ts",
+    "libc.ts",
   ],
 };
 

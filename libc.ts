@@ -1,5 +1,6 @@
 /**
- * The C library calls behind the pty, through Deno FFI (needs `--allow-ffi`).
+ * The C library calls tmosh makes through Deno FFI (needs `--allow-ffi`): the pty
+ * and its child (server/), the core-dump limit and the environment (secrets.ts).
  *
  * Linux/glibc (x86_64, ≥ 2.34 for `posix_spawn_file_actions_addclosefrom_np`) only; the values
  * below are Linux's. macOS differs (not implemented): the library is `libSystem.B.dylib`, errno
@@ -131,6 +132,10 @@ const SYMBOLS = {
   getpwuid: { parameters: ["u32"], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
   __errno_location: { parameters: [], result: "pointer" },
+  setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  getenv: { parameters: ["buffer"], result: "pointer" },
+  strlen: { parameters: ["pointer"], result: "usize" },
+  memset: { parameters: ["pointer", "i32", "usize"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The bound libc symbols. */
