@@ -23,6 +23,15 @@ export async function procMemory(pid: number): Promise<ProcMemory> {
   return { rss: kib("VmRSS"), peak: kib("VmHWM") };
 }
 
+/** Like procMemory, but zeros for a process that is gone. */
+export async function procMemoryIfAlive(pid: number): Promise<ProcMemory> {
+  try {
+    return await procMemory(pid);
+  } catch {
+    return { rss: 0, peak: 0 };
+  }
+}
+
 /**
  * Resets `pid`'s peak (VmHWM) to its current RSS (Linux: clear_refs 5);
  * returns false where that is not allowed.

@@ -72,6 +72,7 @@ import {
 import { rowText } from "./headless_client.ts";
 import { hostileSoup } from "./hostile_soup.ts";
 import { mulberry32 } from "./prng.ts";
+import { procMemoryIfAlive } from "./proc_memory.ts";
 import { MAIN } from "./serve_process.ts";
 import { processAlive } from "./stock_mosh.ts";
 import { startTmoshServer, type TmoshServer } from "./tmosh_server.ts";
@@ -860,26 +861,10 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Peak resident memory (VmHWM) of a process, kB; 0 if it is gone. */
-export function peakRssKb(pid: number): Promise<number> {
-  return statusKb(pid, "VmHWM");
-}
-
-/** Resident memory (VmRSS) of a process, kB; 0 if it is gone. */
-export function rssKb(pid: number): Promise<number> {
-  return statusKb(pid, "VmRSS");
-}
-
-/** A kB figure from /proc/PID/status; 0 if the process is gone. */
-async function statusKb(pid: number, field: string): Promise<number> {
-  try {
-    const status = await Deno.readTextFile(`/proc/${pid}/status`);
-    return Number(
-      new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)?.[1] ?? 0,
-    );
-  } catch {
-    return 0;
-  }
+/** Resident memory of a process now and at its peak, kB; zeros if it is gone. */
+async function memoryKb(pid: number): Promise<{ rss: number; peak: number }> {
+  const m = await procMemoryIfAlive(pid);
+  return { rss: m.rss / 1024, peak: m.peak / 1024 };
 }
 
 /** A running session under attack: the processes, the relay, the screen. */
@@ -1148,10 +1133,10 @@ export async function runWireFuzzer(options: FuzzOptions): Promise<FuzzReport> {
         await delay(ahead > 1 ? ahead : 0);
         if (performance.now() - lastLog > 10_000) {
           lastLog = performance.now();
-          const [sk, ck] = await Promise.all([
-            rssKb(s.server.pid),
-            rssKb(s.client.pid),
-          ]);
+          const [sk, ck] = (await Promise.all([
+            memoryKb(s.server.pid),
+            memoryKb(s.client.pid),
+          ])).map((m) => m.rss);
           log(
             `${sent} datagrams (${
               Math.round(sent / ((lastLog - t0) / 1000))
@@ -1242,10 +1227,10 @@ export async function runWireFuzzer(options: FuzzOptions): Promise<FuzzReport> {
       (FORGED.has(category) ? report.forgedAccepted : report.malformedAccepted)
         .push(m);
     }
-    report.peakRssKb.server = await peakRssKb(s.server.pid);
-    report.peakRssKb.client = await peakRssKb(s.client.pid);
-    report.endRssKb.server = await rssKb(s.server.pid);
-    report.endRssKb.client = await rssKb(s.client.pid);
+    const server = await memoryKb(s.server.pid);
+    const client = await memoryKb(s.client.pid);
+    report.peakRssKb = { server: server.peak, client: client.peak };
+    report.endRssKb = { server: server.rss, client: client.rss };
     await crashed();
     log("quitting the client");
     report.clientExit = await s.quit(10_000);

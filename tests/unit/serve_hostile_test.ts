@@ -40,6 +40,7 @@ import {
 import { HeadlessClient } from "../../harness/headless_client.ts";
 import { processAlive } from "../../harness/stock_mosh.ts";
 import { startTmoshServer } from "../../harness/tmosh_server.ts";
+import { procMemoryIfAlive } from "../../harness/proc_memory.ts";
 
 /** Generous limits: 2 cores shared with other tests. */
 const STEP_MS = 15_000;
@@ -70,12 +71,7 @@ function randomInt(below: number): number {
 
 /** Resident set size of a process, kB (0 if it is gone). */
 async function rssKb(pid: number): Promise<number> {
-  try {
-    const status = await Deno.readTextFile(`/proc/${pid}/status`);
-    return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
+  return (await procMemoryIfAlive(pid)).rss / 1024;
 }
 
 /**
