@@ -81,3 +81,16 @@ function findFree(probe: (port: number) => number): number {
   }
   return probe(0);
 }
+
+/** Throws unless UDP `port` on `hostname` is already bound (a server really holds it). */
+export function assertUdpPortTaken(port: number, hostname = "0.0.0.0"): void {
+  let socket: Deno.DatagramConn;
+  try {
+    socket = Deno.listenDatagram({ transport: "udp", hostname, port });
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) return;
+    throw error;
+  }
+  socket.close();
+  throw new Error(`tmosh test: UDP port ${hostname}:${port} is not taken`);
+}

@@ -20,6 +20,7 @@ import { startTmux } from "../../harness/tmux.ts";
 import { findPidsWithEnv, processAlive } from "../../harness/stock_mosh.ts";
 import { startTmoshServer } from "../../harness/tmosh_server.ts";
 import {
+  assertUdpPortTaken,
   freeTcpPort,
   freeUdpPort,
   freeUdpPortRun,
@@ -225,15 +226,7 @@ Deno.test("tmosh serve starts on a test port and stop() leaves no process", asyn
     assert.match(server.key, /^[A-Za-z0-9/+]{22}$/);
     assert.equal(await processAlive(server.pid), true);
     // The daemon really holds the UDP port.
-    assert.throws(
-      () =>
-        Deno.listenDatagram({
-          transport: "udp",
-          hostname: "0.0.0.0",
-          port: server.port,
-        }),
-      Deno.errors.AddrInUse,
-    );
+    assertUdpPortTaken(server.port);
     assert.ok(
       (await findPidsWithEnv(TEST_MARK_VAR, server.mark)).includes(server.pid),
       "the daemon carries the mark",

@@ -18,6 +18,7 @@ import {
   selfEntry,
 } from "../../harness/connect_helpers.ts";
 import { peers } from "../../harness/require_peer.ts";
+import { assertUdpPortTaken } from "../../harness/ports.ts";
 import {
   accountPeers,
   ensureShellAccount,
@@ -29,15 +30,6 @@ import { findPidsWithEnv, killPidsWithEnv } from "../../harness/stock_mosh.ts";
 
 const stockServer = peers("mosh-server");
 const stockServerOverSsh = peers("sshd", "ssh", "mosh-server");
-
-/** Asserts that a UDP port on 127.0.0.1 is taken (the server really bound it). */
-function assertUdpPortTaken(port: number): void {
-  assert.throws(
-    () =>
-      Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port }),
-    Deno.errors.AddrInUse,
-  );
-}
 
 stockServer.test("bootstrap --local with stock mosh-server", async () => {
   const mark = `connect-${crypto.randomUUID()}`;
@@ -54,7 +46,7 @@ stockServer.test("bootstrap --local with stock mosh-server", async () => {
     );
     assert.equal(endpoint.ip, "127.0.0.1");
     assert.equal(decodeKey(endpoint.key).length, 16);
-    assertUdpPortTaken(endpoint.port);
+    assertUdpPortTaken(endpoint.port, "127.0.0.1");
     assert.ok((await findPidsWithEnv(TEST_MARK_VAR, mark)).length > 0);
   } finally {
     await killPidsWithEnv(TEST_MARK_VAR, mark);
@@ -92,7 +84,7 @@ stockServerOverSsh.test("bootstrap over ssh: proxy, remote and local address mod
         // read from the server's SSH_CONNECTION (remote, with a warning).
         assert.equal(endpoint.ip, "127.0.0.1");
         assert.equal(decodeKey(endpoint.key).length, 16);
-        assertUdpPortTaken(endpoint.port);
+        assertUdpPortTaken(endpoint.port, "127.0.0.1");
         const warned = lines.some((l) =>
           l.includes("using remote IP address 127.0.0.1 from $SSH_CONNECTION")
         );
@@ -172,7 +164,7 @@ stockServerOverSsh.test("bootstrap over ssh: proxy, remote and local address mod
           assert.equal(seen!.predict, "never");
           assert.equal(seen!.predictOverwrite, true);
           assert.equal(seen!.init, false);
-          assertUdpPortTaken(seen!.port);
+          assertUdpPortTaken(seen!.port, "127.0.0.1");
           assert.equal(
             await connectMain(["--predict=bogus", "h"], {
               runClient: () => Promise.reject(new Error("must not run")),

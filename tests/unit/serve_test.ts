@@ -15,7 +15,7 @@ import {
 import { decodeKey } from "../../protocol/crypto/key.ts";
 import { Transport } from "../../protocol/network/transport.ts";
 import { UserStream } from "../../protocol/statesync/user_stream.ts";
-import { freeUdpPort } from "../../harness/ports.ts";
+import { assertUdpPortTaken, freeUdpPort } from "../../harness/ports.ts";
 import {
   baseEnv,
   delay,
@@ -38,15 +38,7 @@ Deno.test("serve prints MOSH CONNECT, detaches and leaves a daemon bound to the 
       "daemon alive after the parent exited",
     );
     // The daemon holds the UDP port.
-    assert.throws(
-      () =>
-        Deno.listenDatagram({
-          transport: "udp",
-          hostname: "0.0.0.0",
-          port: d.port,
-        }),
-      Deno.errors.AddrInUse,
-    );
+    assertUdpPortTaken(d.port);
     // Nothing of the parent's stdio is left open (what lets ssh exit), and the key is in neither argv nor env.
     for (const fd of [0, 1, 2]) {
       assert.equal(Deno.readLinkSync(`/proc/${d.pid}/fd/${fd}`), "/dev/null");
