@@ -12,6 +12,7 @@ import { newFrame } from "../protocol/terminal/display.ts";
 import { EmulatorApplier } from "../protocol/statesync/emulator_applier.ts";
 import {
   blankFramebuffer,
+  clipFramebuffer,
   type Framebuffer,
 } from "../protocol/terminal/framebuffer.ts";
 import { decodeKey } from "../protocol/crypto/key.ts";
@@ -32,6 +33,7 @@ import {
 } from "./terminal.ts";
 import { applyTitlePrefix } from "./title.ts";
 import { writeAll } from "../stdio.ts";
+import { reportGarbage } from "../protocol/network/garbage_valve.ts";
 
 /** Window before the "nothing received" notice, ms (mosh: STMClient::main, 250). */
 const NOTHING_RECEIVED_NOTICE = 250;
@@ -41,6 +43,13 @@ const FIRST_CONTACT_TIMEOUT = 15000;
 const PASTE_THRESHOLD = 100;
 /** Keyboard read buffer, bytes (mosh: 16384). */
 const READ_BUFFER = 16384;
+/**
+ * Share of the time frames may take to apply and draw: after a frame that
+ * took d ms, the next one not drawn for a keystroke waits at least
+ * d * (1 / share - 1) ms, so a server sending huge screens cannot starve the
+ * keyboard and the network (stock mosh-client draws after every datagram).
+ */
+const DRAW_SHARE = 0.5;
 /** Product name in the bar and exit messages. */
 const NAME = "tmosh";
 
@@ -81,9 +90,14 @@ class ClientSession {
   readonly #escape: EscapeKeyFilter;
   readonly #start = performance.now();
   #local: Framebuffer;
+  /** The server's screen last drawn. */
+  #lastRemoteFb: Framebuffer | null = null;
   #repaint = true;
   #drawTimer: ReturnType<typeof setTimeout> | null = null;
   #drawQueued = false;
+  /** Earliest time of the next frame not drawn for a keystroke, ms (see DRAW_SHARE). */
+  #nextDraw = 0;
+  #throttleTimer: ReturnType<typeof setTimeout> | null = null;
   #contact = false;
   #done: (code: number) => void = () => {};
   #finished = false;
@@ -193,6 +207,7 @@ class ClientSession {
     for (const s of signals) Deno.removeSignalListener(s, onSignal);
     Deno.removeSignalListener("SIGCONT", onCont);
     if (this.#drawTimer !== null) clearTimeout(this.#drawTimer);
+    if (this.#throttleTimer !== null) clearTimeout(this.#throttleTimer);
     // Last frame without the bar and the title prefix, then restore the terminal.
     guard.run("drawing", () => this.#drawFrame({ overlays: false }));
     guard.run("closing the terminal", () => this.#term.close());
@@ -373,6 +388,17 @@ class ClientSession {
    */
   #requestDraw(): void {
     if (this.#drawQueued || this.#finished) return;
+    const wait = this.#nextDraw - performance.now();
+    if (wait > 0) {
+      this.#throttleTimer ??= setTimeout(
+        this.#guard.wrap("drawing", () => {
+          this.#throttleTimer = null;
+          this.#requestDraw();
+        }),
+        Math.ceil(wait),
+      );
+      return;
+    }
     this.#drawQueued = true;
     queueMicrotask(this.#guard.wrap("drawing", () => {
       this.#drawQueued = false;
@@ -382,10 +408,12 @@ class ClientSession {
 
   #draw(): void {
     if (this.#suspended) return;
+    const start = performance.now();
     // Its own boundary: a failed frame must not cost the keystroke being
     // echoed or the timer of the next frame.
     this.#guard.run("drawing", () => this.#drawFrame({ overlays: true }));
     const now = performance.now();
+    this.#nextDraw = now + (now - start) * (1 / DRAW_SHARE - 1);
     const wait = Math.min(
       this.#notify.waitTime(now),
       this.#predict.waitTime(now),
@@ -406,7 +434,12 @@ class ClientSession {
   #drawFrame(options: { overlays: boolean }): void {
     const now = performance.now();
     const remote = this.#transport.remoteState;
-    let fb = remote.fb;
+    // A frame larger than the window (a resize under way, or a hostile
+    // server) is drawn as far as the window shows it.
+    let fb = clipFramebuffer(remote.fb, this.#term.size());
+    // Applying a screen leaves the emulator's previous snapshot behind.
+    if (remote.fb !== this.#lastRemoteFb) reportGarbage(remote.byteSize());
+    this.#lastRemoteFb = remote.fb;
     if (options.overlays) {
       this.#predict.setSendInterval(this.#transport.sendIntervalMs);
       this.#predict.setLocalFrameAcked(this.#transport.ackedNum);

@@ -181,7 +181,8 @@ export class HeadlessClient {
       `finished ${this.#reason ?? "no"}`,
       `srtt ${c.srtt.toFixed(0)} ms, rto ${c.rto.toFixed(0)} ms, ` +
       `dropped datagrams ${c.droppedCount}, bad instructions ${t.instructionsDropped}`,
-      `screen ${this.fb.width}x${this.fb.height} cursor ${this.fb.cursorRow},${this.fb.cursorCol}:`,
+      `screen ${this.fb.width}x${this.fb.height} cursor ${this.fb.cursorRow},${this.fb.cursorCol}, ` +
+      `clipboard ${JSON.stringify(this.fb.clipboard.slice(0, 40))}:`,
       ...this.screenText().map((l) => `  |${l}|`),
     ].join("\n");
   }

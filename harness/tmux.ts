@@ -13,6 +13,8 @@ export interface TmuxOptions {
   height?: number;
   /** Variables exported to the command (e.g. TERM, LANG, MOSH_KEY). */
   env?: Record<string, string>;
+  /** Lines of scrollback the pane keeps (tmux's `history-limit`); default tmux's 2000. */
+  historyLimit?: number;
 }
 
 /** A command running in a private tmux session. */
@@ -138,7 +140,12 @@ export async function prepareTmux(
     wrapperScript(dir, command, options.env ?? {}),
   );
   try {
+    // history-limit applies to panes created after it is set.
+    const history = options.historyLimit === undefined
+      ? []
+      : ["set-option", "-g", "history-limit", `${options.historyLimit}`, ";"];
     await runTmux(socket, [
+      ...history,
       "new-session",
       "-d",
       "-s",

@@ -128,7 +128,7 @@ export const RECEIVED_STATES_MAX = 1024;
  * and the newest, bytes (tmosh only: mosh bounds the count alone, and 1024
  * screens of 1024x1024 cells are about 13 GB).
  */
-export const RECEIVED_STATES_BYTES_MAX = 32 * 1024 * 1024;
+export const RECEIVED_STATES_BYTES_MAX = 16 * 1024 * 1024;
 
 /** Quench period once the receiver queue is full, ms (mosh: Transport::recv, 15000). */
 export const RECEIVER_QUENCH = 15000;

@@ -7,6 +7,7 @@
  */
 
 import { deflateSync, inflateSync } from "node:zlib";
+import { reportGarbage } from "./garbage_valve.ts";
 import { TAG_BYTES } from "../crypto/constants.ts";
 import {
   ADDED_BYTES,
@@ -55,7 +56,9 @@ export function compress(data: Uint8Array): Uint8Array {
  */
 export function decompress(data: Uint8Array): Uint8Array | null {
   try {
-    return plain(inflateSync(data, { maxOutputLength: MAX_UNCOMPRESSED }));
+    const out = inflateSync(data, { maxOutputLength: MAX_UNCOMPRESSED });
+    reportGarbage(out.length);
+    return plain(out);
   } catch {
     return null;
   }

@@ -26,10 +26,23 @@ export interface FrameApplier {
 
 const encoder = new TextEncoder();
 
-/** A terminal state synchronized from server to client (mosh: Complete). */
+/** A received screen not applied yet: the state it is based on and the events that turn it into this one. */
+interface PendingScreen {
+  base: CompleteTerminal;
+  events: HostEvent[];
+  /** Bytes the events hold. */
+  bytes: number;
+}
+
+/**
+ * A terminal state synchronized from server to client (mosh: Complete).
+ *
+ * On the client a received screen is applied lazily, when its framebuffer is
+ * first read (drawn, or the base of the next diff): a server that sends
+ * screens faster than they can be applied costs one emulator pass per frame
+ * drawn, not one per state received (docs/wire.md §7.3).
+ */
 export class CompleteTerminal {
-  /** The screen. */
-  readonly fb: Framebuffer;
   /** Newest client state whose keystrokes reached the application ≥ 50 ms ago. */
   readonly echoAck: bigint;
   /**
@@ -39,6 +52,8 @@ export class CompleteTerminal {
    */
   readonly capabilities: readonly string[] | null;
   readonly #applier: FrameApplier | undefined;
+  #fb: Framebuffer | null;
+  #pending: PendingScreen | null = null;
   #bytes = -1;
 
   /** A state of `fb` with `echoAck`; `applier` is needed only where diffs are applied (client). */
@@ -50,15 +65,34 @@ export class CompleteTerminal {
       capabilities?: readonly string[] | null;
     } = {},
   ) {
-    this.fb = fb;
+    this.#fb = fb;
     this.echoAck = echoAck;
     this.capabilities = options.capabilities ?? null;
     this.#applier = options.applier;
   }
 
-  /** Approximate bytes of the screen, rows shared with other states counted too (the receiver's byte budget). */
+  /** The screen (applied now if it was received and not yet applied). */
+  get fb(): Framebuffer {
+    if (this.#fb === null) {
+      const { base, events } = this.#pending!;
+      this.#fb = this.#applier!.apply(base.fb, events);
+      this.#pending = null;
+      this.#bytes = -1;
+    }
+    return this.#fb;
+  }
+
+  /**
+   * Approximate bytes the state keeps alive, rows shared with other states
+   * counted too (the receiver's byte budget): the screen, or for a screen
+   * not applied yet its events plus the state they apply to.
+   */
   byteSize(): number {
-    if (this.#bytes < 0) this.#bytes = framebufferBytes(this.fb);
+    if (this.#bytes < 0) {
+      this.#bytes = this.#pending !== null
+        ? this.#pending.bytes + this.#pending.base.byteSize()
+        : framebufferBytes(this.#fb!);
+    }
     return this.#bytes;
   }
 
@@ -81,14 +115,16 @@ export class CompleteTerminal {
   }
 
   #with(
-    fb: Framebuffer,
+    fb: Framebuffer | null,
     echoAck: bigint,
     capabilities: readonly string[] | null,
   ): CompleteTerminal {
-    return new CompleteTerminal(fb, echoAck, {
+    const state = new CompleteTerminal(blankPlaceholder, echoAck, {
       applier: this.#applier,
       capabilities,
     });
+    state.#fb = fb;
+    return state;
   }
 
   /** Mosh's equality (framebuffer and echo ack), plus the capabilities. */
@@ -153,11 +189,26 @@ export class CompleteTerminal {
         screen.push(ev);
       }
     }
-    const fb = screen.length === 0
-      ? this.fb
-      : this.#applier.apply(this.fb, screen);
-    return this.#with(fb, echoAck, capabilities);
+    if (screen.length === 0) return this.#with(this.fb, echoAck, capabilities);
+    // Apply this state first if it is itself pending: at most one state
+    // waits on each applied one, so nothing holds a chain of them.
+    void this.fb;
+    const next = this.#with(null, echoAck, capabilities);
+    next.#pending = { base: this, events: screen, bytes: eventBytes(screen) };
+    return next;
   }
+}
+
+/** Stands in for a framebuffer about to be replaced (never read). */
+const blankPlaceholder = Object.freeze({}) as Framebuffer;
+
+/** Approximate bytes a list of host events holds. */
+function eventBytes(events: HostEvent[]): number {
+  let n = 0;
+  for (const ev of events) {
+    n += 32 + (ev.type === "bytes" ? ev.bytes.length : 0);
+  }
+  return n;
 }
 
 /** Estimated overhead of one row object and of one framebuffer, bytes. */

@@ -13,6 +13,10 @@
  *   (mosh 1.4's "off by one" quirk), CUP is used instead;
  * - no CR LF after a row's last cell: the next move does it when needed;
  * - a full repaint skips cells that ED 2 already left blank.
+ * With `nativeScrollback` (a client drawing on the user's normal screen) the
+ * output leaves that subset for EL 2 and DL, so no row reaches the terminal's
+ * own scrollback: rows are erased one by one instead of ED 2, and scrolls are
+ * delete-lines at the top instead of LF at the bottom.
  * @module
  */
 
@@ -48,6 +52,11 @@ export interface NewFrameOptions {
   bce?: boolean;
   /** Whether the terminal shows window titles (default true; mosh decides by TERM). */
   titles?: boolean;
+  /**
+   * The terminal is on its normal screen and its scrollback is written from the
+   * server's log: nothing may push rows into it (no ED 2, no LF scrolling).
+   */
+  nativeScrollback?: boolean;
 }
 
 /** The escape sequences being built plus the tracked terminal state (mosh: FrameState). */
@@ -267,6 +276,29 @@ function findScroll(
   return undefined;
 }
 
+/** Erases every row one by one (ED 2 would push them into some terminals' scrollback). */
+function eraseRows(height: number): string {
+  return "\x1b[H\x1b[2K" + "\n\x1b[2K".repeat(height - 1);
+}
+
+/**
+ * Scrolls rows 0..bottom (default: the whole screen) up by `count` with delete
+ * lines at the top, which no terminal saves to its scrollback (LF at the
+ * bottom of a region starting at row 0 does, in xterm and tmux).
+ */
+function deleteLines(f: Frame, count: number, bottom?: number): void {
+  if (bottom !== undefined) {
+    f.out += `\x1b[1;${bottom + 1}r`;
+    f.x = f.y = -1;
+  }
+  f.silentMove(0, 0);
+  f.out += count === 1 ? "\x1b[M" : `\x1b[${count}M`;
+  if (bottom !== undefined) {
+    f.out += "\x1b[r";
+    f.x = f.y = -1;
+  }
+}
+
 function modeSwitch(on: number, off: number, none: string): string {
   if (on === 0) return none;
   return (off !== 0 ? `\x1b[?${off}l` : "") + `\x1b[?${on}h`;
@@ -305,7 +337,9 @@ export function newFrame(
     !initialized || W !== last.width || H !== last.height ||
     last.rows.length !== H
   ) {
-    out += "\x1b[r\x1b[0m\x1b[H\x1b[2J";
+    out += options.nativeScrollback
+      ? `\x1b[r\x1b[0m${eraseRows(H)}\x1b[H`
+      : "\x1b[r\x1b[0m\x1b[H\x1b[2J";
     initialized = false;
     f = new Frame(W, false, DEFAULT_RENDITION, options.bce ?? true);
     out += "\x1b[?25l";
@@ -322,7 +356,9 @@ export function newFrame(
   if (scroll) {
     const [r, h] = scroll, bottom = r + h - 1;
     f.setRendition(DEFAULT_RENDITION, true);
-    if (r + h === H && f.y === H - 1) {
+    if (options.nativeScrollback) {
+      deleteLines(f, r, bottom === H - 1 ? undefined : bottom);
+    } else if (r + h === H && f.y === H - 1) {
       f.out += "\r" + "\n".repeat(r);
       f.x = 0;
     } else {

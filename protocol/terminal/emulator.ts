@@ -33,8 +33,10 @@
  * they return; longer writes are queued and parsed in 16 KiB chunks with a
  * yield to the event loop every 10 ms, and later calls keep their order.
  * The pieces live in emulator_print.ts (printing), emulator_modes.ts (modes,
- * titles, clipboard), emulator_snapshot.ts (rows), xterm_internals.ts and
- * wcwidth.ts; this module wires them to xterm.js and owns the write queue.
+ * titles, clipboard), emulator_snapshot.ts (rows), emulator_alt_screen.ts and
+ * emulator_scrollback.ts (tmosh's native-scrollback mode, off by default),
+ * xterm_internals.ts and wcwidth.ts; this module wires them to xterm.js and
+ * owns the write queue.
  * @module
  */
 
@@ -49,6 +51,9 @@ import {
   wideInLastColumn,
 } from "./emulator_functions.ts";
 import { applySgr } from "./emulator_sgr.ts";
+import { AltScreen } from "./emulator_alt_screen.ts";
+import { ScrollRecorder } from "./emulator_scrollback.ts";
+import type { ScrollRecord } from "./scroll_record.ts";
 import {
   loadRow,
   renditionFromX,
@@ -101,6 +106,9 @@ export class Emulator {
   #jobs: Job[] = [];
   #draining = false;
   #keepWrap = false;
+  /** Native-scrollback mode (enableNativeScrollback): the real alternate screen and the scroll records. */
+  #alt: AltScreen | undefined;
+  #recorder: ScrollRecorder | undefined;
 
   /** Create an emulator of the given size (scrollback defaults to 0 lines). */
   constructor(
@@ -193,7 +201,10 @@ export class Emulator {
     csi({ final: "Z" }, (p) => f.tab(-n(p)), true);
     csi({ final: "g" }, (p) => f.clearTabs(p), true);
     csi({ final: "K" }, (p) => f.eraseLine(p));
-    csi({ final: "J" }, (p) => f.eraseDisplay(p));
+    csi({ final: "J" }, (p) => {
+      f.eraseDisplay(p);
+      if (param(p, 0, 0) === 3) this.#recorder?.clear();
+    });
     csi({ final: "X" }, (p) => f.eraseChars(p));
     csi({ final: "@" }, (p) => f.insertCells(n(p)));
     csi({ final: "P" }, (p) => f.deleteCells(n(p)));
@@ -232,7 +243,7 @@ export class Emulator {
     esc("M", reverseIndex);
     parser.registerEscHandler(
       { final: "c" },
-      () => (modes.reset(), f.reset(), false),
+      () => (modes.reset(), f.reset(), this.#alt?.reset(), false),
     );
     const bell = ih._parser._executeHandlers[0x07];
     const ctl = (fn: () => void) => () => (this.#clampPending(), fn());
@@ -257,18 +268,19 @@ export class Emulator {
   }
 
   /**
-   * DECSET/DECRST as mosh: only its modes (no alternate screen, no charset
-   * reset); ?3 clears the screen and homes; ?6 homes (relative to the old
-   * origin mode) before switching.
+   * DECSET/DECRST as mosh: only its modes (no charset reset; the alternate
+   * screen only in native-scrollback mode); ?3 clears the screen and homes;
+   * ?6 homes (relative to the old origin mode) before switching.
    */
   #decMode(p: XParams, on: boolean): void {
     this.#modes.decMode(p, on);
-    const ih = this.#ih, buf = ih._activeBuffer;
-    const dec = ih._coreService.decPrivateModes;
+    const ih = this.#ih, dec = ih._coreService.decPrivateModes;
     for (const m of p) {
       if (m === 3 || m === 6) {
+        const buf = ih._activeBuffer;
         buf.y = dec.origin ? buf.scrollTop : 0;
         buf.x = 0;
+        this.#functions.wrapHeld = false;
         this.#printer.forget();
       }
       if (m === 3) {
@@ -279,12 +291,14 @@ export class Emulator {
       else if (m === 7) dec.wraparound = on;
       else if (m === 1) dec.applicationCursorKeys = on;
       else if (m === 2004) dec.bracketedPasteMode = on;
+      else if (typeof m === "number") this.#alt?.mode(m, on);
     }
   }
 
   #clampPending(): void {
     const buf = this.#ih._activeBuffer, cols = this.#ih._bufferService.cols;
     if (buf.x >= cols) buf.x = cols - 1;
+    this.#functions.wrapHeld = false;
   }
 
   #reply(data: string): boolean {
@@ -411,6 +425,29 @@ export class Emulator {
     return wideInLastColumn(lines, this.#ih._bufferService.cols);
   }
 
+  /**
+   * Switch tmosh's native-scrollback mode on, for good (docs/emulation.md
+   * §15): a real alternate screen (?1049, ?1047, ?47), and every row leaving
+   * the top of the normal screen is recorded for takeScrollRecords().
+   */
+  enableNativeScrollback(): void {
+    if (this.#recorder) return;
+    const recorder = new ScrollRecorder(this.#ih, this.#rows);
+    this.#alt = new AltScreen(this.#ih, this.#functions);
+    this.#recorder = recorder;
+    this.#functions.onScrollUp = (n) => recorder.scrolling(n);
+  }
+
+  /** Whether the alternate screen is shown (only ever in native-scrollback mode). */
+  get alternateScreen(): boolean {
+    return this.#alt?.active ?? false;
+  }
+
+  /** The scroll records since the last call, oldest first, forgotten here ([] outside native-scrollback mode). */
+  takeScrollRecords(): ScrollRecord[] {
+    return this.#recorder?.take() ?? [];
+  }
+
   /** Whether the application asked for application cursor keys (DECCKM). */
   get appCursorKeys(): boolean {
     return this.#modes.appCursorKeys;
@@ -484,6 +521,7 @@ export class Emulator {
     }
     buf.y = Math.min(fb.cursorRow, rowsN - 1);
     buf.x = fb.cursorPendingWrap ? cols : Math.min(fb.cursorCol, cols - 1);
+    this.#functions.wrapHeld = false;
     const r = renditionToX(fb.rendition);
     ih._curAttrData.fg = r.fg;
     ih._curAttrData.bg = r.bg;
@@ -492,6 +530,7 @@ export class Emulator {
     dec.applicationKeypad = fb.appKeypad;
     dec.bracketedPasteMode = fb.bracketedPaste;
     this.#modes.load(fb);
+    this.#alt?.reset();
     this.#printer.forget();
     this.#dirty = true;
   }

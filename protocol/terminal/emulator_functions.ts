@@ -87,11 +87,21 @@ export function resetCell(line: XLine, x: number, erase: XAttr): void {
   delete line._combined[x];
 }
 
+/** What DECSC saves (mosh: SavedCursor): cursor, rendition words, autowrap, origin mode. */
+export interface SavedCursor {
+  x: number;
+  y: number;
+  fg: number;
+  bg: number;
+  autowrap: boolean;
+  origin: boolean;
+}
+
 /** Mosh's cursor, tab stops, saved cursor and combining target over xterm's buffer. */
 export class MoshFunctions {
   #ih: XHandler;
   #tabs: boolean[] = [];
-  #saved = {
+  #saved: SavedCursor = {
     x: 0,
     y: 0,
     fg: 0,
@@ -102,6 +112,13 @@ export class MoshFunctions {
   /** The combining-mark target (mosh: combining_char_row/col). */
   targetY = 0;
   targetX = 0;
+  /**
+   * Mosh's pending wrap away from the last column: CBT at a pending wrap
+   * moves left and keeps it, so the next print still wraps (mosh: HT_n).
+   */
+  wrapHeld = false;
+  /** Called with n before the region scrolls up n rows (SU, LF at the bottom...), its rows still in place. */
+  onScrollUp: ((n: number) => void) | undefined;
 
   constructor(ih: XHandler) {
     this.#ih = ih;
@@ -132,6 +149,7 @@ export class MoshFunctions {
     this.clearSaved();
     this.targetY = 0;
     this.targetX = 0;
+    this.wrapHeld = false;
   }
 
   resetTabs(): void {
@@ -149,6 +167,14 @@ export class MoshFunctions {
 
   clearSaved(): void {
     this.#saved = { x: 0, y: 0, fg: 0, bg: 0, autowrap: true, origin: false };
+  }
+
+  /** Install `slot` (the default when undefined) as the DECSC slot; returns the previous one. */
+  swapSaved(slot: SavedCursor | undefined): SavedCursor {
+    const prev = this.#saved;
+    if (slot === undefined) this.clearSaved();
+    else this.#saved = slot;
+    return prev;
   }
 
   /** The combining target becomes the cursor's cell (mosh: new_grapheme). */
@@ -180,6 +206,7 @@ export class MoshFunctions {
     const buf = this.#ih._activeBuffer;
     buf.y = Math.max(this.#top(), Math.min(this.#bottom(), y));
     buf.x = Math.max(0, Math.min(this.#cols - 1, x));
+    this.wrapHeld = false;
     this.follow();
   }
 
@@ -225,6 +252,7 @@ export class MoshFunctions {
   /** mosh: Framebuffer::scroll (positive: up, deleting at the region's top). */
   scroll(n: number): void {
     const top = this.#ih._activeBuffer.scrollTop;
+    if (n > 0) this.onScrollUp?.(n);
     this.#shiftLines(top, Math.abs(n), n < 0);
   }
 
@@ -246,10 +274,10 @@ export class MoshFunctions {
     this.moveRow(rows, true);
   }
 
-  /** mosh: HT_n (count > 0 forwards, < 0 backwards); keeps a pending wrap. */
+  /** mosh: HT_n (count > 0 forwards, < 0 backwards); keeps a pending wrap, wherever it lands. */
   tab(count: number): void {
     const buf = this.#ih._activeBuffer, cols = this.#cols;
-    const pending = buf.x >= cols;
+    const pending = buf.x >= cols || this.wrapHeld;
     const col = this.col();
     let to = -1;
     if (count >= 0) {
@@ -271,6 +299,7 @@ export class MoshFunctions {
     }
     this.moveCol(to, false);
     if (pending && to === cols - 1) buf.x = cols;
+    else this.wrapHeld = pending;
   }
 
   setTab(): void {

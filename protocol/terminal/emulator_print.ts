@@ -59,14 +59,14 @@ export class MoshPrinter {
         continue;
       }
       const autowrap = ih._coreService.decPrivateModes.wraparound;
-      if (buf.x >= cols) {
+      if (buf.x >= cols || f.wrapHeld) {
         if (autowrap) {
           const line = f.line(buf.y), li = (cols - 1) * CELL_WORDS + 2;
           line._data[li] = (line._data[li] | WRAP_BIT) >>> 0;
           f.moveCol(0, false);
           f.moveRowsAutoscroll(1);
         } else {
-          buf.x = cols - 1;
+          buf.x = Math.min(buf.x, cols - 1);
         }
       } else if (autowrap && width === 2 && buf.x === cols - 1) {
         // mosh resets the last cell (dropping the row's wrap flag) and wraps.
@@ -89,6 +89,7 @@ export class MoshPrinter {
       f.targetY = buf.y;
       f.targetX = x;
       buf.x = Math.min(x + width, cols);
+      f.wrapHeld = false;
       f.snapRow();
     }
   }
@@ -107,6 +108,7 @@ export class MoshPrinter {
       target.addCodepointToCell(tx, code, 0);
       f.follow();
       buf.x = Math.min(f.col() + 1, cols);
+      f.wrapHeld = false;
       f.snapRow();
       return;
     }

@@ -92,10 +92,14 @@ export function renditionToX(r: Rendition): XAttr {
   return { fg: fg >>> 0, bg: bg >>> 0, extended: undefined };
 }
 
-/** Convert one xterm line into an immutable, normalized row. */
-function rowFromLine(line: XLine, cols: number, isBottom: boolean): Row {
-  const d = line._data;
-  const cells = new Uint32Array(cols * CELL_WORDS);
+/** Convert one xterm line into an immutable, normalized row (into `cells`, zeroed, when given). */
+function rowFromLine(
+  line: XLine,
+  cols: number,
+  options: { isBottom: boolean; cells?: Uint32Array },
+): Row {
+  const d = line._data, isBottom = options.isBottom;
+  const cells = options.cells ?? new Uint32Array(cols * CELL_WORDS);
   let texts: (string | undefined)[] | undefined;
   for (let x = 0, i = 0; x < cols; x++, i += 3) {
     const content = d[i], fg = d[i + 1], bg = d[i + 2];
@@ -211,15 +215,9 @@ export class RowSnapshotter {
         same = false;
         continue;
       }
-      const c = this.#cache.get(line);
-      let row: Row;
-      if (
-        c && c.isBottom === isBottom && c.row.width === cols &&
-        sameRaw(c, line, cols)
-      ) {
-        row = c.row;
-      } else {
-        row = rowFromLine(line, cols, isBottom);
+      let row = this.#cached(line, cols, isBottom);
+      if (row === undefined) {
+        row = rowFromLine(line, cols, { isBottom });
         this.#cache.set(line, {
           raw: line._data.slice(0, cols * 3),
           combined: { ...line._combined },
@@ -231,5 +229,32 @@ export class RowSnapshotter {
       if (same && prev!.rows[y] !== row) same = false;
     }
     return same ? prev!.rows : rows;
+  }
+
+  /**
+   * The row of a line that is not the screen's bottom row (one leaving the
+   * top, for the scroll records): the cached row when the line is unchanged
+   * since the last snapshot, else a fresh conversion (not cached) whose
+   * cells come from `alloc` (zeroed words) when given.
+   */
+  row(
+    line: XLine | undefined,
+    options: { cols: number; alloc?: (words: number) => Uint32Array },
+  ): Row {
+    const { cols, alloc } = options;
+    if (line === undefined || line.length < cols) return blankRow(cols);
+    return this.#cached(line, cols, false) ??
+      rowFromLine(line, cols, {
+        isBottom: false,
+        cells: alloc?.(cols * CELL_WORDS),
+      });
+  }
+
+  #cached(line: XLine, cols: number, isBottom: boolean): Row | undefined {
+    const c = this.#cache.get(line);
+    return c && c.isBottom === isBottom && c.row.width === cols &&
+        sameRaw(c, line, cols)
+      ? c.row
+      : undefined;
   }
 }

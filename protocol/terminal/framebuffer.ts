@@ -365,3 +365,40 @@ export function withRow(fb: Framebuffer, y: number, row: Row): Framebuffer {
   rows[y] = row;
   return { ...fb, rows };
 }
+
+/**
+ * The part of `fb` a terminal of `size` can show: its top `rows` rows and
+ * left `cols` columns (a wide character cut in half becomes a blank), cursor
+ * clamped; `fb` itself when it fits.
+ */
+export function clipFramebuffer(
+  fb: Framebuffer,
+  size: { cols: number; rows: number },
+): Framebuffer {
+  const w = Math.max(1, Math.min(fb.width, size.cols));
+  const h = Math.max(1, Math.min(fb.height, size.rows));
+  if (w === fb.width && h === fb.height) return fb;
+  const rows = fb.rows.slice(0, h).map((row) => clipRow(row, w));
+  return {
+    ...fb,
+    width: w,
+    height: h,
+    rows,
+    cursorRow: Math.min(fb.cursorRow, h - 1),
+    cursorCol: Math.min(fb.cursorCol, w - 1),
+    cursorPendingWrap: fb.cursorPendingWrap && fb.cursorCol < w,
+  };
+}
+
+/** The left `width` columns of `row`. */
+function clipRow(row: Row, width: number): Row {
+  if (row.width <= width) return row;
+  const cells = row.cells.slice(0, width * CELL_WORDS);
+  const last = (width - 1) * CELL_WORDS;
+  if (((cells[last] >>> WIDTH_SHIFT) & 3) === 2) {
+    cells[last] = 1 << WIDTH_SHIFT;
+    cells[last + 1] = 0;
+  }
+  const texts = row.texts?.slice(0, width);
+  return { width, wrap: false, cells, texts };
+}

@@ -9,12 +9,18 @@
  * screen.
  */
 import assert from "node:assert/strict";
-import { compareScreens, emulate, screenModel } from "../../harness/parity.ts";
+import {
+  compareScreens,
+  emulate,
+  isBlankScreen,
+  screenModel,
+} from "../../harness/parity.ts";
 import { soupBytes, soupCase } from "../../harness/terminal_soup.ts";
 import { newFrame } from "../../protocol/terminal/display.ts";
 import {
   blankFramebuffer,
   framebuffersEqual,
+  rowCell,
 } from "../../protocol/terminal/framebuffer.ts";
 import { Emulator } from "../../protocol/terminal/emulator.ts";
 
@@ -391,6 +397,66 @@ Deno.test("tab stops: TBC, HTS, CHT and CBT", () => {
   });
 });
 
+Deno.test("parity: seed 3627 (20x6): CBT at a pending wrap keeps it", () => {
+  // 漢 fills row 4 (pending wrap); CBT moves to column 16 but, as mosh's
+  // HT_n, keeps the wrap state, so "D" wraps, scrolls and lands on row 5.
+  assertScreen(20, 6, [
+    "\u001b[3;5H",
+    "Yz7¼1nxC😀4/",
+    "\t",
+    "+÷Péﾊ#w*¼",
+    "\u001b[4C",
+    "ﾊu👍c🎉aIo⌚Dx2タhé🎉5",
+    "\u001bM",
+    "\u001b[0@",
+    "\u0323ト👍字:_トタYあ漢T⌚jßx+FxI¼95Avd字🎉rスcU漢",
+    "\u001b[Z",
+    "D",
+  ], {
+    lines: [
+      "....................",
+      "....Yz7¼1nxC😀_4/...+/",
+      "÷Péﾊ#w*¼....ﾊu\u00a0\u0323ト_👍_.",
+      "字_:_ト_タ_Yあ_漢_T⌚_jßx+/",
+      "FxI¼95Avd字_🎉_rス_cU漢_/",
+      "D...................",
+    ],
+    styles: [],
+    state: [
+      "cursor 5,1",
+      'rendition "\\u001b[0m"',
+      'title ""',
+      "modes reverse=false paste=false mouse=0/0 focus=false",
+    ],
+  });
+});
+
+Deno.test("a wrap kept by CBT survives SGR, TBC, CHT and marks; CUF drops it; ?7l prints in place", () => {
+  // Width 10, tab stops 0 and 8: "j" leaves a pending wrap, CBT goes to column 8.
+  const lines = (tokens: string[]) =>
+    screenModel(
+      emulate(10, 3, new TextEncoder().encode(tokens.join(""))),
+    ).lines.slice(0, 2);
+  const fill = "\u001b[1;1Habcdefghij\u001b[Z";
+  const wrapped = ["abcdefghij/", "D........."];
+  assert.deepEqual(lines([fill, "\u001b[31m", "D"]), wrapped);
+  assert.deepEqual(lines([fill, "\u001b[3g", "D"]), wrapped);
+  assert.deepEqual(lines([fill, "\u001b[I", "D"]), wrapped);
+  // The mark joins "i", where CBT landed (a non-empty target keeps the wrap).
+  assert.deepEqual(lines([fill, "\u0301", "D"]), [
+    "abcdefghi\u0301j/",
+    "D.........",
+  ]);
+  assert.deepEqual(lines([fill, "\u001b[C", "D"]), [
+    "abcdefghiD",
+    "..........",
+  ]);
+  assert.deepEqual(lines([fill, "\u001b[?7l", "D"]), [
+    "abcdefghDj",
+    "..........",
+  ]);
+});
+
 Deno.test("DECSC/DECRC save autowrap, origin and rendition", () => {
   assertScreen(10, 4, [
     "\u001b[?7l\u001b[31m\u001b7\u001b[?7h\u001b[0m",
@@ -484,6 +550,35 @@ Deno.test("DECSET 3 clears the screen and homes", () => {
       "modes reverse=false paste=false mouse=0/0 focus=false",
     ],
   });
+});
+
+Deno.test("parity rig: a reset screen holding a stock display's wrap space counts as blank", () => {
+  // Stock mosh-server frames (40x12, seed 4 then the rig's reset): the first
+  // draws "w" in a wrapped row's last column and then the next row's first
+  // cell, empty on the server, as a space; after RIS the server's diff leaves
+  // that row alone (its cell was blank all along), so the client keeps " ".
+  const fb = emulate(
+    40,
+    12,
+    new TextEncoder().encode(
+      "\u001b]52;c;DF1\u0007\u001b[6;40Hw \u001b[3;11H" +
+        "\u001b]52;c;R2\u0007\u001b[?25l\u001b[1;1H\u001b[0m" +
+        "\u001b[K\n\u001b[K\n\u001b[K\n\u001b[K\n\u001b[K\n\u001b[K" +
+        "\u001b[1;1H\u001b[?25h",
+    ),
+  );
+  assert.equal(fb.clipboard, "R2");
+  assert.equal(rowCell(fb.rows[6], 0).text, " ");
+  assert.ok(isBlankScreen(fb));
+  const notBlank = (bytes: string) =>
+    !isBlankScreen(emulate(40, 12, new TextEncoder().encode(bytes)));
+  assert.ok(notBlank("\u001b[7;1Hx\u001b[H"), "a character");
+  assert.ok(
+    notBlank("\u001b[7;1H\u001b[41m \u001b[0m\u001b[H"),
+    "a background",
+  );
+  assert.ok(notBlank("\u001b[7;1H\u001b[4m \u001b[0m\u001b[H"), "an attribute");
+  assert.ok(notBlank("\u001b[7;1H "), "the cursor away from home");
 });
 
 Deno.test("client emulator: tmosh's diff of any soup screen replays to exactly that screen", () => {

@@ -47,8 +47,8 @@ function instr(from: number, to: number, size: number): Instruction {
   };
 }
 
-/** Size of one maximal screen (1024x1024 cells of 12 bytes), bytes. */
-const SCREEN = 1024 * 1024 * 12;
+/** Size of one large screen: a quarter of the budget, bytes. */
+const SCREEN = RECEIVED_STATES_BYTES_MAX / 4;
 
 Deno.test("receiver: held states are bounded by bytes, oldest dropped first", () => {
   const r = new TransportReceiver(new Blob(100), 0);
