@@ -42,7 +42,21 @@ export interface ClientOptions {
   titleNoPrefix: boolean;
   /** Verbose logging (`-v` given). */
   verbose: boolean;
+  /**
+   * Native scrollback (docs/wire.md §14): "native" offers it to the server
+   * and uses it when a tmosh server answers; "off" behaves as mosh-client.
+   */
+  scrollback?: ScrollbackMode;
 }
+
+/** `--scrollback` values. */
+export type ScrollbackMode = "native" | "off";
+
+/** Every scrollback mode; the first is the default. */
+export const SCROLLBACK_MODES: readonly ScrollbackMode[] = ["native", "off"];
+
+/** Environment variable with the scrollback mode (`--scrollback` wins over it). */
+export const SCROLLBACK_ENV = "TMOSH_SCROLLBACK";
 
 /** Result of parsing `tmosh client` arguments. */
 export type ClientArgs =
@@ -63,9 +77,11 @@ export interface ClientHooks {
 
 /** Usage text of `tmosh client`. */
 export const CLIENT_USAGE: string =
-  "Usage: tmosh client [-# 'ARGS'] [-v] IP PORT\n" +
+  "Usage: tmosh client [-# 'ARGS'] [-v] [--scrollback=native|off] IP PORT\n" +
   "       tmosh client -c\n\n" +
-  "The session key is read from MOSH_KEY; tmosh connect sets everything up.\n";
+  "The session key is read from MOSH_KEY; tmosh connect sets everything up.\n" +
+  "--scrollback (or TMOSH_SCROLLBACK): native (default): lines that scroll\n" +
+  "off reach your terminal's own scrollback (tmosh servers); off: as mosh.\n";
 
 /** Version text of tmosh. */
 export const VERSION_TEXT: string = `tmosh ${TMOSH_VERSION}\n`;
@@ -76,6 +92,32 @@ const MAX_PORT = 65535;
 /** Returns true if `mode` is a known prediction mode. */
 export function isPredictMode(mode: string): mode is PredictMode {
   return (PREDICT_MODES as readonly string[]).includes(mode);
+}
+
+/** Returns true if `mode` is a known scrollback mode. */
+export function isScrollbackMode(mode: string): mode is ScrollbackMode {
+  return (SCROLLBACK_MODES as readonly string[]).includes(mode);
+}
+
+/**
+ * Picks the scrollback mode: `flag` (a `--scrollback` value) if given, else
+ * TMOSH_SCROLLBACK from `env`, else "native"; or the one-line error text.
+ */
+export function chooseScrollback(
+  flag: string | undefined,
+  env: Env,
+): { mode: ScrollbackMode } | { error: string } {
+  const fromEnv = flag === undefined ? env[SCROLLBACK_ENV] : undefined;
+  const mode = flag ?? fromEnv ?? SCROLLBACK_MODES[0];
+  if (isScrollbackMode(mode)) return { mode };
+  const where = fromEnv === undefined
+    ? "--scrollback"
+    : `${SCROLLBACK_ENV} in environment`;
+  return {
+    error: `tmosh: unknown scrollback mode "${mode}" (${where}); use ${
+      SCROLLBACK_MODES.join(" or ")
+    }`,
+  };
 }
 
 /** Reads the client settings mosh-client takes from its environment (all but the key). */
@@ -102,6 +144,7 @@ export function parseClientArgs(args: string[], env: Env): ClientArgs {
   }
   const positionals: string[] = [];
   let verbose = 0;
+  let scrollbackFlag: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--") {
@@ -110,6 +153,16 @@ export function parseClientArgs(args: string[], env: Env): ClientArgs {
     }
     if (!arg.startsWith("-") || arg === "-") {
       positionals.push(arg);
+      continue;
+    }
+    if (arg === "--scrollback" || arg.startsWith("--scrollback=")) {
+      if (arg.includes("=")) {
+        scrollbackFlag = arg.slice(arg.indexOf("=") + 1);
+      } else if (++i < args.length) {
+        scrollbackFlag = args[i];
+      } else {
+        return usageError("option --scrollback needs native or off");
+      }
       continue;
     }
     if (arg.startsWith("--")) return usageError(`unknown option ${arg}`);
@@ -166,6 +219,10 @@ export function parseClientArgs(args: string[], env: Env): ClientArgs {
         "tmosh client does not resolve names (tmosh connect does)",
     );
   }
+  const scrollback = chooseScrollback(scrollbackFlag, env);
+  if ("error" in scrollback) {
+    return { kind: "error", message: scrollback.error };
+  }
   return {
     kind: "run",
     options: {
@@ -175,6 +232,7 @@ export function parseClientArgs(args: string[], env: Env): ClientArgs {
       predict,
       verbose: verbose > 0,
       ...clientEnvOptions(env),
+      scrollback: scrollback.mode,
     },
   };
 }
@@ -241,6 +299,6 @@ function usageError(message: string): ClientArgs {
   return {
     kind: "error",
     message:
-      `tmosh: ${message}; usage: tmosh client [-# 'ARGS'] [-v] IP PORT, or tmosh client -c`,
+      `tmosh: ${message}; usage: tmosh client [-# 'ARGS'] [-v] [--scrollback=native|off] IP PORT, or tmosh client -c`,
   };
 }

@@ -85,11 +85,13 @@ function rowStart(y: number): string {
 /**
  * The bytes that push `records` into the terminal's scrollback, in order and
  * once each. The screen is left holding junk with the cursor hidden: the
- * caller repaints the whole frame right after.
+ * caller repaints the whole frame right after (before ending synchronized
+ * output itself when `endSync` is false).
  */
 export function scrollbackBytes(
   records: readonly LogRecord[],
   size: TerminalSize,
+  options: { endSync?: boolean } = {},
 ): string {
   if (records.length === 0) return "";
   const cols = Math.max(1, size.cols), height = Math.max(1, size.rows);
@@ -122,5 +124,5 @@ export function scrollbackBytes(
     painted += layout.rows;
   }
   push();
-  return out + "\x1b[?2026l";
+  return options.endSync === false ? out : out + "\x1b[?2026l";
 }

@@ -91,6 +91,8 @@ export interface WindowSize {
 /** The local terminal the client draws on. */
 export class LocalTerminal {
   readonly #init: boolean;
+  /** open() enters, and close() leaves, the alternate screen (smcup/rmcup). */
+  #alternate: boolean;
   readonly #caps: TerminalCaps;
   readonly #encoder = new TextEncoder();
   #raw = false;
@@ -103,6 +105,7 @@ export class LocalTerminal {
   /** Creates the terminal front; `init` false keeps the normal screen (MOSH_NO_TERM_INIT). */
   constructor(options: { init: boolean; caps: TerminalCaps }) {
     this.#init = options.init;
+    this.#alternate = options.init;
     this.#caps = options.caps;
   }
 
@@ -128,7 +131,9 @@ export class LocalTerminal {
       Deno.stdin.setRaw(true);
       this.#raw = true;
     }
-    this.write(openSequence({ init: this.#init, smcup: this.#caps.smcup }));
+    this.write(
+      openSequence({ init: this.#alternate, smcup: this.#caps.smcup }),
+    );
     this.#open = true;
   }
 
@@ -136,7 +141,9 @@ export class LocalTerminal {
   close(): void {
     if (!this.#open) return;
     this.#open = false;
-    this.write(closeSequence({ init: this.#init, rmcup: this.#caps.rmcup }));
+    this.write(
+      closeSequence({ init: this.#alternate, rmcup: this.#caps.rmcup }),
+    );
     if (this.#raw) {
       try {
         Deno.stdin.setRaw(false);
@@ -145,6 +152,22 @@ export class LocalTerminal {
       }
       this.#raw = false;
     }
+  }
+
+  /**
+   * From now on the session draws on the terminal's normal screen (native
+   * scrollback): leaves the alternate screen if open() entered it, and
+   * open()/close() no longer switch screens.
+   */
+  useNormalScreen(): void {
+    if (!this.#alternate) return;
+    this.#alternate = false;
+    if (this.#open) this.write(this.#caps.rmcup);
+  }
+
+  /** Whether the terminal was opened with init strings (MOSH_NO_TERM_INIT unset). */
+  get init(): boolean {
+    return this.#init;
   }
 
   /** Calls `handler` when the window size changes (SIGWINCH). */

@@ -9,9 +9,11 @@ import { selfCommand } from "../self_command.ts";
 import { bootstrap, shellQuote } from "../client/bootstrap/connect.ts";
 import type { ConnectOptions } from "../client/bootstrap/connect_args.ts";
 import {
+  chooseScrollback,
   clientEnvOptions,
   isPredictMode,
   type PredictMode,
+  type ScrollbackMode,
 } from "../client/client_args.ts";
 import { Relay } from "./impairment_relay.ts";
 import { runClient } from "../client/session.ts";
@@ -22,7 +24,7 @@ const OWNER_PID_VAR = "TMOSH_OWNER_PID";
 /** Usage of `tmosh demo`. */
 export const DEMO_USAGE =
   "Usage: tmosh demo [--delay MS] [--jitter MS] [--loss P] [--reorder P] " +
-  "[--duplicate P] [--predict MODE] [-- command...]";
+  "[--duplicate P] [--predict MODE] [--scrollback native|off] [-- command...]";
 
 /** Parsed demo options. */
 export interface DemoOptions {
@@ -38,6 +40,8 @@ export interface DemoOptions {
   duplicate: number;
   /** Local echo mode. */
   predict: PredictMode;
+  /** Native scrollback (`--scrollback`, else TMOSH_SCROLLBACK, else "native"). */
+  scrollback: ScrollbackMode;
   /** Command to run instead of the login shell. */
   command: string[];
 }
@@ -57,6 +61,7 @@ export function parseDemoArgs(args: string[]): DemoOptions | string {
         reorder: { type: "string" },
         duplicate: { type: "string" },
         predict: { type: "string" },
+        scrollback: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -79,6 +84,10 @@ export function parseDemoArgs(args: string[]): DemoOptions | string {
     if (!isPredictMode(predict)) {
       return `tmosh demo: unknown prediction mode "${predict}" (adaptive, always, never, experimental)`;
     }
+    const scrollback = chooseScrollback(v.scrollback, Deno.env.toObject());
+    if ("error" in scrollback) {
+      return scrollback.error.replace(/^tmosh: /, "tmosh demo: ");
+    }
     return {
       delayMs: num("delay", v.delay, 60000),
       jitterMs: num("jitter", v.jitter, 60000),
@@ -86,6 +95,7 @@ export function parseDemoArgs(args: string[]): DemoOptions | string {
       reorder: num("reorder", v.reorder, 1),
       duplicate: num("duplicate", v.duplicate, 1),
       predict,
+      scrollback: scrollback.mode,
       command: parsed.positionals,
     };
   } catch (e) {
@@ -109,6 +119,7 @@ export async function demoMain(args: string[]): Promise<number> {
     server: `${shellQuote(selfCommand())} serve`,
     predict: parsed.predict,
     predictOverwrite: false,
+    scrollback: parsed.scrollback,
     family: "inet",
     port: null,
     bindServer: "127.0.0.1",
@@ -144,6 +155,7 @@ export async function demoMain(args: string[]): Promise<number> {
       port: relay.port,
       key: endpoint.key,
       predict: parsed.predict,
+      scrollback: parsed.scrollback,
       verbose: false,
     }, { ownsServer: true });
   } finally {

@@ -35,7 +35,9 @@ import { watchOwner } from "./owner.ts";
 import {
   acceptCapabilities,
   CAPABILITIES,
+  SCROLLBACK_CAPABILITY,
 } from "../protocol/statesync/capabilities.ts";
+import { ScrollBacklog } from "../protocol/statesync/scroll_backlog.ts";
 
 /** Options of {@linkcode runSession}. */
 export interface SessionOptions {
@@ -134,6 +136,8 @@ class ServerSession {
   readonly #startedAt = performance.now();
   readonly #signals: [Deno.Signal, () => void][] = [];
   #terminal: CompleteTerminal;
+  /** The scrollback log's pending records, once a client negotiated scrollback.v1 (docs/wire.md §14). */
+  #backlog: ScrollBacklog | null = null;
   #pty: Pty | null = null;
   #childAlive = false;
   #width: number;
@@ -239,6 +243,13 @@ class ServerSession {
       this.#options.capabilities ?? CAPABILITIES,
     );
     this.#log(`tmosh: client capabilities: ${accepted.join(" ") || "none"}`);
+    if (accepted.includes(SCROLLBACK_CAPABILITY) && this.#backlog === null) {
+      // From here on the emulator has a real alternate screen and records
+      // the rows leaving the top of the normal one (stock clients never
+      // get here: they send no hello).
+      this.#emulator.enableNativeScrollback();
+      this.#backlog = new ScrollBacklog();
+    }
     this.#terminal = this.#terminal.withCapabilities(accepted);
     this.#transport.setCurrentState(this.#terminal);
   }
@@ -319,7 +330,10 @@ class ServerSession {
   #feed(data: Uint8Array | string): void {
     if (this.#finished) return;
     this.#lastWrite = this.#emulator.write(data).then(
-      this.#guard.wrap("the emulator", () => this.#queueSnapshot()),
+      this.#guard.wrap("the emulator", () => {
+        this.#backlog?.add(this.#emulator.takeScrollRecords());
+        this.#queueSnapshot();
+      }),
       (err) => this.#guard.report("the emulator", err),
     );
   }
@@ -346,8 +360,25 @@ class ServerSession {
   /** Makes the emulator's current screen the state the client should reach. */
   #publish(): void {
     if (this.#finished || this.#shuttingDown()) return;
-    this.#terminal = this.#terminal.withFramebuffer(this.#emulator.snapshot());
-    this.#transport.setCurrentState(this.#terminal);
+    let terminal = this.#terminal.withFramebuffer(this.#emulator.snapshot());
+    const backlog = this.#backlog;
+    if (backlog !== null) {
+      backlog.add(this.#emulator.takeScrollRecords());
+      const log = backlog.next({
+        sentEnd: this.#transport.lastSentState.scroll.end,
+        ackedEnd: this.#transport.ackedState.scroll.end,
+      });
+      terminal = terminal.withScroll(log, this.#emulator.alternateScreen);
+    }
+    this.#terminal = terminal;
+    this.#transport.setCurrentState(terminal);
+  }
+
+  /** Whether log records wait and the state sent last holds all the log has: time for the next slice. */
+  #logSliceDue(): boolean {
+    const backlog = this.#backlog;
+    return backlog !== null && backlog.pendingCount > 0 &&
+      this.#transport.lastSentState.scroll.end >= this.#terminal.scroll.end;
   }
 
   /** The program is gone (EOF, exit or write failure): publish its last screen, then shut down. */
@@ -421,6 +452,7 @@ class ServerSession {
       this.#stopRequested();
       if (this.#finished) return;
     }
+    if (this.#logSliceDue()) this.#publish();
     const echoAck = this.#echo.update(now);
     if (echoAck !== null && !transport.shuttingDown) {
       this.#terminal = this.#terminal.withEchoAck(echoAck);

@@ -277,6 +277,7 @@ export async function connectMain(
     ...endpoint,
     predict: options.predict,
     predictOverwrite: options.predictOverwrite || fromEnv.predictOverwrite,
+    scrollback: options.scrollback ?? "native",
     init: options.init && fromEnv.init,
     escapeKey: fromEnv.escapeKey,
     titleNoPrefix: fromEnv.titleNoPrefix,

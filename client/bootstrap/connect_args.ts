@@ -5,10 +5,12 @@
  */
 
 import {
+  chooseScrollback,
   type Env,
   isPredictMode,
   PREDICT_MODES,
   type PredictMode,
+  type ScrollbackMode,
   VERSION_TEXT,
 } from "../client_args.ts";
 
@@ -50,6 +52,8 @@ export interface ConnectOptions {
   predict: PredictMode;
   /** `-o`/`--predict-overwrite`. */
   predictOverwrite: boolean;
+  /** `--scrollback` (else TMOSH_SCROLLBACK); undefined counts as "native". */
+  scrollback?: ScrollbackMode;
   /** Address family policy for name resolution. */
   family: Family;
   /** `-p`: server-side UDP port or `LOW:HIGH` range, or null for the server's default. */
@@ -98,6 +102,10 @@ export const CONNECT_USAGE =
 
 -o      --predict-overwrite     prediction overwrites instead of inserting
 
+        --scrollback=native     lines that scroll off reach your terminal's
+                                own scrollback (tmosh servers) [default]
+        --scrollback=off        as mosh
+
 -4      --family=inet        use IPv4 only
 -6      --family=inet6       use IPv6 only
         --family=auto        autodetect network type for single-family hosts only
@@ -137,6 +145,7 @@ const LONG_OPTIONS: Record<string, "value" | "flag" | "negatable"> = {
   "server": "value",
   "predict": "value",
   "predict-overwrite": "negatable",
+  "scrollback": "value",
   "port": "value",
   "family": "value",
   "ssh": "value",
@@ -163,7 +172,7 @@ const SHORT_OPTIONS: Record<string, [string, string | null]> = {
 /** Largest TCP/UDP port. */
 const MAX_PORT = 65535;
 
-/** Parses `tmosh connect` arguments (with `env` for MOSH_PREDICTION_DISPLAY/OVERWRITE). */
+/** Parses `tmosh connect` arguments (`env`: MOSH_PREDICTION_*, TMOSH_SCROLLBACK). */
 export function parseConnectArgs(
   args: string[],
   options: { env?: Env } = {},
@@ -234,6 +243,11 @@ export function parseConnectArgs(
   }
   const badHost = checkHost(positionals[0]);
   if (badHost !== null) return error(badHost);
+  // Checked after --fake-proxy, which ssh runs with whatever its environment holds.
+  const scrollback = chooseScrollback(values.get("scrollback"), env);
+  if ("error" in scrollback) {
+    return { kind: "error", message: scrollback.error };
+  }
   return {
     kind: "connect",
     options: {
@@ -245,6 +259,7 @@ export function parseConnectArgs(
       predict,
       predictOverwrite: values.get("predict-overwrite") === "true" ||
         env.MOSH_PREDICTION_OVERWRITE === "yes",
+      scrollback: scrollback.mode,
       family: family as Family,
       port,
       bindServer: values.get("bind-server") ?? "ssh",

@@ -53,6 +53,10 @@ export interface SessionTransport<L, R> {
   readonly lastSentNum: bigint;
   /** The newest of our states the peer acknowledged. */
   readonly ackedNum: bigint;
+  /** The state we sent most recently. */
+  readonly lastSentState: L;
+  /** The newest of our states the peer acknowledged. */
+  readonly ackedState: L;
   /** When the newest acknowledged send left, ms (mosh: get_sent_state_acked_timestamp). */
   readonly lastAckedSendTime: number;
   /** The current send interval, ms (mosh: send_interval). */
@@ -153,6 +157,14 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
   /** The newest of our states the peer acknowledged. */
   get ackedNum(): bigint {
     return this.sender.ackedNum;
+  }
+
+  get lastSentState(): L {
+    return this.sender.lastSentState;
+  }
+
+  get ackedState(): L {
+    return this.sender.ackedState;
   }
 
   /** When the newest acknowledged send left, ms. */

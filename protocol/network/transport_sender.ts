@@ -168,6 +168,16 @@ export class TransportSender<T extends SyncState<T>> {
     return this.#sent[this.#sent.length - 1].num;
   }
 
+  /** The state we sent most recently. */
+  get lastSentState(): T {
+    return this.#sent[this.#sent.length - 1].state;
+  }
+
+  /** The newest of our states the peer has acknowledged. */
+  get ackedState(): T {
+    return this.#sent[0].state;
+  }
+
   /** Number of the state the peer has acknowledged. */
   get ackedNum(): bigint {
     return this.#sent[0].num;

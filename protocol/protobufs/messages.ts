@@ -11,7 +11,17 @@
  * @module
  */
 
-import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { readFields, skip } from "./wire_fields.ts";
+import {
+  type LogSlice,
+  readScreenMode,
+  readScrollSlice,
+  writeScreenMode,
+  writeScrollSlice,
+  X_SCREEN,
+  X_SCROLL,
+} from "./scroll_messages.ts";
 
 /** A decoded `TransportBuffers.Instruction` (docs/wire.md §5.1). */
 export interface Instruction {
@@ -48,7 +58,9 @@ export type HostEvent =
   | { type: "bytes"; bytes: Uint8Array }
   | { type: "resize"; width: number; height: number }
   | { type: "echoAck"; num: bigint }
-  | { type: "welcome"; capabilities: string[] };
+  | { type: "welcome"; capabilities: string[] }
+  | { type: "scroll"; slice: LogSlice }
+  | { type: "screen"; alternate: boolean };
 
 // Field numbers (mosh: src/protobufs/*.proto).
 /** Instruction fields 1-7 (TransportBuffers.Instruction). */
@@ -207,8 +219,12 @@ export function encodeHostMessage(events: HostEvent[]): Uint8Array {
     } else if (ev.type === "echoAck") {
       w.tag(X_ECHOACK, WireType.LengthDelimited).fork();
       w.tag(F_ECHO_ACK_NUM, WireType.Varint).uint64(u64(ev.num)).join();
-    } else {
+    } else if (ev.type === "welcome") {
       writeCapabilities(w, X_WELCOME, ev.capabilities);
+    } else if (ev.type === "scroll") {
+      writeScrollSlice(w, ev.slice);
+    } else {
+      writeScreenMode(w, ev.alternate);
     }
     w.join();
   }
@@ -217,7 +233,7 @@ export function encodeHostMessage(events: HostEvent[]): Uint8Array {
 
 /**
  * Parses a HostMessage into events, in order (per instruction: hostbytes, else
- * resize, else echoack, else welcome; others skipped); null if the bytes are invalid.
+ * resize, else echoack, else welcome, else scroll, else screen; others skipped); null if the bytes are invalid.
  */
 export function decodeHostMessage(bytes: Uint8Array): HostEvent[] | null {
   const out: HostEvent[] = [];
@@ -227,6 +243,8 @@ export function decodeHostMessage(bytes: Uint8Array): HostEvent[] | null {
       resize?: Size;
       echoAck?: bigint;
       welcome?: string[];
+      scroll?: LogSlice;
+      alternate?: boolean;
     } = {};
     const fine = readFields(ins, (r, field, type) => {
       if (field === X_HOSTBYTES) {
@@ -255,6 +273,17 @@ export function decodeHostMessage(bytes: Uint8Array): HostEvent[] | null {
         const caps = readCapabilities(r.bytes(), found.welcome);
         if (caps === null) return false;
         found.welcome = caps;
+      } else if (field === X_SCROLL || field === X_SCREEN) {
+        if (type !== WireType.LengthDelimited) return skip(r, type, field);
+        if (field === X_SCROLL) {
+          const slice = readScrollSlice(r.bytes());
+          if (slice === null) return false;
+          found.scroll = slice;
+        } else {
+          const alternate = readScreenMode(r.bytes());
+          if (alternate === null) return false;
+          found.alternate = alternate;
+        }
       } else {
         return skip(r, type, field);
       }
@@ -267,6 +296,10 @@ export function decodeHostMessage(bytes: Uint8Array): HostEvent[] | null {
       out.push({ type: "echoAck", num: found.echoAck });
     } else if (found.welcome) {
       out.push({ type: "welcome", capabilities: found.welcome });
+    } else if (found.scroll) {
+      out.push({ type: "scroll", slice: found.scroll });
+    } else if (found.alternate !== undefined) {
+      out.push({ type: "screen", alternate: found.alternate });
     }
     return true;
   });
@@ -360,37 +393,6 @@ function readInstructions(
     if (type !== WireType.LengthDelimited) return skip(r, type, field);
     return each(r.bytes());
   });
-}
-
-/**
- * Walks the fields of one message; `onField` reads or skips each value and
- * returns false when a nested message is malformed. False for any malformed input.
- */
-function readFields(
-  bytes: Uint8Array,
-  onField: (r: BinaryReader, field: number, type: WireType) => boolean,
-): boolean {
-  try {
-    const r = new BinaryReader(bytes);
-    while (r.pos < r.len) {
-      const [field, type] = r.tag();
-      if (field < 1 || !onField(r, field, type)) return false;
-    }
-    return r.pos === r.len;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Skips a field's value: unknown fields, and known fields with an unexpected
- * wire type, which protobuf also keeps as unknown.
- */
-function skip(r: BinaryReader, type: WireType, field: number): true {
-  // A varint is read, not skipped, so that one over 10 bytes is rejected.
-  if (type === WireType.Varint) r.uint64();
-  else r.skip(type, field);
-  return true;
 }
 
 /** Checks a uint64 value. */

@@ -20,7 +20,13 @@
  * The capabilities this implementation speaks, in order of preference.
  * `ext.v1` is the baseline: the hello/welcome exchange itself (docs/wire.md §13).
  */
-export const CAPABILITIES: readonly string[] = Object.freeze(["ext.v1"]);
+export const CAPABILITIES: readonly string[] = Object.freeze([
+  "ext.v1",
+  "scrollback.v1",
+]);
+
+/** Native scrollback: the scrollback log and the screen mode (docs/wire.md §14). */
+export const SCROLLBACK_CAPABILITY = "scrollback.v1";
 
 /** The baseline capability every tmosh peer offers and accepts. */
 export const BASELINE_CAPABILITY = "ext.v1";

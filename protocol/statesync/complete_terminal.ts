@@ -17,6 +17,7 @@ import {
   type HostEvent,
 } from "../protobufs/messages.ts";
 import { validDimension } from "./user_stream.ts";
+import { ScrollLog } from "./scroll_log.ts";
 
 /** Turns a framebuffer plus received host events into the next framebuffer (the client's emulator). */
 export interface FrameApplier {
@@ -32,6 +33,8 @@ interface PendingScreen {
   events: HostEvent[];
   /** Bytes the events hold. */
   bytes: number;
+  /** The result, once applied (states with the same screen share it). */
+  fb?: Framebuffer;
 }
 
 /**
@@ -51,7 +54,12 @@ export class CompleteTerminal {
    * never part of a diff, so a stock client never receives the extension.
    */
   readonly capabilities: readonly string[] | null;
+  /** The scrollback log (docs/wire.md §14); stays empty unless `scrollback.v1` is in use. */
+  readonly scroll: ScrollLog;
+  /** The server shows its alternate screen (only with `scrollback.v1`). */
+  readonly alternate: boolean;
   readonly #applier: FrameApplier | undefined;
+  readonly #logFloor: (() => number) | undefined;
   #fb: Framebuffer | null;
   #pending: PendingScreen | null = null;
   #bytes = -1;
@@ -60,22 +68,23 @@ export class CompleteTerminal {
   constructor(
     fb: Framebuffer,
     echoAck = 0n,
-    options: {
-      applier?: FrameApplier;
-      capabilities?: readonly string[] | null;
-    } = {},
+    options: StateOptions & Partial<Omit<Fields, "fb" | "echoAck">> = {},
   ) {
     this.#fb = fb;
     this.echoAck = echoAck;
     this.capabilities = options.capabilities ?? null;
+    this.scroll = options.scroll ?? ScrollLog.empty();
+    this.alternate = options.alternate ?? false;
     this.#applier = options.applier;
+    this.#logFloor = options.logFloor;
   }
 
   /** The screen (applied now if it was received and not yet applied). */
   get fb(): Framebuffer {
     if (this.#fb === null) {
-      const { base, events } = this.#pending!;
-      this.#fb = this.#applier!.apply(base.fb, events);
+      const pending = this.#pending!;
+      pending.fb ??= this.#applier!.apply(pending.base.fb, pending.events);
+      this.#fb = pending.fb;
       this.#pending = null;
       this.#bytes = -1;
     }
@@ -85,13 +94,14 @@ export class CompleteTerminal {
   /**
    * Approximate bytes the state keeps alive, rows shared with other states
    * counted too (the receiver's byte budget): the screen, or for a screen
-   * not applied yet its events plus the state they apply to.
+   * not applied yet its events plus the state they apply to; and the log.
    */
   byteSize(): number {
     if (this.#bytes < 0) {
-      this.#bytes = this.#pending !== null
-        ? this.#pending.bytes + this.#pending.base.byteSize()
-        : framebufferBytes(this.#fb!);
+      this.#bytes = this.scroll.byteSize() +
+        (this.#pending !== null
+          ? this.#pending.bytes + this.#pending.base.byteSize()
+          : framebufferBytes(this.#fb!));
     }
     return this.#bytes;
   }
@@ -99,44 +109,65 @@ export class CompleteTerminal {
   /** The same state with another framebuffer. */
   withFramebuffer(fb: Framebuffer): CompleteTerminal {
     if (fb === this.fb) return this;
-    return this.#with(fb, this.echoAck, this.capabilities);
+    return this.#with({ fb });
   }
 
   /** The same state with another echo ack. */
   withEchoAck(echoAck: bigint): CompleteTerminal {
     if (echoAck === this.echoAck) return this;
-    return this.#with(this.fb, echoAck, this.capabilities);
+    return this.#with({ echoAck });
   }
 
   /** The same state answering a hello with `capabilities` (server; docs/wire.md §13). */
   withCapabilities(capabilities: readonly string[]): CompleteTerminal {
     if (sameCapabilities(capabilities, this.capabilities)) return this;
-    return this.#with(this.fb, this.echoAck, [...capabilities]);
+    return this.#with({ capabilities: [...capabilities] });
   }
 
-  #with(
-    fb: Framebuffer | null,
-    echoAck: bigint,
-    capabilities: readonly string[] | null,
-  ): CompleteTerminal {
-    const state = new CompleteTerminal(blankPlaceholder, echoAck, {
-      applier: this.#applier,
-      capabilities,
-    });
-    state.#fb = fb;
+  /** The same state with another scrollback log and screen (server; docs/wire.md §14). */
+  withScroll(scroll: ScrollLog, alternate: boolean): CompleteTerminal {
+    if (scroll === this.scroll && alternate === this.alternate) return this;
+    return this.#with({ scroll, alternate });
+  }
+
+  #with(fields: Partial<Fields>): CompleteTerminal {
+    const state = new CompleteTerminal(
+      blankPlaceholder,
+      fields.echoAck ?? this.echoAck,
+      {
+        applier: this.#applier,
+        logFloor: this.#logFloor,
+        capabilities: fields.capabilities !== undefined
+          ? fields.capabilities
+          : this.capabilities,
+        scroll: fields.scroll ?? this.scroll,
+        alternate: fields.alternate ?? this.alternate,
+      },
+    );
+    if (fields.fb !== undefined) {
+      state.#fb = fields.fb;
+    } else {
+      // Same screen: shared, applied or not.
+      state.#fb = this.#fb;
+      state.#pending = this.#pending;
+    }
     return state;
   }
 
-  /** Mosh's equality (framebuffer and echo ack), plus the capabilities. */
+  /** Mosh's equality (framebuffer and echo ack), plus tmosh's fields. */
   equals(other: CompleteTerminal): boolean {
     return this.echoAck === other.echoAck &&
       sameCapabilities(this.capabilities, other.capabilities) &&
+      this.scroll.end === other.scroll.end &&
+      this.alternate === other.alternate &&
       framebuffersEqual(this.fb, other.fb);
   }
 
   /**
    * HostMessage turning `old` into this: tmosh's Welcome (only once the
-   * capabilities are set), then EchoAck, Resize, HostBytes (docs/wire.md §8.2, §13).
+   * capabilities are set), then EchoAck, tmosh's log slice and screen mode
+   * (only once scrollback is in use), Resize, HostBytes (docs/wire.md §8.2,
+   * §13, §14).
    */
   diffFrom(old: CompleteTerminal): Uint8Array {
     const events: HostEvent[] = [];
@@ -148,6 +179,12 @@ export class CompleteTerminal {
     }
     if (this.echoAck !== old.echoAck) {
       events.push({ type: "echoAck", num: this.echoAck });
+    }
+    if (this.scroll.end > old.scroll.end) {
+      events.push({ type: "scroll", slice: this.scroll.since(old.scroll.end) });
+    }
+    if (this.alternate !== old.alternate) {
+      events.push({ type: "screen", alternate: this.alternate });
     }
     if (!framebuffersEqual(this.fb, old.fb)) {
       if (
@@ -172,15 +209,20 @@ export class CompleteTerminal {
     if (diff.length === 0) return this;
     const events = decodeHostMessage(diff);
     if (events === null || this.#applier === undefined) return null;
+    const fields: Partial<Fields> = {};
     let echoAck = this.echoAck;
-    let capabilities = this.capabilities;
+    let scroll = this.scroll;
     const screen: HostEvent[] = [];
     for (const ev of events) {
       if (ev.type === "welcome") {
-        capabilities = cleanCapabilities(ev.capabilities);
+        fields.capabilities = cleanCapabilities(ev.capabilities);
       } else if (ev.type === "echoAck") {
         // The echo ack never goes down; a peer that lowers it is ignored.
         if (ev.num > echoAck) echoAck = ev.num;
+      } else if (ev.type === "scroll") {
+        scroll = scroll.receive(ev.slice, this.#logFloor?.() ?? 0);
+      } else if (ev.type === "screen") {
+        fields.alternate = ev.alternate;
       } else if (ev.type === "resize") {
         if (validDimension(ev.width) && validDimension(ev.height)) {
           screen.push(ev);
@@ -189,14 +231,33 @@ export class CompleteTerminal {
         screen.push(ev);
       }
     }
-    if (screen.length === 0) return this.#with(this.fb, echoAck, capabilities);
+    fields.echoAck = echoAck;
+    fields.scroll = scroll;
+    if (screen.length === 0) return this.#with(fields);
     // Apply this state first if it is itself pending: at most one state
     // waits on each applied one, so nothing holds a chain of them.
     void this.fb;
-    const next = this.#with(null, echoAck, capabilities);
+    const next = this.#with({ ...fields, fb: null });
     next.#pending = { base: this, events: screen, bytes: eventBytes(screen) };
     return next;
   }
+}
+
+/** What a client state needs to apply diffs. */
+interface StateOptions {
+  /** Applies received screens (client). */
+  applier?: FrameApplier;
+  /** Log records below this number are written out and need not be kept (client). */
+  logFloor?: () => number;
+}
+
+/** The fields #with may replace. */
+interface Fields {
+  fb: Framebuffer | null;
+  echoAck: bigint;
+  capabilities: readonly string[] | null;
+  scroll: ScrollLog;
+  alternate: boolean;
 }
 
 /** Stands in for a framebuffer about to be replaced (never read). */

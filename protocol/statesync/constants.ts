@@ -14,3 +14,28 @@ export const ECHO_TIMEOUT = 50;
  * about 1024x1024 cells.
  */
 export const MAX_TERMINAL_DIMENSION = 1024;
+
+/**
+ * Most scrollback-log records one new state adds beyond the state sent
+ * before it (tmosh, docs/wire.md §14): a flood reaches the client in slices,
+ * so screen updates are never starved.
+ */
+export const LOG_SLICE_RECORDS = 16384;
+
+/** Most bytes of log text one new state adds (tmosh), bytes. */
+export const LOG_SLICE_BYTES = 512 * 1024;
+
+/**
+ * Most records in the log beyond what the client acknowledged (tmosh): the
+ * server stops adding to its state until acks arrive.
+ */
+export const LOG_UNACKED_MAX = 65536;
+
+/**
+ * Most records waiting to enter the log (tmosh); past this, or
+ * LOG_PENDING_BYTES_MAX, the oldest collapse into one gap record.
+ */
+export const LOG_PENDING_MAX = 50_000;
+
+/** Most bytes of records waiting to enter the log (tmosh), bytes. */
+export const LOG_PENDING_BYTES_MAX = 4 * 1024 * 1024;

@@ -3,19 +3,109 @@
  * rows that left the top of the server's normal screen, numbered and synced
  * to the client inside the terminal state, so each reaches the user's own
  * terminal scrollback exactly once.
+ *
+ * A `ScrollLog` is an immutable view of records [start, end) held in chunks
+ * that successive states share. The server appends bounded slices to the
+ * state it publishes and trims what the client has acknowledged; a diff
+ * carries the records from the old state's end to the new one's, so lines
+ * survive loss, reordering and skipped states and are never repeated.
  * @module
  */
+import type { LogRecord, LogSlice } from "../protobufs/scroll_messages.ts";
 
-/** One record of the log as it travels and as the client writes it. */
-export type LogRecord =
-  /** A row that scrolled off: SGR-rendered text (self-contained, ends with SGR 0), columns it covers, soft-wrapped into the next. */
-  | {
-    readonly kind: "line";
-    readonly text: string;
-    readonly cols: number;
-    readonly wrap: boolean;
+export type { LogRecord, LogSlice };
+
+/** Records of one append, numbered from `first`. */
+interface Chunk {
+  readonly first: number;
+  readonly records: readonly LogRecord[];
+  readonly bytes: number;
+}
+
+/** Approximate bytes of one record. */
+export function recordBytes(r: LogRecord): number {
+  return r.kind === "line" ? 48 + 2 * r.text.length : 32;
+}
+
+/** An immutable numbered window of the scrollback log. */
+export class ScrollLog {
+  /** Number of the next record (all records below it were produced). */
+  readonly end: number;
+  readonly #chunks: readonly Chunk[];
+
+  private constructor(end: number, chunks: readonly Chunk[]) {
+    this.end = end;
+    this.#chunks = chunks;
   }
-  /** An explicit scrollback clear (E3, `CSI 3 J`). */
-  | { readonly kind: "clear" }
-  /** This many lines were collapsed because the client fell too far behind. */
-  | { readonly kind: "gap"; readonly lines: number };
+
+  /** The empty log, records numbered from 0. */
+  static empty(): ScrollLog {
+    return new ScrollLog(0, []);
+  }
+
+  /** Number of the oldest record held. */
+  get start(): number {
+    return this.#chunks.length > 0 ? this.#chunks[0].first : this.end;
+  }
+
+  /** Approximate bytes held. */
+  byteSize(): number {
+    let n = 0;
+    for (const c of this.#chunks) n += c.bytes;
+    return n;
+  }
+
+  /** The log with `records` appended. */
+  append(records: readonly LogRecord[]): ScrollLog {
+    if (records.length === 0) return this;
+    let bytes = 0;
+    for (const r of records) bytes += recordBytes(r);
+    const chunk = { first: this.end, records, bytes };
+    return new ScrollLog(this.end + records.length, [...this.#chunks, chunk]);
+  }
+
+  /**
+   * The log after a received slice: records below `end` are skipped (already
+   * held), a hole before the slice becomes a gap record, and chunks wholly
+   * below `floor` (already written out) are dropped.
+   */
+  receive(slice: LogSlice, floor: number): ScrollLog {
+    let records = slice.records;
+    let first = slice.first;
+    if (first < this.end) {
+      records = records.slice(this.end - first);
+      first = this.end;
+    }
+    let log = this.trimBelow(floor);
+    if (first > log.end) {
+      log = log.append([{ kind: "gap", lines: first - log.end }]);
+    }
+    return log.append(records);
+  }
+
+  /** The log without the chunks wholly below record `num`. */
+  trimBelow(num: number): ScrollLog {
+    const chunks = this.#chunks;
+    let i = 0;
+    while (
+      i < chunks.length && chunks[i].first + chunks[i].records.length <= num
+    ) i++;
+    return i === 0 ? this : new ScrollLog(this.end, chunks.slice(i));
+  }
+
+  /**
+   * Records from number `from` to the end; the slice starts at `start` when
+   * `from` is older (the receiver turns the hole into a gap record).
+   */
+  since(from: number): LogSlice {
+    const first = Math.max(from, this.start);
+    const records: LogRecord[] = [];
+    for (const c of this.#chunks) {
+      if (c.first + c.records.length <= first) continue;
+      for (let i = Math.max(0, first - c.first); i < c.records.length; i++) {
+        records.push(c.records[i]);
+      }
+    }
+    return { first, records };
+  }
+}

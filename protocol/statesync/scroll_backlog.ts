@@ -1,0 +1,129 @@
+/**
+ * The server's side of the scrollback log (docs/wire.md §14): records the
+ * emulator produced wait here, bounded (past LOG_PENDING_MAX the oldest
+ * collapse into one gap record), and enter the synced log in slices: each
+ * new state adds at most LOG_SLICE_RECORDS beyond the state sent before it,
+ * and never more than LOG_UNACKED_MAX beyond what the client acknowledged.
+ * Acknowledged records are trimmed.
+ * @module
+ */
+import {
+  LOG_PENDING_BYTES_MAX,
+  LOG_PENDING_MAX,
+  LOG_SLICE_BYTES,
+  LOG_SLICE_RECORDS,
+  LOG_UNACKED_MAX,
+} from "./constants.ts";
+import { type LogRecord, recordBytes, ScrollLog } from "./scroll_log.ts";
+import type { ScrollRecord } from "../terminal/scroll_record.ts";
+import { rowText } from "../terminal/row_text.ts";
+
+/** Records waiting for the log, and the log itself. */
+export class ScrollBacklog {
+  #pending: LogRecord[] = [];
+  /** Index of the first pending record still waiting (the array is compacted lazily). */
+  #head = 0;
+  #pendingBytes = 0;
+  /** Lines collapsed before the first pending record, not yet in the log. */
+  #collapsed = 0;
+  /** A scrollback clear was among the collapsed records (it comes before the gap). */
+  #clearCollapsed = false;
+  #log = ScrollLog.empty();
+
+  /** Records waiting to enter the log (a gap counts as one). */
+  get pendingCount(): number {
+    return this.#pending.length - this.#head + (this.#collapsed > 0 ? 1 : 0) +
+      (this.#clearCollapsed ? 1 : 0);
+  }
+
+  /** Lines collapsed into gaps so far (for diagnostics and the benchmark). */
+  collapsedTotal = 0;
+
+  /** Adds what the emulator recorded, in order. */
+  add(records: readonly ScrollRecord[]): void {
+    for (const r of records) {
+      if (r.kind === "row") {
+        const { text, cols } = rowText(r.row);
+        this.#push({ kind: "line", text, cols, wrap: r.row.wrap });
+      } else if (r.kind === "gap") {
+        this.#push({ kind: "gap", lines: r.lines });
+      } else {
+        this.#push(r);
+      }
+    }
+    this.#enforceCap();
+  }
+
+  /**
+   * The log for the next state: records the peer acknowledged (below
+   * `ackedEnd`) trimmed, and pending records added up to one slice beyond
+   * `sentEnd` (the log end of the state sent last).
+   */
+  next(ends: { sentEnd: number; ackedEnd: number }): ScrollLog {
+    let log = this.#log.trimBelow(ends.ackedEnd);
+    const limit = Math.min(
+      ends.sentEnd + LOG_SLICE_RECORDS,
+      ends.ackedEnd + LOG_UNACKED_MAX,
+    );
+    const add: LogRecord[] = [];
+    let bytes = 0;
+    if (this.#clearCollapsed && log.end < limit) {
+      add.push({ kind: "clear" });
+      this.#clearCollapsed = false;
+    }
+    if (this.#collapsed > 0 && log.end + add.length < limit) {
+      add.push({ kind: "gap", lines: this.#collapsed });
+      this.#collapsed = 0;
+    }
+    while (
+      this.#head < this.#pending.length && log.end + add.length < limit &&
+      bytes < LOG_SLICE_BYTES
+    ) {
+      const r = this.#pending[this.#head++];
+      const b = recordBytes(r);
+      bytes += b;
+      this.#pendingBytes -= b;
+      add.push(r);
+    }
+    if (this.#head > 4096 && this.#head * 2 > this.#pending.length) {
+      this.#pending = this.#pending.slice(this.#head);
+      this.#head = 0;
+    }
+    log = log.append(add);
+    this.#log = log;
+    return log;
+  }
+
+  #push(r: LogRecord): void {
+    this.#pending.push(r);
+    this.#pendingBytes += recordBytes(r);
+  }
+
+  /** Collapses the oldest pending records into the gap count while over the caps. */
+  #enforceCap(): void {
+    const waiting = () => this.#pending.length - this.#head;
+    if (
+      waiting() <= LOG_PENDING_MAX &&
+      this.#pendingBytes <= LOG_PENDING_BYTES_MAX
+    ) return;
+    while (
+      waiting() > 0 &&
+      (waiting() > LOG_PENDING_MAX * 0.9 ||
+        this.#pendingBytes > LOG_PENDING_BYTES_MAX * 0.9)
+    ) {
+      const r = this.#pending[this.#head++];
+      this.#pendingBytes -= recordBytes(r);
+      if (r.kind === "clear") {
+        // Lines before a clear are gone anyway; the clear itself is kept.
+        this.#clearCollapsed = true;
+        this.#collapsed = 0;
+        continue;
+      }
+      const lines = r.kind === "line" ? 1 : r.lines;
+      this.#collapsed += lines;
+      this.collapsedTotal += lines;
+    }
+    this.#pending = this.#pending.slice(this.#head);
+    this.#head = 0;
+  }
+}
