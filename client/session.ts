@@ -23,10 +23,9 @@ import {
 import { UserStream } from "../protocol/statesync/user_stream.ts";
 import {
   CAPABILITIES,
-  negotiatedCapabilities,
   SCROLLBACK_CAPABILITY,
 } from "../protocol/statesync/capabilities.ts";
-import { scrollbackBytes } from "./scrollback.ts";
+import { NativeScreen } from "./native_screen.ts";
 import { EscapeKeyFilter, parseEscapeKey } from "./escape_key.ts";
 import { NotificationEngine } from "./notification.ts";
 import type { ClientOptions } from "./client_args.ts";
@@ -57,8 +56,6 @@ const READ_BUFFER = 16384;
 const DRAW_SHARE = 0.5;
 /** Synchronized output (DEC mode 2026) around a frame with scrollback records. */
 const SYNC_BEGIN = "\x1b[?2026h", SYNC_END = "\x1b[?2026l";
-/** The terminal's alternate screen, entered with a saved cursor and left (xterm 1049). */
-const ALT_SCREEN_ON = "\x1b[?1049h", ALT_SCREEN_OFF = "\x1b[?1049l";
 /** Product name in the bar and exit messages. */
 const NAME = "tmosh";
 
@@ -103,12 +100,8 @@ class ClientSession {
   #lastRemoteFb: Framebuffer | null = null;
   /** What we offer in the hello: CAPABILITIES, without scrollback when it is off. */
   readonly #offered: readonly string[];
-  /** Native scrollback is in use: we draw on the normal screen (docs/wire.md §14). */
-  #native = false;
-  /** Log records below this number are in the terminal's scrollback. */
-  #logWritten = 0;
-  /** The terminal shows its alternate screen, mirroring the server's. */
-  #localAlt = false;
+  /** Native scrollback (docs/wire.md §14.3). */
+  readonly #native: NativeScreen;
   #repaint = true;
   #drawTimer: ReturnType<typeof setTimeout> | null = null;
   #drawQueued = false;
@@ -144,10 +137,12 @@ class ClientSession {
     this.#offered = CAPABILITIES.filter((c) =>
       c !== SCROLLBACK_CAPABILITY || opts.scrollback !== "off"
     );
+    this.#native = new NativeScreen(this.#offered);
+    const native = this.#native;
     const initialRemote = new CompleteTerminal(
       blankFramebuffer(cols, rows),
       0n,
-      { applier: this.#applier, logFloor: () => this.#logWritten },
+      { applier: this.#applier, logFloor: () => native.written },
     );
     this.#transport = new Transport(connection, {
       initialLocal: new UserStream(),
@@ -230,7 +225,7 @@ class ClientSession {
     if (this.#throttleTimer !== null) clearTimeout(this.#throttleTimer);
     // Last frame without the bar and the title prefix, then restore the terminal.
     guard.run("drawing", () => this.#drawFrame({ overlays: false }));
-    if (this.#localAlt) this.#term.write(ALT_SCREEN_OFF);
+    this.#term.write(this.#native.release());
     guard.run("closing the terminal", () => this.#term.close());
     this.#term.dispose();
     await this.#transport.close();
@@ -380,8 +375,7 @@ class ClientSession {
   #suspend(): void {
     this.#suspended = true;
     // The shell gets the normal screen back; the mirror resumes with us.
-    if (this.#localAlt) this.#term.write(ALT_SCREEN_OFF);
-    this.#localAlt = false;
+    this.#term.write(this.#native.release());
     this.#term.close();
     this.#term.write(`\n\x1b[37;44m[${NAME} is suspended.]\x1b[m\n`);
     try {
@@ -455,58 +449,14 @@ class ClientSession {
     }
   }
 
-  /**
-   * Starts drawing on the terminal's normal screen: leaves the alternate
-   * screen mosh-client uses, and pushes what the window showed before into
-   * its scrollback so the session's frames overwrite nothing.
-   */
-  #enterNative(): string {
-    this.#native = true;
-    this.#repaint = true;
-    this.#term.useNormalScreen();
-    const { rows } = this.#term.size();
-    return `\x1b[r\x1b[${rows};1H` + "\n".repeat(rows);
-  }
-
-  /**
-   * Native scrollback before a frame: new log records into the terminal's
-   * scrollback (on its normal screen), then the server's screen mode
-   * mirrored with the terminal's own alternate screen.
-   */
-  #nativePrelude(remote: CompleteTerminal): string {
-    let out = "";
-    if (remote.scroll.end > this.#logWritten) {
-      const slice = remote.scroll.since(this.#logWritten);
-      const records = slice.first > this.#logWritten
-        ? [
-          { kind: "gap" as const, lines: slice.first - this.#logWritten },
-          ...slice.records,
-        ]
-        : slice.records;
-      // Records belong to the normal screen's scrollback: visit it if needed.
-      if (this.#localAlt) out += ALT_SCREEN_OFF;
-      out += scrollbackBytes(records, this.#term.size(), { endSync: false });
-      if (this.#localAlt) out += ALT_SCREEN_ON;
-      this.#logWritten = remote.scroll.end;
-      this.#repaint = true;
-    }
-    if (remote.alternate !== this.#localAlt) {
-      out += remote.alternate ? ALT_SCREEN_ON : ALT_SCREEN_OFF;
-      this.#localAlt = remote.alternate;
-      this.#repaint = true;
-    }
-    return out;
-  }
-
   #drawFrame(options: { overlays: boolean }): void {
     const now = performance.now();
     const remote = this.#transport.remoteState;
-    let prelude = "";
-    if (!this.#native) {
-      const caps = negotiatedCapabilities(remote.capabilities, this.#offered);
-      if (caps?.has(SCROLLBACK_CAPABILITY)) prelude = this.#enterNative();
-    }
-    if (this.#native) prelude += this.#nativePrelude(remote);
+    const prelude = this.#native.prelude(remote, {
+      size: this.#term.size(),
+      leaveAlternate: () => this.#term.useNormalScreen(),
+    });
+    if (prelude.repaint) this.#repaint = true;
     // A frame larger than the window (a resize under way, or a hostile
     // server) is drawn as far as the window shows it.
     let fb = clipFramebuffer(remote.fb, this.#term.size());
@@ -526,9 +476,11 @@ class ClientSession {
       initialized: !this.#repaint,
       bce: this.#caps.bce,
       titles: this.#caps.titles,
-      nativeScrollback: this.#native,
+      nativeScrollback: this.#native.on,
     });
-    if (prelude !== "") out = `${SYNC_BEGIN}${prelude}${out}${SYNC_END}`;
+    if (prelude.out !== "") {
+      out = `${SYNC_BEGIN}${prelude.out}${out}${SYNC_END}`;
+    }
     this.#repaint = false;
     this.#term.write(out);
     this.#local = fb;

@@ -165,11 +165,6 @@ export class LocalTerminal {
     if (this.#open) this.write(this.#caps.rmcup);
   }
 
-  /** Whether the terminal was opened with init strings (MOSH_NO_TERM_INIT unset). */
-  get init(): boolean {
-    return this.#init;
-  }
-
   /** Calls `handler` when the window size changes (SIGWINCH). */
   onResize(handler: () => void): void {
     if (this.#winchHandlers.length === 0) {

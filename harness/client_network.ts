@@ -80,7 +80,13 @@ async function startServer(
  */
 export async function startNetworkRun(
   kind: ServerKind,
-  options: { serverEnv?: Record<string, string> } = {},
+  options: {
+    serverEnv?: Record<string, string>;
+    /** Extra environment of the client (e.g. TMOSH_SCROLLBACK). */
+    clientEnv?: Record<string, string>;
+    /** tmux's history-limit for the client's pane (the user's scrollback). */
+    historyLimit?: number;
+  } = {},
 ): Promise<NetworkRun> {
   requirePeers(...NETWORK_PEERS[kind]);
   const server = await startServer(kind, options.serverEnv ?? {});
@@ -100,7 +106,13 @@ export async function startNetworkRun(
     tmux = await startTmux(
       `${tmoshCommand("client")} -# ${shq(tag)} 127.0.0.1 ${relay.port}`,
       {
-        env: { TERM: "xterm-256color", LANG: "C.UTF-8", MOSH_KEY: server.key },
+        env: {
+          TERM: "xterm-256color",
+          LANG: "C.UTF-8",
+          MOSH_KEY: server.key,
+          ...options.clientEnv,
+        },
+        historyLimit: options.historyLimit,
       },
     );
     await waitPrompt(tmux);

@@ -21,6 +21,10 @@ export interface TmuxOptions {
 export interface TmuxSession {
   /** The visible screen, one line per row, trailing blanks trimmed; `colors` keeps SGR codes. */
   capture(options?: { colors?: boolean }): Promise<string>;
+  /** Rows in the pane's history (the user's scrollback, above the screen). */
+  historySize(): Promise<number>;
+  /** The pane's history (above the screen), oldest first, soft-wrapped rows joined. */
+  history(): Promise<string[]>;
   /** The cursor position, 0-based. */
   cursor(): Promise<{ x: number; y: number }>;
   /** Types keys: tmux key names ("Enter", "C-c") unless `literal`. */
@@ -243,6 +247,22 @@ export async function startTmux(
       const args = ["capture-pane", "-p", ...target];
       if (opts.colors) args.splice(2, 0, "-e");
       return (await runTmux(socket, args)).replace(/\n$/, "");
+    },
+    async historySize() {
+      const out = await runTmux(socket, [
+        "display-message",
+        "-p",
+        ...target,
+        "#{history_size}",
+      ]);
+      return Number(out.trim());
+    },
+    async history() {
+      // `-E -1` is the newest history row; with no history it would be the screen's.
+      if (await session.historySize() === 0) return [];
+      const args = ["capture-pane", "-p", "-J", "-S", "-", "-E", "-1"];
+      const out = await runTmux(socket, [...args, ...target]);
+      return out.replace(/\n$/, "").split("\n");
     },
     async cursor() {
       const out = await runTmux(socket, [

@@ -48,6 +48,7 @@ Deno.test("parseClientArgs: the mosh-client contract, defaults", () => {
       escapeKey: undefined,
       titleNoPrefix: false,
       verbose: false,
+      scrollback: "native",
     },
   );
   assert.equal(run(["::1", "1"]).ip, "::1");
@@ -90,12 +91,53 @@ Deno.test("parseClientArgs: settings from the environment", () => {
   );
 });
 
+Deno.test("parseClientArgs: --scrollback and TMOSH_SCROLLBACK, native by default", () => {
+  const env = (value: string) => ({ MOSH_KEY: KEY, TMOSH_SCROLLBACK: value });
+  assert.equal(run(["127.0.0.1", "1"]).scrollback, "native");
+  assert.equal(run(["127.0.0.1", "1"], env("off")).scrollback, "off");
+  assert.equal(run(["127.0.0.1", "1"], env("native")).scrollback, "native");
+  assert.equal(run(["--scrollback=off", "127.0.0.1", "1"]).scrollback, "off");
+  assert.equal(
+    run(["-v", "127.0.0.1", "--scrollback", "off", "1"]).scrollback,
+    "off",
+  );
+  assert.equal(
+    run(["--scrollback=native", "127.0.0.1", "1"], env("off")).scrollback,
+    "native",
+    "the flag wins over the environment",
+  );
+  assert.equal(
+    run(["--scrollback=off", "127.0.0.1", "1"], env("bogus")).scrollback,
+    "off",
+    "a valid flag hides a bad environment value",
+  );
+  assert.equal(
+    failure(["127.0.0.1", "1"], env("yes")),
+    'tmosh: unknown scrollback mode "yes" (TMOSH_SCROLLBACK in environment); use native or off',
+  );
+  assert.equal(
+    failure(["127.0.0.1", "1"], env("")),
+    'tmosh: unknown scrollback mode "" (TMOSH_SCROLLBACK in environment); use native or off',
+  );
+  assert.equal(
+    failure(["--scrollback=Native", "127.0.0.1", "1"]),
+    'tmosh: unknown scrollback mode "Native" (--scrollback); use native or off',
+  );
+  assert.match(
+    failure(["127.0.0.1", "1", "--scrollback"]),
+    /^tmosh: option --scrollback needs native or off; usage: /,
+  );
+  assert.match(failure(["--scrollbackx", "127.0.0.1", "1"]), /unknown option/);
+});
+
 Deno.test("parseClientArgs: -c, --help and --version", () => {
   assert.deepEqual(parseClientArgs(["-c"], {}), { kind: "colors" });
   assert.deepEqual(parseClientArgs(["-vc", "junk"], {}), { kind: "colors" });
   const help = parseClientArgs(["127.0.0.1", "x", "--help"], {});
   assert.equal(help.kind, "help");
   assert.match((help as { text: string }).text, /tmosh client \[-# 'ARGS'\]/);
+  assert.match((help as { text: string }).text, /--scrollback=native\|off/);
+  assert.match((help as { text: string }).text, /TMOSH_SCROLLBACK/);
   const version = parseClientArgs(["--version"], {});
   assert.equal(version.kind, "version");
   assert.match((version as { text: string }).text, /^tmosh \d+\.\d+\.\d+\n$/);

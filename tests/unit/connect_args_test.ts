@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
+import type { ClientOptions } from "../../client/client_args.ts";
+import { connectMain } from "../../client/bootstrap/connect.ts";
 import {
   checkHost,
   checkPortRequest,
+  CONNECT_USAGE,
   type ConnectArgs,
   type ConnectOptions,
   DEFAULT_SERVER,
@@ -38,6 +41,7 @@ Deno.test("parseConnectArgs: defaults match the mosh wrapper's", () => {
     server: DEFAULT_SERVER,
     predict: "adaptive",
     predictOverwrite: false,
+    scrollback: "native",
     family: "prefer-inet",
     port: null,
     bindServer: "ssh",
@@ -58,6 +62,8 @@ Deno.test("parseConnectArgs: every option", () => {
       "env X=1 mosh-server",
       "-a",
       "-o",
+      "--scrollback",
+      "off",
       "-4",
       "-p",
       "60001:60010",
@@ -79,6 +85,7 @@ Deno.test("parseConnectArgs: every option", () => {
       server: "env X=1 mosh-server",
       predict: "always",
       predictOverwrite: true,
+      scrollback: "off",
       family: "inet",
       port: "60001:60010",
       bindServer: "10.0.0.1",
@@ -155,6 +162,78 @@ Deno.test("parseConnectArgs: prediction from MOSH_PREDICTION_DISPLAY unless give
     connect(["h"], { MOSH_PREDICTION_OVERWRITE: "no" }).predictOverwrite,
     false,
   );
+});
+
+Deno.test("parseConnectArgs: --scrollback, else TMOSH_SCROLLBACK, else native", () => {
+  assert.equal(connect(["h"]).scrollback, "native");
+  assert.equal(connect(["--scrollback=off", "h"]).scrollback, "off");
+  assert.equal(connect(["--scrollback", "off", "h"]).scrollback, "off");
+  assert.equal(connect(["h", "--scrollback=native"]).scrollback, "native");
+  assert.equal(connect(["--scroll=off", "h"]).scrollback, "off");
+  assert.equal(
+    connect(["h"], { TMOSH_SCROLLBACK: "off" }).scrollback,
+    "off",
+  );
+  assert.equal(
+    connect(["--scrollback=native", "h"], { TMOSH_SCROLLBACK: "bogus" })
+      .scrollback,
+    "native",
+  );
+  assert.equal(
+    failure(["--scrollback=on", "h"]),
+    'tmosh: unknown scrollback mode "on" (--scrollback); use native or off',
+  );
+  assert.equal(
+    failure(["h"], { TMOSH_SCROLLBACK: "on" }),
+    'tmosh: unknown scrollback mode "on" (TMOSH_SCROLLBACK in environment); use native or off',
+  );
+  assert.match(failure(["h", "--scrollback"]), /--scrollback needs a value/);
+  // ssh runs --fake-proxy with its own environment: the variable is not its business.
+  assert.equal(
+    parseConnectArgs(["--fake-proxy", "--", "h", "22"], {
+      env: { TMOSH_SCROLLBACK: "bogus" },
+    }).kind,
+    "fake-proxy",
+  );
+  assert.match(CONNECT_USAGE, /--scrollback=native {5}lines that scroll off/);
+  assert.match(CONNECT_USAGE, /--scrollback=off {8}as mosh/);
+});
+
+Deno.test("connectMain: --scrollback reaches the client options; a bad value stops before the session", async () => {
+  const saved = Deno.env.get("TMOSH_SCROLLBACK");
+  // A stand-in server (--local runs it with /bin/sh): prints MOSH CONNECT, ignores its arguments.
+  const server =
+    "--server=echo MOSH CONNECT 60001 AAAAAAAAAAAAAAAAAAAAAA; true";
+  const seen: (string | undefined)[] = [];
+  const hooks = {
+    runClient(options: ClientOptions) {
+      seen.push(options.scrollback);
+      return Promise.resolve(4);
+    },
+  };
+  try {
+    Deno.env.delete("TMOSH_SCROLLBACK");
+    assert.equal(await connectMain(["--local", server, "127.0.0.1"], hooks), 4);
+    assert.equal(
+      await connectMain(
+        ["--local", server, "--scrollback=off", "127.0.0.1"],
+        hooks,
+      ),
+      4,
+    );
+    Deno.env.set("TMOSH_SCROLLBACK", "off");
+    assert.equal(await connectMain(["--local", server, "127.0.0.1"], hooks), 4);
+    assert.deepEqual(seen, ["native", "off", "off"]);
+    assert.equal(
+      await connectMain(["--local", server, "--scrollback=x", "127.0.0.1"], {
+        runClient: () => Promise.reject(new Error("must not run")),
+      }),
+      2,
+    );
+  } finally {
+    if (saved === undefined) Deno.env.delete("TMOSH_SCROLLBACK");
+    else Deno.env.set("TMOSH_SCROLLBACK", saved);
+  }
 });
 
 Deno.test("parseConnectArgs: bad values are one-line errors", () => {

@@ -2,6 +2,11 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { TMOSH_VERSION } from "../../version.ts";
+import {
+  DEMO_USAGE,
+  type DemoOptions,
+  parseDemoArgs,
+} from "../../demo/demo.ts";
 
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 
@@ -52,4 +57,32 @@ Deno.test("main: a subcommand parses its own words and reports its own errors", 
   const r = await tmosh("demo", "--delay", "nope");
   assert.equal(r.code, 2);
   assert.match(r.stderr, /^tmosh demo: bad --delay "nope"/);
+});
+
+Deno.test("main: tmosh demo --scrollback, native by default; a bad value is a one-line error", async () => {
+  const saved = Deno.env.get("TMOSH_SCROLLBACK");
+  try {
+    Deno.env.delete("TMOSH_SCROLLBACK");
+    const scrollback = (args: string[]) => {
+      const parsed = parseDemoArgs(args);
+      assert.equal(typeof parsed, "object", String(parsed));
+      return (parsed as DemoOptions).scrollback;
+    };
+    assert.equal(scrollback([]), "native");
+    assert.equal(scrollback(["--scrollback", "off"]), "off");
+    assert.equal(scrollback(["--scrollback=native"]), "native");
+    Deno.env.set("TMOSH_SCROLLBACK", "off");
+    assert.equal(scrollback([]), "off");
+    assert.equal(scrollback(["--scrollback=native"]), "native");
+    assert.match(DEMO_USAGE, /--scrollback native\|off/);
+  } finally {
+    if (saved === undefined) Deno.env.delete("TMOSH_SCROLLBACK");
+    else Deno.env.set("TMOSH_SCROLLBACK", saved);
+  }
+  const r = await tmosh("demo", "--scrollback", "bogus");
+  assert.equal(r.code, 2);
+  assert.equal(
+    r.stderr,
+    'tmosh demo: unknown scrollback mode "bogus" (--scrollback); use native or off\n',
+  );
 });

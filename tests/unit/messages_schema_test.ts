@@ -4,6 +4,10 @@
  * and identical decodings for random messages, both ways.
  */
 import assert from "node:assert/strict";
+import type {
+  LogRecord,
+  LogSlice,
+} from "../../protocol/protobufs/scroll_messages.ts";
 import {
   create,
   fromBinary,
@@ -52,6 +56,31 @@ function randomCapabilities(rand: () => number): string[] {
     out.push(names[Math.floor(rand() * names.length)]);
   }
   return out;
+}
+
+function randomSlice(rand: () => number): LogSlice {
+  const records: LogRecord[] = [];
+  for (let k = Math.floor(rand() * 6); k > 0; k--) {
+    const pick = rand();
+    records.push(
+      pick < 0.7
+        ? {
+          kind: "line",
+          text: String.fromCodePoint(
+            ...Array.from(
+              { length: Math.floor(rand() * 20) },
+              () => 0x20 + Math.floor(rand() * 0x3000),
+            ),
+          ).replace(/[\ud800-\udfff]/g, "x"),
+          cols: Math.floor(rand() * 300),
+          wrap: rand() < 0.3,
+        }
+        : pick < 0.85
+        ? { kind: "clear" }
+        : { kind: "gap", lines: Math.floor(rand() * 1e9) },
+    );
+  }
+  return { first: Math.floor(rand() * 2 ** 40), records };
 }
 
 function randomInt32(rand: () => number): number {
@@ -116,11 +145,39 @@ function generatedHost(events: HostEvent[]): Uint8Array {
         host.echoack,
         create(host.EchoAckSchema, { echoAckNum: ev.num }),
       );
-    } else {
+    } else if (ev.type === "welcome") {
       setExtension(
         ins,
         ext.welcome,
         create(ext.WelcomeSchema, { capability: ev.capabilities }),
+      );
+    } else if (ev.type === "scroll") {
+      setExtension(
+        ins,
+        ext.scroll,
+        create(ext.ScrollSliceSchema, {
+          first: BigInt(ev.slice.first),
+          record: ev.slice.records.map((r) =>
+            create(
+              ext.LogLineSchema,
+              r.kind === "line"
+                ? {
+                  text: new TextEncoder().encode(r.text),
+                  cols: r.cols,
+                  ...(r.wrap ? { wrap: true } : {}),
+                }
+                : r.kind === "clear"
+                ? { clear: true }
+                : { gap: BigInt(r.lines) },
+            )
+          ),
+        }),
+      );
+    } else {
+      setExtension(
+        ins,
+        ext.screen,
+        create(ext.ScreenModeSchema, { alternate: ev.alternate }),
       );
     }
     msg.instruction.push(ins);
@@ -196,9 +253,13 @@ Deno.test("HostMessage: same bytes as the generated code, both directions", () =
             width: randomInt32(rand),
             height: randomInt32(rand),
           }
-          : pick < 0.9
+          : pick < 0.8
           ? { type: "echoAck", num: randomU64(rand) }
-          : { type: "welcome", capabilities: randomCapabilities(rand) },
+          : pick < 0.85
+          ? { type: "welcome", capabilities: randomCapabilities(rand) }
+          : pick < 0.95
+          ? { type: "scroll", slice: randomSlice(rand) }
+          : { type: "screen", alternate: rand() < 0.5 },
       );
     }
     const ours = encodeHostMessage(events);

@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tmoshext.proto.
  */
 export const file_tmoshext: GenFile = /*@__PURE__*/
-  fileDesc("Cg50bW9zaGV4dC5wcm90bxIIVG1vc2hFeHQiGwoFSGVsbG8SEgoKY2FwYWJpbGl0eRgBIAMoCSIdCgdXZWxjb21lEhIKCmNhcGFiaWxpdHkYASADKAk6QgoFaGVsbG8SGi5DbGllbnRCdWZmZXJzLkluc3RydWN0aW9uGKAfIAEoCzIPLlRtb3NoRXh0LkhlbGxvUgVoZWxsbzpGCgd3ZWxjb21lEhguSG9zdEJ1ZmZlcnMuSW5zdHJ1Y3Rpb24YoB8gASgLMhEuVG1vc2hFeHQuV2VsY29tZVIHd2VsY29tZQ", [file_userinput, file_hostinput]);
+  fileDesc("Cg50bW9zaGV4dC5wcm90bxIIVG1vc2hFeHQiGwoFSGVsbG8SEgoKY2FwYWJpbGl0eRgBIAMoCSIdCgdXZWxjb21lEhIKCmNhcGFiaWxpdHkYASADKAkiPwoLU2Nyb2xsU2xpY2USDQoFZmlyc3QYASABKAQSIQoGcmVjb3JkGAIgAygLMhEuVG1vc2hFeHQuTG9nTGluZSJPCgdMb2dMaW5lEgwKBHRleHQYASABKAwSDAoEY29scxgCIAEoDRIMCgR3cmFwGAMgASgIEg0KBWNsZWFyGAQgASgIEgsKA2dhcBgFIAEoBCIfCgpTY3JlZW5Nb2RlEhEKCWFsdGVybmF0ZRgBIAEoCDpCCgVoZWxsbxIaLkNsaWVudEJ1ZmZlcnMuSW5zdHJ1Y3Rpb24YoB8gASgLMg8uVG1vc2hFeHQuSGVsbG9SBWhlbGxvOkYKB3dlbGNvbWUSGC5Ib3N0QnVmZmVycy5JbnN0cnVjdGlvbhigHyABKAsyES5UbW9zaEV4dC5XZWxjb21lUgd3ZWxjb21lOkgKBnNjcm9sbBIYLkhvc3RCdWZmZXJzLkluc3RydWN0aW9uGKEfIAEoCzIVLlRtb3NoRXh0LlNjcm9sbFNsaWNlUgZzY3JvbGw6RwoGc2NyZWVuEhguSG9zdEJ1ZmZlcnMuSW5zdHJ1Y3Rpb24Yoh8gASgLMhQuVG1vc2hFeHQuU2NyZWVuTW9kZVIGc2NyZWVu", [file_userinput, file_hostinput]);
 
 /**
  * Client to server, the first event of the user stream: what the client speaks.
@@ -65,6 +65,97 @@ export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
   messageDesc(file_tmoshext, 1);
 
 /**
+ * Server to client, capability scrollback.v1 (docs/wire.md §14): records of
+ * the scrollback log numbered first, first + 1, ...: rows that left the top
+ * of the server's normal screen, scrollback clears, and gaps.
+ *
+ * @generated from message TmoshExt.ScrollSlice
+ */
+export type ScrollSlice = Message<"TmoshExt.ScrollSlice"> & {
+  /**
+   * @generated from field: optional uint64 first = 1;
+   */
+  first: bigint;
+
+  /**
+   * @generated from field: repeated TmoshExt.LogLine record = 2;
+   */
+  record: LogLine[];
+};
+
+/**
+ * Describes the message TmoshExt.ScrollSlice.
+ * Use `create(ScrollSliceSchema)` to create a new message.
+ */
+export const ScrollSliceSchema: GenMessage<ScrollSlice> = /*@__PURE__*/
+  messageDesc(file_tmoshext, 2);
+
+/**
+ * One record: a gap if `gap` is set, else a clear if `clear`, else a line.
+ *
+ * @generated from message TmoshExt.LogLine
+ */
+export type LogLine = Message<"TmoshExt.LogLine"> & {
+  /**
+   * The row as UTF-8 text with SGR renditions, ending with SGR 0.
+   *
+   * @generated from field: optional bytes text = 1;
+   */
+  text: Uint8Array;
+
+  /**
+   * Columns the row covers.
+   *
+   * @generated from field: optional uint32 cols = 2;
+   */
+  cols: number;
+
+  /**
+   * The row soft-wrapped into the next one.
+   *
+   * @generated from field: optional bool wrap = 3;
+   */
+  wrap: boolean;
+
+  /**
+   * @generated from field: optional bool clear = 4;
+   */
+  clear: boolean;
+
+  /**
+   * @generated from field: optional uint64 gap = 5;
+   */
+  gap: bigint;
+};
+
+/**
+ * Describes the message TmoshExt.LogLine.
+ * Use `create(LogLineSchema)` to create a new message.
+ */
+export const LogLineSchema: GenMessage<LogLine> = /*@__PURE__*/
+  messageDesc(file_tmoshext, 3);
+
+/**
+ * Server to client, capability scrollback.v1: the screen the server's
+ * terminal shows.
+ *
+ * @generated from message TmoshExt.ScreenMode
+ */
+export type ScreenMode = Message<"TmoshExt.ScreenMode"> & {
+  /**
+   * @generated from field: optional bool alternate = 1;
+   */
+  alternate: boolean;
+};
+
+/**
+ * Describes the message TmoshExt.ScreenMode.
+ * Use `create(ScreenModeSchema)` to create a new message.
+ */
+export const ScreenModeSchema: GenMessage<ScreenMode> = /*@__PURE__*/
+  messageDesc(file_tmoshext, 4);
+
+/**
  * @generated from extension: optional TmoshExt.Hello hello = 4000;
  */
 export const hello: GenExtension<Instruction, Hello> = /*@__PURE__*/
@@ -75,4 +166,16 @@ export const hello: GenExtension<Instruction, Hello> = /*@__PURE__*/
  */
 export const welcome: GenExtension<Instruction$1, Welcome> = /*@__PURE__*/
   extDesc(file_tmoshext, 1);
+
+/**
+ * @generated from extension: optional TmoshExt.ScrollSlice scroll = 4001;
+ */
+export const scroll: GenExtension<Instruction$1, ScrollSlice> = /*@__PURE__*/
+  extDesc(file_tmoshext, 2);
+
+/**
+ * @generated from extension: optional TmoshExt.ScreenMode screen = 4002;
+ */
+export const screen: GenExtension<Instruction$1, ScreenMode> = /*@__PURE__*/
+  extDesc(file_tmoshext, 3);
 

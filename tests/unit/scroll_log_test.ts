@@ -1,0 +1,155 @@
+/**
+ * The scrollback log (docs/wire.md §14): numbered records synced inside the
+ * terminal state reach the client exactly once and in order whatever the
+ * network does (diffs from older states, reordering, duplication, skipped
+ * states), the server adds them in bounded slices, trims what was acked and
+ * collapses a backlog past its cap into one gap record.
+ * @module
+ */
+import assert from "node:assert/strict";
+import {
+  type LogRecord,
+  ScrollLog,
+} from "../../protocol/statesync/scroll_log.ts";
+import { ScrollBacklog } from "../../protocol/statesync/scroll_backlog.ts";
+import { CompleteTerminal } from "../../protocol/statesync/complete_terminal.ts";
+import { EmulatorApplier } from "../../protocol/statesync/emulator_applier.ts";
+import {
+  LOG_PENDING_MAX,
+  LOG_SLICE_RECORDS,
+  LOG_UNACKED_MAX,
+} from "../../protocol/statesync/constants.ts";
+import { blankFramebuffer } from "../../protocol/terminal/framebuffer.ts";
+import type { ScrollRecord } from "../../protocol/terminal/scroll_record.ts";
+import { Emulator } from "../../protocol/terminal/emulator.ts";
+import { mulberry32 } from "../../harness/prng.ts";
+
+/** Scroll records of rows reading `from`..`to - 1`, taken from a real emulator. */
+function rows(from: number, to: number): ScrollRecord[] {
+  if (to <= from) return [];
+  const em = new Emulator(20, 2);
+  em.enableNativeScrollback();
+  const lines = [];
+  for (let n = from; n < to; n++) lines.push(`${n}`);
+  em.writeSync(new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n"));
+  const out = em.takeScrollRecords();
+  em.dispose();
+  return out;
+}
+
+/** Text of line records, gaps as `gap:N`, clears as `clear`. */
+function texts(records: readonly LogRecord[]): string[] {
+  return records.map((r) =>
+    r.kind === "line" ? r.text : r.kind === "gap" ? `gap:${r.lines}` : "clear"
+  );
+}
+
+Deno.test("scroll log: append, since, trim and receive keep numbering", () => {
+  const a = ScrollLog.empty().append([
+    { kind: "line", text: "a", cols: 1, wrap: false },
+    { kind: "line", text: "b", cols: 1, wrap: false },
+  ]);
+  const b = a.append([{ kind: "clear" }]);
+  assert.equal(b.end, 3);
+  assert.deepEqual(texts(b.since(1).records), ["b", "clear"]);
+  assert.equal(b.since(1).first, 1);
+  const t = b.trimBelow(2);
+  assert.equal(t.start, 2);
+  assert.deepEqual(b.since(0).first, 0);
+  assert.deepEqual(t.since(0), { first: 2, records: [{ kind: "clear" }] });
+  // Receiving: overlap skipped, a hole becomes a gap record.
+  const c = ScrollLog.empty().receive(b.since(0), 0);
+  assert.deepEqual(texts(c.since(0).records), ["a", "b", "clear"]);
+  const d = c.receive({ first: 1, records: b.since(1).records }, 0);
+  assert.equal(d.end, 3, "records already held are not added again");
+  const e = d.receive({
+    first: 5,
+    records: [{ kind: "line", text: "f", cols: 1, wrap: false }],
+  }, 3);
+  assert.equal(e.start, 3, "written chunks dropped");
+  assert.deepEqual(texts(e.since(3).records), ["gap:2", "f"]);
+});
+
+Deno.test("scroll log: every line reaches the client once, in order, through a lossy reordering network", () => {
+  const rand = mulberry32(7);
+  const applier = new EmulatorApplier();
+  let written = 0;
+  const out: string[] = [];
+  const backlog = new ScrollBacklog();
+  let server = new CompleteTerminal(blankFramebuffer(20, 2), 0n, {
+    capabilities: ["ext.v1", "scrollback.v1"],
+  });
+  const sent: CompleteTerminal[] = [server];
+  let client = new CompleteTerminal(blankFramebuffer(20, 2), 0n, {
+    applier,
+    logFloor: () => written,
+  });
+  let clientBase = 0; // index into `sent` of the client's state
+  let acked = 0;
+  let next = 0;
+  const TOTAL = 20000;
+  for (let step = 0; step < 4000 && (written < TOTAL || next < TOTAL); step++) {
+    if (next < TOTAL) {
+      const n = Math.min(TOTAL, next + Math.floor(rand() * 50));
+      backlog.add(rows(next, n));
+      next = n;
+    }
+    server = server.withScroll(
+      backlog.next({
+        sentEnd: sent[sent.length - 1].scroll.end,
+        ackedEnd: sent[acked].scroll.end,
+      }),
+      false,
+    );
+    sent.push(server);
+    // The sender diffs from a state the client may have (acked or later);
+    // the datagram may be lost, duplicated or delivered late.
+    const from = acked + Math.floor(rand() * (sent.length - 1 - acked));
+    const to = sent.length - 1 - Math.floor(rand() * 2);
+    if (rand() < 0.3 || from !== clientBase || to <= from) continue;
+    const diff = sent[to].diffFrom(sent[from]);
+    const applied = client.applyDiff(diff);
+    assert.ok(applied !== null);
+    client = applied;
+    clientBase = to;
+    // The client writes what it has not written, then acks.
+    const slice = client.scroll.since(written);
+    assert.equal(slice.first, written);
+    for (const r of slice.records) {
+      assert.equal(r.kind, "line");
+      if (r.kind === "line") out.push(r.text);
+    }
+    written = client.scroll.end;
+    if (rand() < 0.7) acked = to;
+  }
+  assert.equal(out.length, TOTAL);
+  assert.deepEqual(out, Array.from({ length: TOTAL }, (_, i) => `${i}`));
+  applier.dispose();
+});
+
+Deno.test("scroll backlog: slices, the unacked window, and a gap past the pending cap", () => {
+  const backlog = new ScrollBacklog();
+  const many: ScrollRecord[] = [];
+  const one = rows(0, 1)[0];
+  for (let i = 0; i < LOG_PENDING_MAX + 5000; i++) many.push(one);
+  backlog.add(many);
+  const first = backlog.next({ sentEnd: 0, ackedEnd: 0 });
+  const recs = first.since(0).records;
+  assert.equal(recs[0].kind, "gap", "the oldest collapsed into a gap");
+  assert.ok(recs.length <= LOG_SLICE_RECORDS);
+  assert.ok(backlog.collapsedTotal > 0);
+  // Without acks the log never grows past the unacked window.
+  let log = first;
+  for (let i = 0; i < 20; i++) {
+    log = backlog.next({ sentEnd: log.end, ackedEnd: 0 });
+  }
+  assert.ok(log.end <= LOG_UNACKED_MAX, `${log.end}`);
+  // Acks trim it.
+  const trimmed = backlog.next({ sentEnd: log.end, ackedEnd: log.end });
+  assert.equal(trimmed.start, log.end);
+  // A clear among collapsed records is kept, before the gap.
+  const b2 = new ScrollBacklog();
+  b2.add([one, { kind: "clear" }, ...many]);
+  const r2 = b2.next({ sentEnd: 0, ackedEnd: 0 }).since(0).records;
+  assert.deepEqual(r2.slice(0, 2).map((r) => r.kind), ["clear", "gap"]);
+});
