@@ -39,3 +39,9 @@ export const LOG_PENDING_MAX = 50_000;
 
 /** Most bytes of records waiting to enter the log (tmosh), bytes. */
 export const LOG_PENDING_BYTES_MAX = 4 * 1024 * 1024;
+
+/**
+ * Most bytes of log records a client holds before writing them (tmosh):
+ * past this the oldest are dropped and written as a gap line, bytes.
+ */
+export const LOG_HELD_BYTES_MAX = 8 * 1024 * 1024;

@@ -13,6 +13,8 @@
  */
 import type { LogRecord, LogSlice } from "../protobufs/scroll_messages.ts";
 
+import { LOG_HELD_BYTES_MAX } from "./constants.ts";
+
 export type { LogRecord, LogSlice };
 
 /** Records of one append, numbered from `first`. */
@@ -80,7 +82,25 @@ export class ScrollLog {
     if (first > log.end) {
       log = log.append([{ kind: "gap", lines: first - log.end }]);
     }
-    return log.append(records);
+    return log.append(records).#bounded();
+  }
+
+  /**
+   * The log without its oldest chunks while it holds more than
+   * LOG_HELD_BYTES_MAX (a server sending faster than the terminal is
+   * written): the reader finds them missing and writes a gap instead.
+   */
+  #bounded(): ScrollLog {
+    let chunks = this.#chunks;
+    let bytes = this.byteSize();
+    let drop = 0;
+    while (bytes > LOG_HELD_BYTES_MAX && drop < chunks.length - 1) {
+      bytes -= chunks[drop].bytes;
+      drop++;
+    }
+    if (drop === 0) return this;
+    chunks = chunks.slice(drop);
+    return new ScrollLog(this.end, chunks);
   }
 
   /** The log without the chunks wholly below record `num`. */

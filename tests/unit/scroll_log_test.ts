@@ -15,6 +15,7 @@ import { ScrollBacklog } from "../../protocol/statesync/scroll_backlog.ts";
 import { CompleteTerminal } from "../../protocol/statesync/complete_terminal.ts";
 import { EmulatorApplier } from "../../protocol/statesync/emulator_applier.ts";
 import {
+  LOG_HELD_BYTES_MAX,
   LOG_PENDING_MAX,
   LOG_SLICE_RECORDS,
   LOG_UNACKED_MAX,
@@ -152,4 +153,21 @@ Deno.test("scroll backlog: slices, the unacked window, and a gap past the pendin
   b2.add([one, { kind: "clear" }, ...many]);
   const r2 = b2.next({ sentEnd: 0, ackedEnd: 0 }).since(0).records;
   assert.deepEqual(r2.slice(0, 2).map((r) => r.kind), ["clear", "gap"]);
+});
+
+Deno.test("scroll log: a client that cannot write fast enough holds a bounded log and reports the rest as a gap", () => {
+  const text = "x".repeat(1000);
+  let log = ScrollLog.empty();
+  for (let i = 0; i < 100; i++) {
+    const records = Array.from(
+      { length: 1000 },
+      () => ({ kind: "line" as const, text, cols: 1000, wrap: false }),
+    );
+    log = log.receive({ first: i * 1000, records }, 0);
+  }
+  assert.equal(log.end, 100_000);
+  assert.ok(log.byteSize() <= LOG_HELD_BYTES_MAX, `${log.byteSize()}`);
+  assert.ok(log.start > 0);
+  // What the reader writes: a gap for what was dropped, then the rest.
+  assert.equal(log.since(0).first, log.start);
 });
