@@ -37,7 +37,7 @@ const SUBCOMMANDS: Subcommand[] = [
   {
     name: "serve",
     summary:
-      "run a Mosh server: tmosh serve new [-s] [-v] [-i IP] [-p PORT[:PORT2]] [-c COLORS] [-l NAME=VALUE] [-- command...]",
+      "run a Mosh server: tmosh serve new [-s] [-v] [-i IP] [-p PORT[:PORT2]] [-c COLORS] [-l NAME=VALUE] [--name NAME] [-- command...]; list its sessions: tmosh serve list [--json]; end one: tmosh serve kill ID|NAME|--detached",
     run: async (args) => {
       const { serve } = await import("./server/serve.ts");
       return await serve(args);

@@ -20,6 +20,11 @@ const modules = [
     "benchConnect",
   ],
   ["serve (vs stock mosh-server)", "./serve_bench.ts", "benchServe"],
+  [
+    "scrollback (tmux, vs stock mosh and ssh)",
+    "./scrollback_bench.ts",
+    "benchScrollback",
+  ],
 ] as const;
 
 for (const [name, path, fn] of modules) {

@@ -17,7 +17,8 @@
  * and in order, and how many lines were collapsed into
  * `[tmosh: N lines not delivered]` gap lines.
  *
- * `SCROLLBACK_BENCH_QUICK=1` (or `--quick` when run alone) uses N = 200,000;
+ * The full run takes about 50 s on a 2-core machine. `SCROLLBACK_BENCH_QUICK=1`
+ * (or `--quick` when run alone) uses N = 200,000;
  * `SCROLLBACK_BENCH_LINES=N` sets N outright.
  * @module
  */
@@ -172,7 +173,13 @@ class Pane {
 
   /** Rows in the history (above the screen). */
   async historySize(): Promise<number> {
-    const out = await this.#run(["display", "-p", "-t", "sb", "#{history_size}"]);
+    const out = await this.#run([
+      "display",
+      "-p",
+      "-t",
+      "sb",
+      "#{history_size}",
+    ]);
     return Number(out.trim());
   }
 
@@ -182,7 +189,13 @@ class Pane {
   }
 
   async send(keys: string, literal = false): Promise<void> {
-    await this.#run(["send-keys", "-t", "sb", ...(literal ? ["-l"] : []), keys]);
+    await this.#run([
+      "send-keys",
+      "-t",
+      "sb",
+      ...(literal ? ["-l"] : []),
+      keys,
+    ]);
   }
 
   /** Polls the screen until `test` holds; throws with the last screen on timeout. */
@@ -371,11 +384,18 @@ function cell(v: number | null, digits: number, width: number): string {
 function printTable(results: (Figures | Skipped)[], lines: number): void {
   console.log(
     `seq 1 ${lines} then a marker echo, ${WIDTH}x${HEIGHT} tmux pane ` +
-      `(history-limit ${Math.max(2_100_000, lines + HISTORY_SPARE)}), loopback:`,
+      `(history-limit ${
+        Math.max(2_100_000, lines + HISTORY_SPARE)
+      }), loopback:`,
   );
   console.log(
     "  setup          prompt s  settled s  server CPU s  client CPU s  " +
       "delivered  collapsed (gaps)  dup/order",
+  );
+  console.log(
+    "  (prompt / settled: from Enter to the prompt back / to the history's " +
+      "last growth;\n   delivered: of 1..N, once each and in order in " +
+      "history + screen; ssh's server CPU: sshd session + shell)",
   );
   for (const r of results) {
     if (!("promptS" in r)) {
@@ -435,7 +455,12 @@ export async function benchScrollback(
       });
       continue;
     }
-    results.push(await runOne(kind, lines));
+    try {
+      results.push(await runOne(kind, lines));
+    } catch (error) {
+      const first = `${(error as Error).message ?? error}`.split("\n")[0];
+      results.push({ kind, reason: `failed: ${first}` });
+    }
   }
   printTable(results, lines);
 }

@@ -17,6 +17,27 @@ import { scrollbackBytes, type TerminalSize } from "./scrollback.ts";
 /** The terminal's alternate screen, entered with a saved cursor and left (xterm 1049). */
 export const ALT_SCREEN_ON = "\x1b[?1049h", ALT_SCREEN_OFF = "\x1b[?1049l";
 
+/**
+ * Most rows of an unfinished logical line held back until its end scrolls
+ * off too; a longer line is written in parts, each ending its own line.
+ */
+export const HELD_WRAPPED_ROWS_MAX = 1000;
+
+/**
+ * How many records at the end of `records` are rows of a logical line that
+ * goes on past them (each soft-wrapped into the next), unless there are more
+ * than HELD_WRAPPED_ROWS_MAX.
+ */
+function unfinishedLine(records: readonly LogRecord[]): number {
+  let n = 0;
+  for (let i = records.length - 1; i >= 0; i--) {
+    const r = records[i];
+    if (r.kind !== "line" || !r.wrap) break;
+    if (++n > HELD_WRAPPED_ROWS_MAX) return 0;
+  }
+  return n;
+}
+
 /** What to write before a frame, and whether the frame must be a full repaint. */
 export interface Prelude {
   out: string;
@@ -27,7 +48,10 @@ export interface Prelude {
 export class NativeScreen {
   readonly #offered: readonly string[];
   #on = false;
-  /** Log records below this number are in the terminal's scrollback. */
+  /**
+   * Log records below this number are in the terminal's scrollback (the rows
+   * of an unfinished logical line at the log's end are not, yet).
+   */
   #written = 0;
   /** The terminal shows its alternate screen, mirroring the server's. */
   #alternate = false;
@@ -51,11 +75,17 @@ export class NativeScreen {
    * What to write before drawing `remote`: on the first state answering
    * `scrollback.v1`, leaving our alternate screen (via `leaveAlternate`) and
    * pushing the window's old content into the scrollback; then new log
-   * records and the screen mode.
+   * records (rows of a logical line still going on at the log's end wait for
+   * its rest, unless `flush`) and the screen mode.
    */
   prelude(
     remote: CompleteTerminal,
-    options: { size: TerminalSize; leaveAlternate: () => void },
+    options: {
+      size: TerminalSize;
+      leaveAlternate: () => void;
+      /** Write an unfinished logical line too (the session's last frame). */
+      flush?: boolean;
+    },
   ): Prelude {
     let out = "";
     let repaint = false;
@@ -70,18 +100,23 @@ export class NativeScreen {
     }
     if (remote.scroll.end > this.#written) {
       const slice = remote.scroll.since(this.#written);
-      const records: LogRecord[] = slice.first > this.#written
-        ? [
-          { kind: "gap", lines: slice.first - this.#written },
-          ...slice.records,
-        ]
-        : [...slice.records];
-      // Records belong to the normal screen's scrollback: visit it if needed.
-      if (this.#alternate) out += ALT_SCREEN_OFF;
-      out += scrollbackBytes(records, options.size, { endSync: false });
-      if (this.#alternate) out += ALT_SCREEN_ON;
-      this.#written = remote.scroll.end;
-      repaint = true;
+      // A logical line whose last rows are still on the server's screen waits
+      // for them: written now, its soft wrap into the next batch would be lost.
+      const held = options.flush ? 0 : unfinishedLine(slice.records);
+      const records: LogRecord[] = [
+        ...(slice.first > this.#written
+          ? [{ kind: "gap" as const, lines: slice.first - this.#written }]
+          : []),
+        ...slice.records.slice(0, slice.records.length - held),
+      ];
+      if (records.length > 0) {
+        // Records belong to the normal screen's scrollback: visit it if needed.
+        if (this.#alternate) out += ALT_SCREEN_OFF;
+        out += scrollbackBytes(records, options.size, { endSync: false });
+        if (this.#alternate) out += ALT_SCREEN_ON;
+        repaint = true;
+      }
+      this.#written = remote.scroll.end - held;
     }
     if (remote.alternate !== this.#alternate) {
       out += remote.alternate ? ALT_SCREEN_ON : ALT_SCREEN_OFF;

@@ -224,7 +224,10 @@ class ClientSession {
     if (this.#drawTimer !== null) clearTimeout(this.#drawTimer);
     if (this.#throttleTimer !== null) clearTimeout(this.#throttleTimer);
     // Last frame without the bar and the title prefix, then restore the terminal.
-    guard.run("drawing", () => this.#drawFrame({ overlays: false }));
+    guard.run(
+      "drawing",
+      () => this.#drawFrame({ overlays: false, last: true }),
+    );
     this.#term.write(this.#native.release());
     guard.run("closing the terminal", () => this.#term.close());
     this.#term.dispose();
@@ -449,12 +452,13 @@ class ClientSession {
     }
   }
 
-  #drawFrame(options: { overlays: boolean }): void {
+  #drawFrame(options: { overlays: boolean; last?: boolean }): void {
     const now = performance.now();
     const remote = this.#transport.remoteState;
     const prelude = this.#native.prelude(remote, {
       size: this.#term.size(),
       leaveAlternate: () => this.#term.useNormalScreen(),
+      flush: options.last,
     });
     if (prelude.repaint) this.#repaint = true;
     // A frame larger than the window (a resize under way, or a hostile

@@ -1,6 +1,6 @@
 /**
  * What the session's child gets: its environment and the login shell (docs/wire.md §1.2, §1.5,
- * §1.6).
+ * §1.6), the locale refusal's message and the message of the day.
  *
  * @module
  */
@@ -81,4 +81,45 @@ export function loginShell(): LoginShell {
   if (path === "") path = Deno.env.get("SHELL") ?? "";
   if (path === "") path = "/bin/sh";
   return { path, argv0: "-" + path.slice(path.lastIndexOf("/") + 1) };
+}
+
+/** The message of mosh-server's locale refusal, with the variables that decided it. */
+export function localeMessage(
+  env: Record<string, string>,
+  locale: Record<string, string>,
+): string {
+  return "tmosh serve needs a UTF-8 native locale to run.\n\n" +
+    `Unfortunately, the local environment (${ctypeOf(env)}) is not UTF-8,\n` +
+    `and neither is the client-supplied environment (${ctypeOf(locale)}).\n` +
+    "Set LANG (e.g. LANG=C.UTF-8) on the server, or pass -l LANG=<a UTF-8 locale>.\n";
+}
+
+/** Which variable decides LC_CTYPE, as NAME=VALUE (or a note that none is set). */
+function ctypeOf(env: Record<string, string>): string {
+  for (const name of ["LC_ALL", "LC_CTYPE", "LANG"]) {
+    if (env[name]) return `${name}=${env[name]}`;
+  }
+  return "no LC_ALL, LC_CTYPE or LANG";
+}
+
+/** The message of the day, as a login shows it, unless ~/.hushlogin exists (mosh: print_motd). */
+export function readMotd(home: string | undefined): string | undefined {
+  const read = (path: string) => {
+    try {
+      return Deno.readTextFileSync(path);
+    } catch {
+      return null;
+    }
+  };
+  if (home !== undefined) {
+    try {
+      Deno.statSync(`${home}/.hushlogin`);
+      return undefined;
+    } catch {
+      // not hushed
+    }
+  }
+  const text = (read("/run/motd.dynamic") ?? read("/var/run/motd.dynamic") ??
+    "") + (read("/etc/motd") ?? "");
+  return text === "" ? undefined : text;
 }

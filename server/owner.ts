@@ -22,7 +22,7 @@ export function takeOwnerPid(env: Record<string, string>): number | null {
 }
 
 /** The start time field of /proc/PID/stat, or null when the process is gone or a zombie. */
-function startTime(pid: number): string | null {
+export function startTime(pid: number): string | null {
   let stat: string;
   try {
     stat = Deno.readTextFileSync(`/proc/${pid}/stat`);

@@ -68,6 +68,8 @@ export interface PtyExit {
   signal: number | null;
 }
 
+/** While output floods, the read loop yields to timers and I/O at least this often, ms. */
+const IO_YIELD_MS = 10;
 /** Largest chunk handed to the data handler, bytes. */
 const READ_CHUNK = 64 * 1024;
 /** Longest pause between exit checks when no pidfd can signal the exit, ms. */
@@ -97,6 +99,8 @@ export class Pty {
   #wakeWrite: number;
   #pidfd: number;
   #closing = false;
+  /** When the read loop last yielded through a timer, ms. */
+  #lastTimerYield = 0;
   #closedAt = -1;
   #readDone = false;
   #reaped = false;
@@ -207,7 +211,15 @@ export class Pty {
         const n = Number(c.read(this.#master, buf, BigInt(buf.length)));
         if (n > 0) {
           const chunk = buf.slice(0, n);
-          await new Promise((resolve) => setImmediate(resolve));
+          // setImmediate alone lets a flood starve the UDP socket (acks
+          // unread for half a second); a timer now and then lets I/O in.
+          const now = performance.now();
+          if (now - this.#lastTimerYield >= IO_YIELD_MS) {
+            await new Promise((resolve) => setTimeout(resolve, 0));
+            this.#lastTimerYield = performance.now();
+          } else {
+            await new Promise((resolve) => setImmediate(resolve));
+          }
           if (this.#closing) break;
           try {
             this.#handler!(chunk);

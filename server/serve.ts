@@ -10,7 +10,9 @@
  * environment; then it points its stdio at /dev/null and runs the session.
  * The first process prints the `MOSH CONNECT` line and the banner and exits 0.
  * With `-v` nothing detaches: the session runs in the first process, logging
- * to stderr.
+ * to stderr. Either way the session registers itself (server/registration.ts)
+ * before it reports its port; `tmosh serve list|kill` go to
+ * server/session_commands.ts.
  * @module
  */
 
@@ -20,7 +22,13 @@ import { writeAll } from "../stdio.ts";
 import { errorText } from "../protocol/network/os_error.ts";
 import { encodeKey, generateKey } from "../protocol/crypto/key.ts";
 import { selfCommand, SERVER_V8_FLAGS } from "../self_command.ts";
-import { buildChildEnv, isUtf8Locale, loginShell } from "./child_env.ts";
+import {
+  buildChildEnv,
+  isUtf8Locale,
+  localeMessage,
+  loginShell,
+  readMotd,
+} from "./child_env.ts";
 import { libc, redirectStdioToDevNull } from "../libc.ts";
 import {
   DAEMON_FLAG,
@@ -30,6 +38,12 @@ import {
 } from "./serve_args.ts";
 import type { SessionOptions } from "./session.ts";
 import { takeOwnerPid } from "./owner.ts";
+import { type Registered, registerServe } from "./registration.ts";
+import {
+  KILL_USAGE,
+  LIST_USAGE,
+  SESSION_COMMANDS,
+} from "./session_commands.ts";
 
 /** How long the first process waits for the daemon to report its port, ms. */
 const DAEMON_READY_TIMEOUT = 30_000;
@@ -39,12 +53,16 @@ const DEFAULT_SIZE = { cols: 80, rows: 24 };
 
 /** Runs `tmosh serve` with the words after `serve`; resolves to the exit status. */
 export async function serve(args: string[]): Promise<number> {
+  if (SESSION_COMMANDS.includes(args[0])) {
+    const { sessionCommand } = await import("./session_commands.ts");
+    return await sessionCommand(args, { env: Deno.env.toObject() });
+  }
   const env = Deno.env.toObject();
   // Read by the daemon too (it inherits our environment); never the program's.
   const ownerPid = takeOwnerPid(env);
   const parsed = parseServeArgs(args, { env });
   if (parsed.kind === "help") {
-    writeAll(Deno.stdout, `${SERVE_USAGE}\n`);
+    writeAll(Deno.stdout, `${SERVE_USAGE}\n${LIST_USAGE}\n${KILL_USAGE}\n`);
     return 0;
   }
   if (parsed.kind === "version") {
@@ -176,12 +194,24 @@ async function runDaemon(
   for (const w of connection.warnings) {
     writeAll(Deno.stdout, `warn ${w.replaceAll("\n", " ")}\n`);
   }
+  let registered: Registered;
+  try {
+    registered = registerServe(connection, { name: opts.name, session });
+  } catch (err) {
+    writeAll(Deno.stdout, `error ${oneLine(err)}\n`);
+    await connection.close();
+    return 1;
+  }
   prepareSilence();
   writeAll(Deno.stdout, `ok ${connection.port} ${encodeKey(key)}\n`);
   key.fill(0);
   silenceStdio();
-  const { runSession } = await sessionModule;
-  return await runSession(connection, session);
+  try {
+    const { runSession } = await sessionModule;
+    return await runSession(connection, registered.session);
+  } finally {
+    registered.close();
+  }
 }
 
 /** `-v`: bind, print MOSH CONNECT and run the session in this process, logging to stderr. */
@@ -204,13 +234,26 @@ async function runAttached(
     return 1;
   }
   for (const w of connection.warnings) writeAll(Deno.stderr, `${w}\n`);
+  let registered: Registered;
+  try {
+    registered = registerServe(connection, { name: opts.name, session });
+  } catch (err) {
+    writeAll(Deno.stderr, `${oneLine(err)}\n`);
+    await connection.close();
+    return 1;
+  }
   printConnect(connection.port, encodeKey(key));
   key.fill(0);
   writeAll(
     Deno.stderr,
-    `\ntmosh ${TMOSH_VERSION}\n\n[tmosh-server attached (-v), pid = ${Deno.pid}]\n`,
+    `\ntmosh ${TMOSH_VERSION}\n\n[tmosh-server attached (-v), pid = ${Deno.pid}, id = ${registered.id}]\n`,
   );
-  const status = await runSession(connection, session);
+  let status: number;
+  try {
+    status = await runSession(connection, registered.session);
+  } finally {
+    registered.close();
+  }
   writeAll(Deno.stdout, "\n[tmosh-server is exiting.]\n");
   return status;
 }
@@ -326,47 +369,6 @@ function terminalSize(): { cols: number; rows: number } {
     // no usable terminal
   }
   return DEFAULT_SIZE;
-}
-
-/** The message of mosh-server's locale refusal, with the variables that decided it. */
-function localeMessage(
-  env: Record<string, string>,
-  locale: Record<string, string>,
-): string {
-  return "tmosh serve needs a UTF-8 native locale to run.\n\n" +
-    `Unfortunately, the local environment (${ctypeOf(env)}) is not UTF-8,\n` +
-    `and neither is the client-supplied environment (${ctypeOf(locale)}).\n` +
-    "Set LANG (e.g. LANG=C.UTF-8) on the server, or pass -l LANG=<a UTF-8 locale>.\n";
-}
-
-/** Which variable decides LC_CTYPE, as NAME=VALUE (or a note that none is set). */
-function ctypeOf(env: Record<string, string>): string {
-  for (const name of ["LC_ALL", "LC_CTYPE", "LANG"]) {
-    if (env[name]) return `${name}=${env[name]}`;
-  }
-  return "no LC_ALL, LC_CTYPE or LANG";
-}
-
-/** The message of the day, as a login shows it, unless ~/.hushlogin exists (mosh: print_motd). */
-function readMotd(home: string | undefined): string | undefined {
-  const read = (path: string) => {
-    try {
-      return Deno.readTextFileSync(path);
-    } catch {
-      return null;
-    }
-  };
-  if (home !== undefined) {
-    try {
-      Deno.statSync(`${home}/.hushlogin`);
-      return undefined;
-    } catch {
-      // not hushed
-    }
-  }
-  const text = (read("/run/motd.dynamic") ?? read("/var/run/motd.dynamic") ??
-    "") + (read("/etc/motd") ?? "");
-  return text === "" ? undefined : text;
 }
 
 /** An error's message on one line. */

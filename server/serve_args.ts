@@ -2,16 +2,18 @@
  * The `tmosh serve` command line, which is the `mosh-server` contract
  * (docs/wire.md §1.2): `tmosh serve new [-s] [-v] [-i IP] [-p PORT[:PORT2]]
  * [-c COLORS] [-l NAME=VALUE]... [-@ X] [-- COMMAND...]`, `-h`/`--help`,
- * `--version` and the legacy forms. Parsing is pure: the environment comes in
- * as an argument and messages come back as data.
+ * `--version` and the legacy forms; plus tmosh's `--name NAME` (the session's
+ * name in the registry, before or after `new`). Parsing is pure: the
+ * environment comes in as an argument and messages come back as data.
  * @module
  */
 
 import { parsePortRange } from "../protocol/network/port_range.ts";
+import { checkSessionName } from "./registry.ts";
 
 /** Usage line, printed for `-h` and after argument errors. */
 export const SERVE_USAGE =
-  "Usage: tmosh serve new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] [-c COLORS] [-l NAME=VALUE] [-- COMMAND...]";
+  "Usage: tmosh serve new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] [-c COLORS] [-l NAME=VALUE] [--name NAME] [-- COMMAND...]";
 
 /** Internal first word marking the detached daemon re-executed by `tmosh serve` (not for users). */
 export const DAEMON_FLAG = "--daemon-internal";
@@ -30,6 +32,8 @@ export interface ServeOptions {
   locale: Record<string, string>;
   /** Command argv given after `--`, or null for the login shell. */
   command: string[] | null;
+  /** The session's name in the registry (`--name`), or null. */
+  name: string | null;
   /** Window size handed to the daemon by the process that started it, or null. */
   daemonSize: { cols: number; rows: number } | null;
   /** Whether this process is the re-executed daemon (first word `--daemon-internal=COLSxROWS`). */
@@ -93,10 +97,17 @@ export function parseServeArgs(
     verbose: 0,
     locale: {},
     command,
+    name: null,
     daemonSize,
     daemon,
     warnings: [],
   };
+  // `--name` may come first: mosh's --server="tmosh serve --name N" puts `new` after it.
+  while (words.length > 0 && isNameOption(words[0])) {
+    const taken = takeName(words, 0, opts);
+    if (taken !== null) return taken;
+    words = words.slice(words[0] === "--name" ? 2 : 1);
+  }
   let port: string | undefined;
   if (words.length >= 1 && words[0] === "new") {
     const r = parseNewSyntax(words.slice(1), opts, env);
@@ -135,6 +146,12 @@ function parseNewSyntax(
     const w = words[i];
     // GNU getopt permutes: non-option words (e.g. a stray "new") are skipped.
     if (!w.startsWith("-") || w === "-") continue;
+    if (isNameOption(w)) {
+      const taken = takeName(words, i, opts);
+      if (taken !== null) return taken;
+      if (w === "--name") i++;
+      continue;
+    }
     if (w.startsWith("--")) {
       opts.warnings.push(`tmosh: unrecognized option '${w}'`, SERVE_USAGE);
       continue;
@@ -183,6 +200,27 @@ function parseNewSyntax(
     }
   }
   return port;
+}
+
+/** Whether `word` is `--name` or `--name=VALUE`. */
+function isNameOption(word: string): boolean {
+  return word === "--name" || word.startsWith("--name=");
+}
+
+/** Sets `opts.name` from `--name VALUE` / `--name=VALUE` at `words[i]`; returns an error when missing or invalid. */
+function takeName(
+  words: string[],
+  i: number,
+  opts: ServeOptions,
+): { kind: "error"; message: string } | null {
+  const value = words[i] === "--name" ? words[i + 1] : words[i].slice(7);
+  if (value === undefined) {
+    return { kind: "error", message: "tmosh: --name needs a value" };
+  }
+  const why = checkSessionName(value);
+  if (why !== null) return { kind: "error", message: why };
+  opts.name = value;
+  return null;
 }
 
 /** `-s`: bind the server's side of the ssh connection (third word of SSH_CONNECTION). */

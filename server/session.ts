@@ -67,6 +67,10 @@ export interface SessionOptions {
   ownerPid?: number;
   /** The tmosh capabilities this server accepts in a client's hello (docs/wire.md §13); default CAPABILITIES. */
   capabilities?: readonly string[];
+  /** Told the window size each time a client changes it (the session registry). */
+  onResize?: (width: number, height: number) => void;
+  /** Aborting it ends the session as SIGTERM does (the control socket's kill). */
+  stop?: AbortSignal;
 }
 
 /** Longest sleep between checks while no client has spoken or a shutdown is under way, ms (mosh: serve). */
@@ -181,6 +185,12 @@ class ServerSession {
     this.#listen("SIGINT", () => this.#onStopSignal("SIGINT"));
     this.#listen("SIGUSR1", () => this.#onUsr1());
     this.#listen("SIGHUP", () => {}); // ignored, as mosh-server does
+    const stop = this.#options.stop;
+    const onStop = guard.wrap("the stop request", () => {
+      this.#log("Asked to end on the control socket.");
+      this.#stopRequested();
+    });
+    stop?.addEventListener("abort", onStop, { once: true });
     const owner = this.#options.ownerPid;
     const stopWatching = owner === undefined ? () => {} : watchOwner(
       owner,
@@ -190,7 +200,9 @@ class ServerSession {
         )),
     );
     this.#service();
+    if (stop?.aborted) onStop();
     await this.#done.promise;
+    stop?.removeEventListener("abort", onStop);
     stopWatching();
     await this.#teardown();
     return 0;
@@ -247,8 +259,11 @@ class ServerSession {
       // From here on the emulator has a real alternate screen and records
       // the rows leaving the top of the normal one (stock clients never
       // get here: they send no hello).
-      this.#emulator.enableNativeScrollback();
-      this.#backlog = new ScrollBacklog();
+      const backlog = new ScrollBacklog();
+      this.#emulator.enableNativeScrollback({
+        onRecords: (records) => backlog.add(records),
+      });
+      this.#backlog = backlog;
     }
     this.#terminal = this.#terminal.withCapabilities(accepted);
     this.#transport.setCurrentState(this.#terminal);
@@ -258,6 +273,7 @@ class ServerSession {
   #resize(width: number, height: number): void {
     this.#width = width;
     this.#height = height;
+    this.#options.onResize?.(width, height);
     this.#emulator.resize(width, height);
     try {
       this.#pty?.resize(width, height);

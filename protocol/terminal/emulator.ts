@@ -428,11 +428,16 @@ export class Emulator {
   /**
    * Switch tmosh's native-scrollback mode on, for good (docs/emulation.md
    * §15): a real alternate screen (?1049, ?1047, ?47), and every row leaving
-   * the top of the normal screen is recorded for takeScrollRecords().
+   * the top of the normal screen is recorded for takeScrollRecords(), or
+   * handed to `onRecords` in batches as it is written.
    */
-  enableNativeScrollback(): void {
+  enableNativeScrollback(
+    options: { onRecords?: (records: ScrollRecord[]) => void } = {},
+  ): void {
     if (this.#recorder) return;
-    const recorder = new ScrollRecorder(this.#ih, this.#rows);
+    const recorder = new ScrollRecorder(this.#ih, this.#rows, {
+      sink: options.onRecords,
+    });
     this.#alt = new AltScreen(this.#ih, this.#functions);
     this.#recorder = recorder;
     this.#functions.onScrollUp = (n) => recorder.scrolling(n);

@@ -18,6 +18,8 @@ const CLEAR: ScrollRecord = Object.freeze({ kind: "clear" });
  * than its neighbours keeps its whole slab alive).
  */
 const SLAB_ROWS = 16;
+/** Records handed to a sink at a time. */
+const SINK_BATCH = 1024;
 
 /** Records what leaves the top of one emulator's normal screen, bounded between takes. */
 export class ScrollRecorder {
@@ -42,10 +44,22 @@ export class ScrollRecorder {
     return this.#slab.subarray(start, start + words);
   };
 
-  /** Record from `ih`'s normal buffer, converting rows with `rows` (the emulator's snapshotter). */
-  constructor(ih: XHandler, rows: RowSnapshotter) {
+  /** Receives batches of records as they accumulate, instead of the cap dropping them. */
+  #sink: ((records: ScrollRecord[]) => void) | undefined;
+
+  /**
+   * Record from `ih`'s normal buffer, converting rows with `rows` (the
+   * emulator's snapshotter); with `sink`, every SINK_BATCH records are
+   * handed to it as they accumulate.
+   */
+  constructor(
+    ih: XHandler,
+    rows: RowSnapshotter,
+    options: { sink?: (records: ScrollRecord[]) => void } = {},
+  ) {
     this.#ih = ih;
     this.#rows = rows;
+    this.#sink = options.sink;
   }
 
   /** The active region is about to scroll up `n` rows: record them if they leave the normal screen's top. */
@@ -82,6 +96,10 @@ export class ScrollRecorder {
   #push(record: ScrollRecord): void {
     const recs = this.#records;
     recs.push(record);
+    if (this.#sink !== undefined && recs.length - this.#head >= SINK_BATCH) {
+      this.#sink(this.take());
+      return;
+    }
     if (recs.length - this.#head <= SCROLL_RECORDS_MAX) return;
     const old = recs[this.#head]!;
     recs[this.#head++] = undefined;

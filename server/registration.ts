@@ -1,0 +1,234 @@
+/**
+ * A running session's entry in the registry (server/registry.ts): its
+ * record, kept current, and its control socket (server/control_socket.ts).
+ * The client's state is looked at once a second and the record rewritten
+ * only when it changed (a client first heard, gone silent, roamed, or the
+ * window resized), so a busy session does not write on every packet; the
+ * socket's `status` is always current. Closing removes record and socket;
+ * so does the process's `unload` event, as a backstop.
+ * @module
+ */
+
+import type { Connection, RemoteAddr } from "../protocol/network/connection.ts";
+import type { SessionOptions } from "./session.ts";
+import { TMOSH_VERSION } from "../version.ts";
+import { type ControlServer, listenControl } from "./control_socket.ts";
+import { startTime } from "./owner.ts";
+import {
+  ensurePrivateDir,
+  fallbackSocketDir,
+  newSessionId,
+  readRecords,
+  recordExists,
+  registryDir,
+  removeSession,
+  type SessionRecord,
+  socketPath,
+  writeRecord,
+} from "./registry.ts";
+
+/** A session whose client was heard from within this long is attached, ms (a client sends at least every 3000 ms, mosh: ACK_INTERVAL). */
+export const DETACHED_AFTER_MS = 10_000;
+/** How often the client's state is looked at, ms: a change reaches the record within this, and records are written at most this often. */
+const STATUS_POLL_MS = 1000;
+/** A newer last-contact time alone is written at most this often, ms (the socket's status is always current). */
+const LAST_HEARD_WRITE_MS = 30_000;
+
+/** What the registration reads of the client (a server Connection has both). */
+export interface ClientProbe {
+  /** Clock time (ms) of the newest datagram from the client, or null. */
+  readonly lastHeard: number | null;
+  /** The client's address, or null before first contact. */
+  readonly remoteAddr: RemoteAddr | null;
+}
+
+/** Options of {@linkcode registerSession}. */
+export interface RegisterOptions {
+  /** The registry directory (server/registry.ts registryDir). */
+  dir: string;
+  /** The session's UDP port. */
+  port: number;
+  /** The session's name, or null. */
+  name: string | null;
+  /** The program the session runs. */
+  command: string[];
+  /** Initial window width, columns. */
+  cols: number;
+  /** Initial window height, rows. */
+  rows: number;
+  /** Where the client's last contact and address come from. */
+  client: ClientProbe;
+  /** The clock of `client.lastHeard`, ms (default performance.now). */
+  now?: () => number;
+  /** Receives a line when the record cannot be written; default none. */
+  log?: (line: string) => void;
+}
+
+/** A registered session. */
+export interface Registration {
+  /** The session id. */
+  readonly id: string;
+  /** Aborted when the control socket asks the session to end. */
+  readonly stop: AbortSignal;
+  /** The record as it stands now. */
+  current(): SessionRecord;
+  /** Notes a new window size (written with the next look). */
+  resize(cols: number, rows: number): void;
+  /** Stops listening, removes the record and the socket (idempotent). */
+  close(): void;
+}
+
+/** Registers this process's session: checks the directory, prunes stale records, listens, writes the record; throws a one-line error when it cannot. */
+export function registerSession(options: RegisterOptions): Registration {
+  const { dir, client } = options;
+  const now = options.now ?? (() => performance.now());
+  ensurePrivateDir(dir);
+  readRecords(dir); // removes the records of sessions that are gone
+  let id = newSessionId();
+  while (recordExists(dir, id)) id = newSessionId();
+  const socket = socketPath(dir, id);
+  if (socket !== `${dir}/${id}.sock`) ensurePrivateDir(fallbackSocketDir());
+  removeSession(dir, id); // a dead socket of the same id, however unlikely
+  const created = new Date().toISOString();
+  const pidStart = startTime(Deno.pid);
+  let cols = options.cols;
+  let rows = options.rows;
+  const current = (): SessionRecord => {
+    const heard = client.lastHeard;
+    const t = now();
+    return {
+      id,
+      name: options.name,
+      pid: Deno.pid,
+      pidStart,
+      port: options.port,
+      socket,
+      created,
+      lastHeard: heard === null
+        ? null
+        : new Date(Date.now() - (t - heard)).toISOString(),
+      attached: heard !== null && t - heard < DETACHED_AFTER_MS,
+      client: formatAddr(client.remoteAddr),
+      command: options.command,
+      cols,
+      rows,
+      version: TMOSH_VERSION,
+    };
+  };
+  const controller = new AbortController();
+  let server: ControlServer;
+  try {
+    server = listenControl(socket, {
+      status: current,
+      kill: () => controller.abort(),
+    });
+  } catch (err) {
+    throw new Error(
+      `tmosh: cannot listen on ${socket}: ${(err as Error).message}`,
+    );
+  }
+  let written = current();
+  let writtenHeard = client.lastHeard;
+  try {
+    writeRecord(dir, written);
+  } catch (err) {
+    server.close();
+    removeSession(dir, id);
+    throw new Error(
+      `tmosh: cannot write the session record in ${dir}: ${
+        (err as Error).message
+      }`,
+    );
+  }
+  let failed = false;
+  const look = () => {
+    const next = current();
+    const heard = client.lastHeard;
+    const changed = next.attached !== written.attached ||
+      next.client !== written.client || next.cols !== written.cols ||
+      next.rows !== written.rows ||
+      (heard !== null &&
+        (writtenHeard === null || heard - writtenHeard >= LAST_HEARD_WRITE_MS));
+    if (!changed) return;
+    try {
+      writeRecord(dir, next);
+      written = next;
+      writtenHeard = heard;
+      failed = false;
+    } catch (err) {
+      if (!failed) {
+        options.log?.(
+          `tmosh: cannot update the session record: ${(err as Error).message}`,
+        );
+      }
+      failed = true;
+    }
+  };
+  const timer = setInterval(look, STATUS_POLL_MS);
+  Deno.unrefTimer(timer);
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    clearInterval(timer);
+    globalThis.removeEventListener("unload", close);
+    server.close();
+    removeSession(dir, id);
+  };
+  globalThis.addEventListener("unload", close);
+  return {
+    id,
+    stop: controller.signal,
+    current,
+    resize(c, r) {
+      cols = c;
+      rows = r;
+    },
+    close,
+  };
+}
+
+/** A `tmosh serve` session's registration and its options wired to it. */
+export interface Registered {
+  /** The session id. */
+  readonly id: string;
+  /** The session's options plus the registration's resize notes and stop request. */
+  readonly session: SessionOptions;
+  /** Ends the registration (record and socket removed). */
+  close(): void;
+}
+
+/** Registers a `tmosh serve` session listening on `connection` in the registry of this process's environment; throws a one-line error. */
+export function registerServe(
+  connection: Connection,
+  options: { name: string | null; session: SessionOptions },
+): Registered {
+  const { session } = options;
+  const registration = registerSession({
+    dir: registryDir(Deno.env.toObject()),
+    port: connection.port,
+    name: options.name,
+    command: session.command,
+    cols: session.width,
+    rows: session.height,
+    client: connection,
+    log: session.log,
+  });
+  return {
+    id: registration.id,
+    session: {
+      ...session,
+      onResize: (cols, rows) => registration.resize(cols, rows),
+      stop: registration.stop,
+    },
+    close: registration.close,
+  };
+}
+
+/** `IP:PORT` (`[IP]:PORT` for IPv6), or null. */
+function formatAddr(addr: RemoteAddr | null): string | null {
+  if (addr === null) return null;
+  return addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
+}
