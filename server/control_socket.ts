@@ -8,7 +8,7 @@
  * @module
  */
 
-import { FILE_MODE, type SessionRecord } from "./registry.ts";
+import { FILE_MODE, reason, type SessionRecord } from "./registry.ts";
 
 /** Longest request or answer line, bytes. */
 const MAX_LINE = 64 * 1024;
@@ -105,7 +105,7 @@ export async function requestControl(
   } catch (err) {
     throw new Error(
       `tmosh: cannot reach the session's control socket ${path}: ${
-        (err as Error).message
+        reason(err)
       }`,
     );
   }

@@ -19,6 +19,7 @@ import {
   fallbackSocketDir,
   newSessionId,
   readRecords,
+  reason,
   recordExists,
   registryDir,
   removeSession,
@@ -124,7 +125,9 @@ export function registerSession(options: RegisterOptions): Registration {
     });
   } catch (err) {
     throw new Error(
-      `tmosh: cannot listen on ${socket}: ${(err as Error).message}`,
+      `tmosh: cannot listen on ${socket}: ${
+        reason(err)
+      }; check that its directory is yours and writable, or set XDG_STATE_HOME`,
     );
   }
   let written = current();
@@ -136,8 +139,8 @@ export function registerSession(options: RegisterOptions): Registration {
     removeSession(dir, id);
     throw new Error(
       `tmosh: cannot write the session record in ${dir}: ${
-        (err as Error).message
-      }`,
+        reason(err)
+      }; check that it is writable, or set XDG_STATE_HOME`,
     );
   }
   let failed = false;
@@ -158,7 +161,7 @@ export function registerSession(options: RegisterOptions): Registration {
     } catch (err) {
       if (!failed) {
         options.log?.(
-          `tmosh: cannot update the session record: ${(err as Error).message}`,
+          `tmosh: cannot update the session record: ${reason(err)}`,
         );
       }
       failed = true;

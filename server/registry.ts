@@ -105,7 +105,11 @@ export function checkPrivateDir(path: string): boolean {
     info = Deno.lstatSync(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return false;
-    throw new Error(`tmosh: cannot inspect ${path}: ${(err as Error).message}`);
+    throw new Error(
+      `tmosh: cannot inspect ${path}: ${
+        reason(err)
+      }; fix its permissions or set XDG_STATE_HOME`,
+    );
   }
   if (info.isSymlink) {
     throw new Error(
@@ -141,7 +145,7 @@ export function ensurePrivateDir(path: string): void {
   } catch (err) {
     throw new Error(
       `tmosh: cannot create ${path}: ${
-        (err as Error).message
+        reason(err)
       }; set XDG_STATE_HOME to a writable directory`,
     );
   }
@@ -223,7 +227,11 @@ export function readRecords(dir: string): SessionRecord[] {
     entries = [...Deno.readDirSync(dir)];
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return [];
-    throw new Error(`tmosh: cannot read ${dir}: ${(err as Error).message}`);
+    throw new Error(
+      `tmosh: cannot read ${dir}: ${
+        reason(err)
+      }; fix its permissions or set XDG_STATE_HOME`,
+    );
   }
   for (const entry of entries) {
     const path = `${dir}/${entry.name}`;
@@ -278,6 +286,12 @@ function removeOrphanTmp(dir: string, name: string): void {
   } catch {
     // gone meanwhile
   }
+}
+
+/** An OS error's reason alone: Deno's " (os error N)" and ": call 'path'" dropped (the messages name the path). */
+export function reason(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/ \(os error \d+\)/, "").replace(/: \w+ '.*'$/, "");
 }
 
 /** A file's text, or null if it cannot be read. */

@@ -168,3 +168,32 @@ Deno.test("the daemon marker carries the window size and is only valid first", (
     /unrecognized option/,
   );
 });
+
+Deno.test("--name names the session, before or after new (mosh's --server='tmosh serve --name N')", () => {
+  assert.equal(run(["new"]).name, null);
+  assert.equal(run(["new", "--name", "work", "-s"]).name, "work");
+  assert.equal(run(["new", "-c", "256", "--name=w-2.x"]).name, "w-2.x");
+  const front = run([
+    "--name",
+    "work",
+    "new",
+    "-c",
+    "256",
+    "-l",
+    "LANG=C.UTF-8",
+  ]);
+  assert.equal(front.name, "work");
+  assert.equal(front.colors, 256);
+  assert.deepEqual(front.warnings, []);
+  const daemon = run(["--daemon-internal=80x24", "--name=work", "new"]);
+  assert.equal(daemon.name, "work");
+  assert.equal(daemon.daemon, true);
+  // After "--" it belongs to the command.
+  assert.deepEqual(run(["new", "--", "x", "--name", "y"]).name, null);
+  assert.match(
+    fail(["new", "--name", "a b"]),
+    /^tmosh: bad session name "a b"/,
+  );
+  assert.match(fail(["--name=", "new"]), /^tmosh: bad session name ""/);
+  assert.equal(fail(["new", "--name"]), "tmosh: --name needs a value");
+});
