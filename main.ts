@@ -20,7 +20,7 @@ const SUBCOMMANDS: Subcommand[] = [
   {
     name: "connect",
     summary:
-      "connect to [user@]host over ssh, like mosh: tmosh connect [options] [user@]host [-- command...]",
+      "connect to [user@]host over ssh, like mosh: tmosh connect [options] [--name NAME] [user@]host [-- command...]; resume a session: tmosh connect --attach[=ID|NAME] [user@]host",
     run: async (args) => {
       // The session (xterm, protobuf, ...) loads while ssh starts the server;
       // the --fake-proxy run (on ssh's critical path) never needs it.
@@ -32,6 +32,28 @@ const SUBCOMMANDS: Subcommand[] = [
       return await connectMain(args, {
         runClient: async (options) => (await session!).runClient(options),
       });
+    },
+  },
+  {
+    name: "sessions",
+    summary:
+      "your sessions on a host (over ssh): tmosh sessions [--json] [user@]host",
+    run: async (args) => {
+      const { sessionsMain } = await import(
+        "./client/bootstrap/sessions_cli.ts"
+      );
+      return await sessionsMain(args, { command: "sessions" });
+    },
+  },
+  {
+    name: "kill",
+    summary:
+      "end a session on a host (over ssh): tmosh kill [user@]host ID|NAME|--detached",
+    run: async (args) => {
+      const { sessionsMain } = await import(
+        "./client/bootstrap/sessions_cli.ts"
+      );
+      return await sessionsMain(args, { command: "kill" });
     },
   },
   {

@@ -47,6 +47,8 @@ export interface ClientOptions {
    * and uses it when a tmosh server answers; "off" behaves as mosh-client.
    */
   scrollback?: ScrollbackMode;
+  /** Shown in the notification bar for NOTICE_MS once the server answers (tmosh connect: detached sessions). */
+  notice?: string;
 }
 
 /** `--scrollback` values. */

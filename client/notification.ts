@@ -97,15 +97,21 @@ export class NotificationEngine {
     this.#lastHeard ??= now;
   }
 
-  /** Shows `message` for 1 s (or until replaced when permanent); "" clears the bar's message. */
+  /** Shows `message` for 1 s, `lifetimeMs`, or until replaced when permanent; "" clears the bar's message. */
   setNotification(
     message: string,
-    options: { permanent?: boolean; showQuitKeystroke?: boolean },
+    options: {
+      permanent?: boolean;
+      showQuitKeystroke?: boolean;
+      lifetimeMs?: number;
+    },
     now: number,
   ): void {
     this.#start(now);
     this.#message = message;
-    this.#expiration = options.permanent ? Infinity : now + MESSAGE_LIFETIME_MS;
+    this.#expiration = options.permanent
+      ? Infinity
+      : now + (options.lifetimeMs ?? MESSAGE_LIFETIME_MS);
     this.#isNetworkError = false;
     this.#showQuitKeystroke = options.showQuitKeystroke ?? true;
   }

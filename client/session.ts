@@ -36,6 +36,7 @@ import {
   type TerminalCaps,
 } from "./terminal.ts";
 import { applyTitlePrefix } from "./title.ts";
+import { takenOverBy, takeoverMessage } from "./takeover.ts";
 import { writeAll } from "../stdio.ts";
 import { reportGarbage } from "../protocol/network/garbage_valve.ts";
 
@@ -56,6 +57,8 @@ const READ_BUFFER = 16384;
 const DRAW_SHARE = 0.5;
 /** Synchronized output (DEC mode 2026) around a frame with scrollback records. */
 const SYNC_BEGIN = "\x1b[?2026h", SYNC_END = "\x1b[?2026l";
+/** How long the caller's notice (ClientOptions.notice) stays in the bar, ms. */
+const NOTICE_MS = 8000;
 /** Product name in the bar and exit messages. */
 const NAME = "tmosh";
 
@@ -113,6 +116,10 @@ class ClientSession {
   #finished = false;
   #quitting = false;
   #suspended = false;
+  /** Another client attached to the session (its address), or null. */
+  #takenOverBy: string | null = null;
+  /** `detachedBy` at first contact: a takeover before ours, not news to us. */
+  #takeoverSeen: string | null = null;
 
   constructor(opts: ClientOptions, caps: TerminalCaps, run: ClientRunOptions) {
     // The key lives on only inside the connection's cipher.
@@ -237,6 +244,9 @@ class ClientSession {
       "closing the terminal",
       () => this.#term.write(`\r\n[${NAME} is exiting.]\r\n`),
     );
+    if (this.#takenOverBy !== null) {
+      console.error(`${NAME}: ${takeoverMessage(this.#takenOverBy)}`);
+    }
     if (!this.#contact) {
       console.error(
         `${NAME} did not make a successful connection to ${this.#opts.ip}:${this.#opts.port}.\n` +
@@ -327,13 +337,30 @@ class ClientSession {
     const now = performance.now();
     if (!this.#contact) {
       this.#contact = true;
-      this.#notify.setNotification("", {}, now);
+      const notice = this.#opts.notice ?? "";
+      this.#notify.setNotification(notice, {
+        lifetimeMs: NOTICE_MS,
+        showQuitKeystroke: notice === "",
+      }, now);
       // Ack the first server state at once: the server's timestamp echo gives
       // it an RTT sample, so it sends the first prompt without waiting out
       // the 250 ms interval it uses before it has one.
       this.#transport.ackNow();
+      this.#takeoverSeen = takenOverBy(this.#transport.remoteState);
     }
     this.#notify.serverHeard(now);
+    const by = takenOverBy(this.#transport.remoteState);
+    if (
+      by !== null && by !== this.#takeoverSeen && this.#takenOverBy === null
+    ) {
+      // The session goes on with the other client: no shutdown, exit 0.
+      this.#takenOverBy = by;
+      this.#notify.setNotification(takeoverMessage(by), {
+        permanent: true,
+      }, now);
+      this.#finish(0);
+      return;
+    }
     this.#requestDraw();
   }
 

@@ -3,12 +3,15 @@
  * socket, mode 0600 in a 0700 directory, so only its user reaches it. Each
  * request is one line of JSON with an `op`, each answer one line of JSON:
  * `{"op":"status"}` → `{"ok":true,"session":RECORD}`, `{"op":"kill"}` →
- * `{"ok":true}` and the session ends as on SIGTERM, anything else →
- * `{"ok":false,"error":"tmosh: ..."}` (`attach` is reserved for reattaching).
+ * `{"ok":true}` and the session ends as on SIGTERM, `{"op":"attach"}` →
+ * `{"ok":true,"port":P,"key":K}` with a fresh key for another client
+ * (docs/wire.md §15; the key is in this answer only), anything else →
+ * `{"ok":false,"error":"tmosh: ..."}`.
  * @module
  */
 
 import { FILE_MODE, reason, type SessionRecord } from "./registry.ts";
+import type { AttachGrant } from "./attach.ts";
 
 /** Longest request or answer line, bytes. */
 const MAX_LINE = 64 * 1024;
@@ -25,17 +28,19 @@ export interface ControlHandlers {
   status(): SessionRecord;
   /** Ends the session as SIGTERM does (called once the answer is written). */
   kill(): void;
+  /** Prepares a fresh key for another client; throws a one-line error when it cannot (absent: attach unsupported). */
+  attach?(): AttachGrant;
 }
 
 /** A request on the control socket. */
 export interface ControlRequest {
-  /** `status`, `kill` (or `attach`, reserved). */
+  /** `status`, `kill` or `attach`. */
   op: string;
 }
 
 /** An answer on the control socket. */
 export type ControlReply =
-  | { ok: true; session?: SessionRecord }
+  | { ok: true; session?: SessionRecord; port?: number; key?: string }
   | { ok: false; error: string };
 
 /** A listening control socket. */
@@ -184,20 +189,36 @@ function answer(
       return { reply: { ok: true, session: handlers.status() } };
     case "kill":
       return { reply: { ok: true }, after: () => handlers.kill() };
-    case "attach":
-      return {
-        reply: {
-          ok: false,
-          error: "tmosh: this session does not support attach yet",
-        },
-      };
+    case "attach": {
+      if (handlers.attach === undefined) {
+        return {
+          reply: {
+            ok: false,
+            error:
+              "tmosh: this session does not support attach; start a new session",
+          },
+        };
+      }
+      try {
+        const { port, key } = handlers.attach();
+        return { reply: { ok: true, port, key } };
+      } catch (err) {
+        const text = reason(err).replaceAll("\n", " ");
+        return {
+          reply: {
+            ok: false,
+            error: text.startsWith("tmosh: ") ? text : `tmosh: ${text}`,
+          },
+        };
+      }
+    }
     default:
       return {
         reply: {
           ok: false,
           error: `tmosh: unknown op ${
             JSON.stringify(op.slice(0, 40))
-          }; expected status or kill`,
+          }; expected status, kill or attach`,
         },
       };
   }

@@ -13,6 +13,8 @@ import type { Connection, RemoteAddr } from "../protocol/network/connection.ts";
 import type { SessionOptions } from "./session.ts";
 import { TMOSH_VERSION } from "../version.ts";
 import { type ControlServer, listenControl } from "./control_socket.ts";
+import { type AttachGrant, prepareAttach } from "./attach.ts";
+import { formatAddr } from "./epoch.ts";
 import { startTime } from "./owner.ts";
 import {
   ensurePrivateDir,
@@ -63,6 +65,8 @@ export interface RegisterOptions {
   now?: () => number;
   /** Receives a line when the record cannot be written; default none. */
   log?: (line: string) => void;
+  /** The control socket's `attach` (docs/wire.md §15); absent: the session refuses it. */
+  attach?: () => AttachGrant;
 }
 
 /** A registered session. */
@@ -75,6 +79,8 @@ export interface Registration {
   current(): SessionRecord;
   /** Notes a new window size (written with the next look). */
   resize(cols: number, rows: number): void;
+  /** Looks at the client now and rewrites the record if it changed (another client attached). */
+  refresh(): void;
   /** Stops listening, removes the record and the socket (idempotent). */
   close(): void;
 }
@@ -122,6 +128,7 @@ export function registerSession(options: RegisterOptions): Registration {
     server = listenControl(socket, {
       status: current,
       kill: () => controller.abort(),
+      attach: options.attach,
     });
   } catch (err) {
     throw new Error(
@@ -187,6 +194,7 @@ export function registerSession(options: RegisterOptions): Registration {
       cols = c;
       rows = r;
     },
+    refresh: look,
     close,
   };
 }
@@ -216,22 +224,16 @@ export function registerServe(
     rows: session.height,
     client: connection,
     log: session.log,
+    attach: () => prepareAttach(connection),
   });
   return {
     id: registration.id,
     session: {
       ...session,
       onResize: (cols, rows) => registration.resize(cols, rows),
+      onAttach: () => registration.refresh(),
       stop: registration.stop,
     },
     close: registration.close,
   };
-}
-
-/** `IP:PORT` (`[IP]:PORT` for IPv6), or null. */
-function formatAddr(addr: RemoteAddr | null): string | null {
-  if (addr === null) return null;
-  return addr.hostname.includes(":")
-    ? `[${addr.hostname}]:${addr.port}`
-    : `${addr.hostname}:${addr.port}`;
 }

@@ -40,10 +40,12 @@ import type { SessionOptions } from "./session.ts";
 import { takeOwnerPid } from "./owner.ts";
 import { type Registered, registerServe } from "./registration.ts";
 import {
+  ATTACH_USAGE,
   KILL_USAGE,
   LIST_USAGE,
   SESSION_COMMANDS,
 } from "./session_commands.ts";
+import { printConnect, printDetachedNotice } from "./attach.ts";
 
 /** How long the first process waits for the daemon to report its port, ms. */
 const DAEMON_READY_TIMEOUT = 30_000;
@@ -62,7 +64,10 @@ export async function serve(args: string[]): Promise<number> {
   const ownerPid = takeOwnerPid(env);
   const parsed = parseServeArgs(args, { env });
   if (parsed.kind === "help") {
-    writeAll(Deno.stdout, `${SERVE_USAGE}\n${LIST_USAGE}\n${KILL_USAGE}\n`);
+    writeAll(
+      Deno.stdout,
+      `${SERVE_USAGE}\n${LIST_USAGE}\n${KILL_USAGE}\n${ATTACH_USAGE}\n`,
+    );
     return 0;
   }
   if (parsed.kind === "version") {
@@ -77,6 +82,12 @@ export async function serve(args: string[]): Promise<number> {
     return 1;
   }
   const opts = parsed.options;
+  if (opts.attach !== null) {
+    // `mosh --server="tmosh serve --attach=ID"`: the session exists; the
+    // front-end's `new ...` arguments are for a new one and are ignored.
+    const { sessionCommand } = await import("./session_commands.ts");
+    return await sessionCommand(["attach", opts.attach], { env });
+  }
   if (!opts.daemon) {
     for (const line of opts.warnings) writeAll(Deno.stderr, `${line}\n`);
   }
@@ -290,6 +301,7 @@ async function detach(
     return 1;
   }
   for (const w of report.warnings) writeAll(Deno.stderr, `${w}\n`);
+  printDetachedNotice(Deno.env.toObject(), { exceptPid: child.pid });
   printConnect(report.port, report.key);
   writeAll(
     Deno.stderr,
@@ -350,12 +362,6 @@ async function readReport(child: Deno.ChildProcess): Promise<Report> {
     clearTimeout(timer);
     reader.cancel().catch(() => {});
   }
-}
-
-/** Prints the line the mosh wrapper looks for, after `\r\n` when stdin is a tty (mosh: run_server). */
-function printConnect(port: number, key: string): void {
-  const prefix = Deno.stdin.isTerminal() ? "\r\n\n" : "";
-  writeAll(Deno.stdout, `${prefix}MOSH CONNECT ${port} ${key}\n`);
 }
 
 /** The ssh pty's window size, or 80×24 when stdin is not a terminal (mosh: run_server). */

@@ -3,7 +3,8 @@
  * (docs/wire.md §1.2): `tmosh serve new [-s] [-v] [-i IP] [-p PORT[:PORT2]]
  * [-c COLORS] [-l NAME=VALUE]... [-@ X] [-- COMMAND...]`, `-h`/`--help`,
  * `--version` and the legacy forms; plus tmosh's `--name NAME` (the session's
- * name in the registry, before or after `new`). Parsing is pure: the
+ * name in the registry, before or after `new`) and `--attach=ID|NAME` (attach
+ * to that running session instead; the other arguments are ignored). Parsing is pure: the
  * environment comes in as an argument and messages come back as data.
  * @module
  */
@@ -34,6 +35,8 @@ export interface ServeOptions {
   command: string[] | null;
   /** The session's name in the registry (`--name`), or null. */
   name: string | null;
+  /** `--attach=ID|NAME`: attach to that running session instead of starting one (docs/wire.md §15), or null. */
+  attach: string | null;
   /** Window size handed to the daemon by the process that started it, or null. */
   daemonSize: { cols: number; rows: number } | null;
   /** Whether this process is the re-executed daemon (first word `--daemon-internal=COLSxROWS`). */
@@ -98,14 +101,20 @@ export function parseServeArgs(
     locale: {},
     command,
     name: null,
+    attach: null,
     daemonSize,
     daemon,
     warnings: [],
   };
-  // `--name` may come first: mosh's --server="tmosh serve --name N" puts `new` after it.
-  while (words.length > 0 && isNameOption(words[0])) {
+  // `--name` and `--attach` may come first: mosh's --server="tmosh serve
+  // --name N" puts `new` after it.
+  while (
+    words.length > 0 && (isNameOption(words[0]) || isAttachOption(words[0]))
+  ) {
     const taken = takeName(words, 0, opts);
     if (taken !== null) return taken;
+    // The words after `--attach=ID` are the front-end's for a new session: ignored.
+    if (opts.attach !== null) return { kind: "run", options: opts };
     words = words.slice(words[0] === "--name" ? 2 : 1);
   }
   let port: string | undefined;
@@ -146,10 +155,10 @@ function parseNewSyntax(
     const w = words[i];
     // GNU getopt permutes: non-option words (e.g. a stray "new") are skipped.
     if (!w.startsWith("-") || w === "-") continue;
-    if (isNameOption(w)) {
+    if (isNameOption(w) || isAttachOption(w)) {
       const taken = takeName(words, i, opts);
       if (taken !== null) return taken;
-      if (w === "--name") i++;
+      if (w === "--name" || w === "--attach") i++;
       continue;
     }
     if (w.startsWith("--")) {
@@ -207,12 +216,29 @@ function isNameOption(word: string): boolean {
   return word === "--name" || word.startsWith("--name=");
 }
 
-/** Sets `opts.name` from `--name VALUE` / `--name=VALUE` at `words[i]`; returns an error when missing or invalid. */
+/** Whether `word` is `--attach` or `--attach=VALUE`. */
+function isAttachOption(word: string): boolean {
+  return word === "--attach" || word.startsWith("--attach=");
+}
+
+/** Sets `opts.name` from `--name VALUE` / `--name=VALUE` (or `opts.attach` from `--attach ...`) at `words[i]`; returns an error when missing or invalid. */
 function takeName(
   words: string[],
   i: number,
   opts: ServeOptions,
 ): { kind: "error"; message: string } | null {
+  if (isAttachOption(words[i])) {
+    const target = words[i] === "--attach" ? words[i + 1] : words[i].slice(9);
+    if (target === undefined || target === "" || target.startsWith("-")) {
+      return {
+        kind: "error",
+        message:
+          "tmosh: --attach needs a session id or name (tmosh serve list shows them)",
+      };
+    }
+    opts.attach = target;
+    return null;
+  }
   const value = words[i] === "--name" ? words[i + 1] : words[i].slice(7);
   if (value === undefined) {
     return { kind: "error", message: "tmosh: --name needs a value" };

@@ -8,6 +8,12 @@
  * state's resizes are applied, so it starts at the client's window size (as
  * mosh-server, which starts its child early but only releases it then).
  * Before that the emulator has the ssh pty's size, which is state 0.
+ *
+ * Another client may attach with a fresh key (docs/wire.md §15): when its
+ * first datagram commits the key, the old client's epoch says goodbye
+ * (server/epoch.ts) and the synchronization starts over with a new transport
+ * from a blank terminal, so the new client gets the whole screen (and, with
+ * scrollback.v1, the recent history first in its log).
  * @module
  */
 
@@ -34,10 +40,18 @@ import { Pty } from "./pty.ts";
 import { watchOwner } from "./owner.ts";
 import {
   acceptCapabilities,
+  ATTACH_CAPABILITY,
   CAPABILITIES,
   SCROLLBACK_CAPABILITY,
 } from "../protocol/statesync/capabilities.ts";
-import { ScrollBacklog } from "../protocol/statesync/scroll_backlog.ts";
+import {
+  ScrollBacklog,
+  toLogRecords,
+} from "../protocol/statesync/scroll_backlog.ts";
+import { ScrollHistory } from "../protocol/statesync/scroll_history.ts";
+import type { ScrollRecord } from "../protocol/terminal/scroll_record.ts";
+import { blankFramebuffer } from "../protocol/terminal/framebuffer.ts";
+import { type Farewell, formatAddr, sayFarewell } from "./epoch.ts";
 
 /** Options of {@linkcode runSession}. */
 export interface SessionOptions {
@@ -69,6 +83,8 @@ export interface SessionOptions {
   capabilities?: readonly string[];
   /** Told the window size each time a client changes it (the session registry). */
   onResize?: (width: number, height: number) => void;
+  /** Told the new client's address when another client attached with a fresh key (the session registry). */
+  onAttach?: (client: string) => void;
   /** Aborting it ends the session as SIGTERM does (the control socket's kill). */
   stop?: AbortSignal;
 }
@@ -132,10 +148,18 @@ class ServerSession {
   readonly #log: (line: string) => void;
   /** The loop boundary: every callback handed to the event loop runs through it. */
   readonly #guard: ErrorGuard;
-  readonly #transport: SessionTransport<CompleteTerminal, UserStream>;
+  readonly #connection: Connection;
+  /** The current client's epoch (a new one each time another client attaches). */
+  #transport: SessionTransport<CompleteTerminal, UserStream>;
   readonly #emulator: Emulator;
-  readonly #echo = new EchoAckTracker();
-  readonly #keys = new CursorKeyTranslator();
+  #echo = new EchoAckTracker();
+  #keys = new CursorKeyTranslator();
+  /** The newest scrollback-log records, for a client that attaches later (docs/wire.md §15). */
+  readonly #history = new ScrollHistory();
+  /** Replaced clients' epochs still sending their shutdown. */
+  readonly #farewells = new Set<Farewell>();
+  /** Whether a client state ever arrived, in any epoch. */
+  #contacted = false;
   readonly #done = Promise.withResolvers<void>();
   readonly #startedAt = performance.now();
   readonly #signals: [Deno.Signal, () => void][] = [];
@@ -161,12 +185,66 @@ class ServerSession {
     this.#height = options.height;
     this.#emulator = new Emulator(options.width, options.height);
     this.#terminal = new CompleteTerminal(this.#emulator.snapshot());
-    this.#transport = new Transport(connection, {
-      initialLocal: this.#terminal,
+    this.#connection = connection;
+    this.#transport = this.#newTransport(this.#terminal);
+    connection.onRekey(
+      this.#guard.wrap(
+        "the key switch",
+        (farewell) => this.#newEpoch(farewell),
+      ),
+    );
+  }
+
+  /** A transport whose state 0 is `initial`, with the session's handlers (ignored once it is not the current one). */
+  #newTransport(
+    initial: CompleteTerminal,
+  ): SessionTransport<CompleteTerminal, UserStream> {
+    const transport = new Transport(this.#connection, {
+      initialLocal: initial,
       initialRemote: new UserStream(),
       sendMinDelay: SEND_MINDELAY_SERVER,
       guard: this.#guard,
     });
+    // The transport runs these through the guard.
+    transport.onRemoteState(() => {
+      if (transport === this.#transport) this.#onRemoteState();
+    });
+    transport.onTick(() => {
+      if (transport === this.#transport) this.#service();
+    });
+    return transport;
+  }
+
+  /**
+   * Another client committed a fresh key (docs/wire.md §15): the old client
+   * gets its final state (with the detached notice if it speaks attach.v1)
+   * and the shutdown under its old key; a new epoch starts from a blank
+   * terminal of the current size, with fresh echo acks and no capabilities
+   * until the new client's hello.
+   */
+  #newEpoch(farewell: Connection): void {
+    const old = this.#transport;
+    const by = formatAddr(this.#connection.remoteAddr) ?? "";
+    this.#log(`tmosh: another client attached from ${by}.`);
+    const tell = this.#terminal.capabilities?.includes(ATTACH_CAPABILITY);
+    const bye = sayFarewell(old, farewell, {
+      final: tell ? this.#terminal.withDetachedBy(by) : this.#terminal,
+      guard: this.#guard,
+    });
+    this.#farewells.add(bye);
+    bye.done.then(() => this.#farewells.delete(bye));
+    this.#scrollRecords(this.#emulator.takeScrollRecords());
+    this.#backlog = null;
+    this.#echo = new EchoAckTracker();
+    this.#keys = new CursorKeyTranslator();
+    const fb = this.#emulator.snapshot();
+    this.#terminal = new CompleteTerminal(fb);
+    this.#transport = this.#newTransport(
+      new CompleteTerminal(blankFramebuffer(fb.width, fb.height)),
+    );
+    this.#transport.setCurrentState(this.#terminal);
+    this.#options.onAttach?.(by);
+    this.#service();
   }
 
   /** Runs until an exit condition holds, then tears everything down. */
@@ -178,9 +256,6 @@ class ServerSession {
     if (this.#options.banner !== undefined) {
       this.#feed(this.#options.banner.replace(/\r?\n/g, "\r\n"));
     }
-    // The transport runs these through the guard.
-    this.#transport.onRemoteState(() => this.#onRemoteState());
-    this.#transport.onTick(() => this.#service());
     this.#listen("SIGTERM", () => this.#onStopSignal("SIGTERM"));
     this.#listen("SIGINT", () => this.#onStopSignal("SIGINT"));
     this.#listen("SIGUSR1", () => this.#onUsr1());
@@ -213,6 +288,7 @@ class ServerSession {
   /** A newer client state arrived: apply its new events (mosh: serve, network branch). */
   #onRemoteState(): void {
     if (this.#finished) return;
+    this.#contacted = true;
     const now = performance.now();
     const num = this.#transport.remoteStateNum;
     const events = takeNewEvents(this.#transport);
@@ -258,11 +334,14 @@ class ServerSession {
     if (accepted.includes(SCROLLBACK_CAPABILITY) && this.#backlog === null) {
       // From here on the emulator has a real alternate screen and records
       // the rows leaving the top of the normal one (stock clients never
-      // get here: they send no hello).
-      const backlog = new ScrollBacklog();
+      // get here: they send no hello). A client that attached later gets the
+      // recent history first (docs/wire.md §15).
       this.#emulator.enableNativeScrollback({
-        onRecords: (records) => backlog.add(records),
+        onRecords: (records) => this.#scrollRecords(records),
       });
+      this.#scrollRecords(this.#emulator.takeScrollRecords());
+      const backlog = new ScrollBacklog();
+      backlog.addLog(this.#history.records());
       this.#backlog = backlog;
     }
     this.#terminal = this.#terminal.withCapabilities(accepted);
@@ -347,11 +426,19 @@ class ServerSession {
     if (this.#finished) return;
     this.#lastWrite = this.#emulator.write(data).then(
       this.#guard.wrap("the emulator", () => {
-        this.#backlog?.add(this.#emulator.takeScrollRecords());
+        this.#scrollRecords(this.#emulator.takeScrollRecords());
         this.#queueSnapshot();
       }),
       (err) => this.#guard.report("the emulator", err),
     );
+  }
+
+  /** Rows that left the screen: into the history, and the log of a client with scrollback. */
+  #scrollRecords(records: readonly ScrollRecord[]): void {
+    if (records.length === 0) return;
+    const log = toLogRecords(records);
+    this.#history.add(log);
+    this.#backlog?.addLog(log);
   }
 
   /** Runs `fn` after every emulator write issued so far has been parsed. */
@@ -379,7 +466,7 @@ class ServerSession {
     let terminal = this.#terminal.withFramebuffer(this.#emulator.snapshot());
     const backlog = this.#backlog;
     if (backlog !== null) {
-      backlog.add(this.#emulator.takeScrollRecords());
+      this.#scrollRecords(this.#emulator.takeScrollRecords());
       const log = backlog.next({
         sentEnd: this.#transport.lastSentState.scroll.end,
         ackedEnd: this.#transport.ackedState.scroll.end,
@@ -417,7 +504,10 @@ class ServerSession {
   /** Starts the shutdown handshake (once). */
   #startShutdown(): void {
     if (this.#finished) return;
-    if (!this.#shuttingDown()) this.#transport.startShutdown();
+    if (!this.#shuttingDown()) {
+      this.#connection.closeRekey(); // no client attaches to a session that ends
+      this.#transport.startShutdown();
+    }
     this.#service();
   }
 
@@ -454,7 +544,7 @@ class ServerSession {
     const transport = this.#transport;
     const end = transport.sessionEnd();
     if (end !== null) return this.#finish(END_MESSAGES[end]);
-    const contacted = transport.remoteStateNum !== 0n;
+    const contacted = this.#contacted || transport.remoteStateNum !== 0n;
     if (!contacted && now - this.#startedAt >= SERVER_FIRST_CONTACT_TIMEOUT) {
       return this.#finish(
         `No connection within ${SERVER_FIRST_CONTACT_TIMEOUT / 1000} seconds.`,
@@ -500,6 +590,7 @@ class ServerSession {
   #finish(why?: string): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#connection.closeRekey();
     if (why !== undefined) this.#log(why);
     clearTimeout(this.#timer);
     this.#done.resolve();
@@ -521,6 +612,7 @@ class ServerSession {
       }
       pty.close();
     }
+    await Promise.all([...this.#farewells].map((f) => f.close()));
     await this.#transport.close();
     this.#emulator.dispose();
   }

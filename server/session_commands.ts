@@ -1,14 +1,18 @@
 /**
- * `tmosh serve list [--json]` and `tmosh serve kill ID|NAME|--detached`: the
- * user's session registry (server/registry.ts). Listing removes stale
- * records and asks each live session for its current status on its control
- * socket (the record on disk when it does not answer); killing goes through
- * the control socket, so a session ends as on SIGTERM.
+ * `tmosh serve list [--json]`, `tmosh serve kill ID|NAME|--detached` and
+ * `tmosh serve attach ID|NAME`: the user's session registry
+ * (server/registry.ts). Listing removes stale records and asks each live
+ * session for its current status on its control socket (the record on disk
+ * when it does not answer); killing goes through the control socket, so a
+ * session ends as on SIGTERM; attaching asks the session for a fresh key and
+ * prints it as `MOSH CONNECT` (docs/wire.md §15).
  * @module
  */
 
 import { writeAll } from "../stdio.ts";
 import { requestControl } from "./control_socket.ts";
+import { printConnect } from "./attach.ts";
+import { TMOSH_VERSION } from "../version.ts";
 import {
   checkPrivateDir,
   isLive,
@@ -19,13 +23,17 @@ import {
 } from "./registry.ts";
 
 /** The first words after `tmosh serve` that name these commands. */
-export const SESSION_COMMANDS: readonly string[] = ["list", "kill"];
+export const SESSION_COMMANDS: readonly string[] = ["list", "kill", "attach"];
 
 /** Usage of `tmosh serve list`. */
 export const LIST_USAGE = "Usage: tmosh serve list [--json]";
 
 /** Usage of `tmosh serve kill`. */
 export const KILL_USAGE = "Usage: tmosh serve kill ID|NAME|--detached";
+
+/** Usage of `tmosh serve attach`. */
+export const ATTACH_USAGE =
+  "Usage: tmosh serve attach ID|NAME (or tmosh serve --attach=ID|NAME [new ...])";
 
 /** How long list waits for each session's status, ms. */
 const STATUS_TIMEOUT_MS = 1000;
@@ -38,6 +46,7 @@ const COMMAND_WIDTH = 40;
 export type SessionCommand =
   | { kind: "list"; json: boolean }
   | { kind: "kill"; target: string | null }
+  | { kind: "attach"; target: string }
   | { kind: "error"; message: string };
 
 /** Parses `list ...` or `kill ...` (the words after `serve`); `kill --detached` has target null. */
@@ -62,12 +71,25 @@ export function parseSessionCommand(args: string[]): SessionCommand {
     }
     return { kind: "kill", target: rest[0] };
   }
+  if (verb === "attach") {
+    if (rest.length !== 1) {
+      return error(
+        `serve attach takes one session id or name; ${ATTACH_USAGE}`,
+      );
+    }
+    if (rest[0].startsWith("-")) {
+      return error(
+        `unknown option ${JSON.stringify(rest[0])}; ${ATTACH_USAGE}`,
+      );
+    }
+    return { kind: "attach", target: rest[0] };
+  }
   return error(
-    `unknown command ${JSON.stringify(verb)}; expected list or kill`,
+    `unknown command ${JSON.stringify(verb)}; expected list, kill or attach`,
   );
 }
 
-/** Runs `tmosh serve list|kill ...`; resolves to the exit status. */
+/** Runs `tmosh serve list|kill|attach ...`; resolves to the exit status. */
 export async function sessionCommand(
   args: string[],
   options: { env: Record<string, string | undefined> },
@@ -93,6 +115,7 @@ export async function sessionCommand(
   }
   const targets = pickTargets(sessions, command.target);
   if (typeof targets === "string") return fail(targets);
+  if (command.kind === "attach") return await attachSession(dir, targets[0]);
   if (targets.length === 0) {
     writeAll(Deno.stderr, "tmosh: no detached sessions\n");
     return 0;
@@ -142,6 +165,40 @@ function pickTargets(
   return `tmosh: ${byName.length} sessions are named ${quoted} (${
     byName.map((s) => s.id).join(", ")
   }); kill one by its id`;
+}
+
+/** Asks `session` for a fresh key and prints `MOSH CONNECT PORT KEY`; returns the exit status. */
+async function attachSession(
+  dir: string,
+  session: SessionRecord,
+): Promise<number> {
+  let port: unknown, key: unknown;
+  try {
+    const reply = await requestControl(socketPath(dir, session.id), {
+      op: "attach",
+    });
+    if (!reply.ok) return fail(`${reply.error} (session ${session.id})`);
+    ({ port, key } = reply);
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  if (
+    typeof port !== "number" || !Number.isInteger(port) || port < 1 ||
+    port > 65535 || typeof key !== "string" ||
+    !/^[A-Za-z0-9/+]{22}$/.test(key)
+  ) {
+    return fail(
+      `tmosh: session ${session.id} gave a malformed attach answer; end it and start a new session`,
+    );
+  }
+  printConnect(port, key);
+  writeAll(
+    Deno.stderr,
+    `\ntmosh ${TMOSH_VERSION}\n\n[tmosh: attaching to session ${session.id}${
+      session.name === null ? "" : ` (${session.name})`
+    }, pid = ${session.pid}]\n`,
+  );
+  return 0;
 }
 
 /** Asks one session to end and waits a little for its process; returns the line to print (`tmosh: ...` on failure). */

@@ -18,6 +18,7 @@ import {
   countColors,
 } from "../client_args.ts";
 import { type ConnectOptions, parseConnectArgs } from "./connect_args.ts";
+import { detachedBarNotice, detachedNotice } from "./session_list.ts";
 
 /** Where the client finds the server. */
 export interface ServerEndpoint {
@@ -27,6 +28,8 @@ export interface ServerEndpoint {
   port: number;
   /** Session key from `MOSH CONNECT` (22 characters). Never log it. */
   key: string;
+  /** Other detached sessions the server reported (`TMOSH DETACHED n`), when it did. */
+  detached?: number;
 }
 
 /** Extra settings of {@linkcode bootstrap}, mostly for tests. */
@@ -83,11 +86,17 @@ export function shellQuote(words: string[]): string {
   ).join(" ");
 }
 
-/** Returns the words after the server command: `new -c N <bind> [-p P] [-l VAR=V]... [-- cmd]`. */
+/** Returns the words after the server command: `new -c N <bind> [-p P] [-l VAR=V]... [--name NAME] [-- cmd]`, or `attach ID|NAME`. */
 export function serverArgs(
   options: ConnectOptions,
   context: { colors: number; env: Record<string, string | undefined> },
 ): string[] {
+  if (options.attach) {
+    if (options.attach.target === null) {
+      throw new Error("tmosh: internal error: no session to attach chosen");
+    }
+    return ["attach", options.attach.target];
+  }
   const args = ["new", "-c", String(context.colors)];
   const bind = options.bindServer;
   if (/^ssh$/i.test(bind)) {
@@ -100,6 +109,7 @@ export function serverArgs(
     const value = context.env[name];
     if (value !== undefined) args.push("-l", `${name}=${value}`);
   }
+  if (options.name) args.push("--name", options.name);
   if (options.command.length > 0) args.push("--", ...options.command);
   return args;
 }
@@ -243,7 +253,9 @@ function endpointFrom(
       `tmosh: the server address "${ip}" is not a numeric IP address; check your ssh ProxyCommand`,
     );
   }
-  return { ip, port: scanner.port, key: scanner.key };
+  const endpoint: ServerEndpoint = { ip, port: scanner.port, key: scanner.key };
+  if (scanner.detached !== null) endpoint.detached = scanner.detached;
+  return endpoint;
 }
 
 /** Runs `tmosh connect ARGS`: bootstrap, then the client session; returns the exit status. */
@@ -264,10 +276,23 @@ export async function connectMain(
     case "fake-proxy":
       return await fakeProxy(parsed.options);
   }
-  const options = parsed.options;
+  let options = parsed.options;
   let endpoint: ServerEndpoint;
+  let notice: string | undefined;
   try {
-    endpoint = await bootstrap(options);
+    if (options.attach?.target === null) {
+      const { chooseAttachTarget } = await import("./remote_sessions.ts");
+      options = {
+        ...options,
+        attach: { target: await chooseAttachTarget(options) },
+      };
+    }
+    const { detached, ...found } = await bootstrap(options);
+    endpoint = found;
+    if (!options.attach && detached !== undefined && detached > 0) {
+      writeAll(Deno.stderr, `${detachedNotice(detached, options.userhost)}\n`);
+      notice = detachedBarNotice(detached, options.userhost);
+    }
   } catch (e) {
     writeAll(Deno.stderr, `${(e as Error).message}\n`);
     return 1;
@@ -282,6 +307,7 @@ export async function connectMain(
     escapeKey: fromEnv.escapeKey,
     titleNoPrefix: fromEnv.titleNoPrefix,
     verbose: false,
+    notice,
   });
 }
 
@@ -296,7 +322,7 @@ function printLine(line: string): void {
 }
 
 /** Returns the path of executable `name` (searched on `path` unless it has a `/`), or null. */
-async function findExecutable(
+export async function findExecutable(
   name: string,
   path: string,
 ): Promise<string | null> {

@@ -13,6 +13,7 @@ import {
   type ScrollbackMode,
   VERSION_TEXT,
 } from "../client_args.ts";
+import { checkSessionTarget } from "./session_list.ts";
 
 /** Address families accepted by `--family`. */
 export type Family =
@@ -68,6 +69,10 @@ export interface ConnectOptions {
   local: boolean;
   /** `--experimental-remote-ip`. */
   remoteIp: RemoteIpMode;
+  /** `--attach[=ID|NAME]`: resume a session (target null: pick one); null or absent: a new session. */
+  attach?: { target: string | null } | null;
+  /** `--name`: the new session's name in the server's registry; null or absent: none. */
+  name?: string | null;
 }
 
 /** Options of the internal `--fake-proxy` mode (ssh's ProxyCommand). */
@@ -94,6 +99,11 @@ export const CONNECT_USAGE =
         --client=PATH        accepted for compatibility (tmosh is its own client)
         --server=COMMAND     tmosh or mosh server on remote machine
                                 (default: "tmosh serve")
+
+        --attach[=ID|NAME]   resume a session that outlived its client
+                                (tmosh servers); alone: the only detached
+                                session, else ask which
+        --name=NAME          name the new session (see tmosh sessions)
 
         --predict=adaptive      local echo for slower links [default]
 -a      --predict=always        use local echo even on fast links
@@ -134,13 +144,19 @@ export const CONNECT_USAGE =
 
         --help               this message
         --version            version information
+
+Sessions on a host: tmosh sessions [user@]host
+                    tmosh kill [user@]host ID|NAME|--detached
 `;
 
 /** The default server command. */
 export const DEFAULT_SERVER = "tmosh serve";
 
-/** Long options and whether they take a value ("value") or are flags ("flag", "negatable"). */
-const LONG_OPTIONS: Record<string, "value" | "flag" | "negatable"> = {
+/** Long options and whether they take a value ("value", "optional": only as `=VALUE`) or are flags ("flag", "negatable"). */
+const LONG_OPTIONS: Record<
+  string,
+  "value" | "optional" | "flag" | "negatable"
+> = {
   "client": "value",
   "server": "value",
   "predict": "value",
@@ -157,6 +173,8 @@ const LONG_OPTIONS: Record<string, "value" | "flag" | "negatable"> = {
   "fake-proxy": "negatable",
   "bind-server": "value",
   "experimental-remote-ip": "value",
+  "attach": "optional",
+  "name": "value",
 };
 
 /** Short options and the long option (with a fixed value for flags) each stands for. */
@@ -248,6 +266,8 @@ export function parseConnectArgs(
   if ("error" in scrollback) {
     return { kind: "error", message: scrollback.error };
   }
+  const session = sessionChoice(values, positionals.length > 1);
+  if (typeof session === "string") return { kind: "error", message: session };
   return {
     kind: "connect",
     options: {
@@ -267,8 +287,36 @@ export function parseConnectArgs(
       init: values.get("init") !== "false",
       local: values.has("local"),
       remoteIp,
+      ...session,
     },
   };
+}
+
+/** `--attach` and `--name`, checked: a resumed session takes no new-session options. */
+function sessionChoice(
+  values: Map<string, string>,
+  command: boolean,
+): Pick<ConnectOptions, "attach" | "name"> | string {
+  const name = values.get("name") ?? null;
+  const why = name === null ? null : checkSessionTarget(name, "--name");
+  if (why !== null) return why;
+  const target = values.get("attach");
+  if (target === undefined) return { attach: null, name };
+  if (target !== "") {
+    const bad = checkSessionTarget(target, "--attach");
+    if (bad !== null) return bad;
+  }
+  const clash = name !== null
+    ? "--name"
+    : values.has("port")
+    ? "-p"
+    : command
+    ? "a command"
+    : null;
+  if (clash !== null) {
+    return `tmosh: --attach resumes a session as it is; ${clash} applies only to a new one`;
+  }
+  return { attach: { target: target === "" ? null : target }, name };
 }
 
 /** Checks a `-p` request as mosh does; returns what is wrong, or null if it is fine. */
@@ -413,7 +461,10 @@ function scanOptions(args: string[]): Scanned | string {
       name = long;
       inline = arg.length > 2 ? arg.slice(2) : undefined;
     }
-    if (LONG_OPTIONS[name] === "value") {
+    if (LONG_OPTIONS[name] === "optional") {
+      if (inline === "") return `option --${name}= needs a value`;
+      values.set(name, inline ?? "");
+    } else if (LONG_OPTIONS[name] === "value") {
       if (inline === undefined) {
         if (i + 1 >= args.length) return `option ${arg} needs a value`;
         inline = args[++i];

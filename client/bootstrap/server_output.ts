@@ -1,7 +1,8 @@
 /**
  * Reading the bootstrap output (ssh's or the local server's, stderr merged):
  * the `MOSH IP`, `MOSH SSH_CONNECTION` and `MOSH CONNECT` lines, as Mosh's
- * wrapper scans them (docs/wire.md §1.1 item 5, §12.1 item 1).
+ * wrapper scans them (docs/wire.md §1.1 item 5, §12.1 item 1), and tmosh's
+ * optional `TMOSH DETACHED <n>` (other detached sessions on the host).
  * @module
  */
 
@@ -22,6 +23,8 @@ export class BootstrapScanner {
   key: string | null = null;
   /** A `Bad UDP port` line was seen while a port range was requested. */
   badUdpPortRange = false;
+  /** Other detached sessions, from an optional `TMOSH DETACHED <n>` line (tmosh servers), or null. */
+  detached: number | null = null;
   readonly #portRange: boolean;
 
   /** Starts a scan; `ip` is set when the address is already known (local modes). */
@@ -53,6 +56,11 @@ export class BootstrapScanner {
         );
       }
       this.sshIp = words[4];
+      return "consumed";
+    }
+    const detached = /^TMOSH DETACHED (\d{1,6})(\s.*)?$/.exec(line);
+    if (detached !== null) {
+      this.detached = Number(detached[1]);
       return "consumed";
     }
     if (line.startsWith("MOSH CONNECT ")) {

@@ -12,6 +12,7 @@ import {
   DEFAULT_SEND_MTU,
   MAX_OLD_SOCKET_AGE,
   MAX_PORTS_OPEN,
+  PENDING_KEY_TIMEOUT,
   PORT_HOP_INTERVAL,
   PORT_RANGE_HIGH,
   PORT_RANGE_LOW,
@@ -30,6 +31,7 @@ import {
 } from "./datagram.ts";
 import { ErrorGuard } from "./guard.ts";
 import { errorText } from "./os_error.ts";
+import { PendingKey } from "./pending_key.ts";
 import { anyAddressFor, bindServerSocket } from "./port_range.ts";
 import { RttEstimator } from "./rtt.ts";
 
@@ -75,6 +77,8 @@ interface Socket {
 interface Setup {
   server: boolean;
   conn: Deno.DatagramConn;
+  /** A send-only connection on another's socket (the farewell of a key switch): no receive loop, close() leaves the socket open. */
+  borrowed?: Socket;
   ipv6: boolean;
   remote: RemoteAddr | null;
   warnings: string[];
@@ -96,12 +100,18 @@ export class Connection {
   /** Problems that did not stop the connection, e.g. falling back from a requested IP. */
   readonly warnings: string[];
   readonly #server: boolean;
-  readonly #codec: DatagramCodec;
+  #codec: DatagramCodec;
   readonly #now: () => number;
   readonly #log: (line: string) => void;
   readonly #guard: ErrorGuard;
   readonly #ipv6: boolean;
-  readonly #rtt = new RttEstimator();
+  #rtt = new RttEstimator();
+  readonly #options: ConnectionOptions;
+  readonly #borrowed: boolean;
+  /** A key prepared for another client (server; docs/wire.md §15), or null. */
+  #pendingKey: PendingKey | null = null;
+  #rekeyClosed = false;
+  readonly #rekeyHandlers: ((farewell: Connection) => void)[] = [];
   readonly #sockets: Socket[] = [];
   readonly #pending = new Set<Promise<void>>();
   #sendTail: Promise<void> = Promise.resolve();
@@ -121,14 +131,16 @@ export class Connection {
   #localPort = 0;
 
   private constructor(
-    key: Uint8Array,
+    key: Uint8Array | DatagramCodec,
     setup: Setup,
     options: ConnectionOptions,
   ) {
     this.#server = setup.server;
-    this.#codec = new DatagramCodec(key, {
+    this.#codec = key instanceof DatagramCodec ? key : new DatagramCodec(key, {
       direction: setup.server ? TO_CLIENT : TO_SERVER,
     });
+    this.#options = options;
+    this.#borrowed = setup.borrowed !== undefined;
     this.#now = options.now ?? monotonicNow;
     this.#log = options.log ?? (() => {});
     this.#guard = options.guard ?? new ErrorGuard(this.#log);
@@ -138,7 +150,10 @@ export class Connection {
     this.#hasRemote = setup.remote !== null;
     this.warnings = setup.warnings;
     this.#lastPortChoice = this.#clock();
-    this.#addSocket(setup.conn);
+    if (setup.borrowed !== undefined) {
+      this.#sockets.push(setup.borrowed);
+      this.#localPort = (setup.conn.addr as Deno.NetAddr).port;
+    } else this.#addSocket(setup.conn);
   }
 
   /** Opens the server side: binds the first free port of the range, trying `ip` before any address. */
@@ -262,6 +277,53 @@ export class Connection {
     this.#lastRoundtripSuccess = ms;
   }
 
+  /**
+   * Prepares a new key for another client (server only; docs/wire.md §15): a
+   * datagram that fails under the current key is tried under `key` until
+   * PENDING_KEY_TIMEOUT; the first authentic one commits it (see onRekey).
+   * Replaces a key prepared earlier; throws once the connection is closed or
+   * closeRekey() was called.
+   */
+  prepareKey(key: Uint8Array): void {
+    if (!this.#server) {
+      throw new Error(
+        "tmosh: only a server connection takes another client's key; call prepareKey on the server",
+      );
+    }
+    if (this.#closed || this.#rekeyClosed) {
+      throw new Error(
+        "tmosh: the session is ending and takes no new client; start a new session",
+      );
+    }
+    this.#pendingKey = new PendingKey(key, {
+      direction: TO_CLIENT,
+      expires: this.#clock() + PENDING_KEY_TIMEOUT,
+    });
+  }
+
+  /** Whether a prepared key waits for its first authentic datagram (false once it expired). */
+  get hasPendingKey(): boolean {
+    this.#expirePendingKey();
+    return this.#pendingKey !== null;
+  }
+
+  /** Drops a prepared key and refuses new ones (a session that is ending). */
+  closeRekey(): void {
+    this.#rekeyClosed = true;
+    this.#pendingKey = null;
+  }
+
+  /**
+   * Calls `handler` when a datagram under the prepared key commits it, before
+   * that datagram's payload is delivered: the connection now uses the new key,
+   * from sequence number 0, with fresh RTT and timestamp state, and sends to
+   * the new client. `farewell` is a send-only connection under the old key
+   * towards the old client's last address (its sequence numbers go on).
+   */
+  onRekey(handler: (farewell: Connection) => void): void {
+    this.#rekeyHandlers.push(handler);
+  }
+
   /** Registers the consumer of received payloads (replacing any earlier one). */
   onPayload(handler: (payload: Uint8Array) => void): void {
     this.#handler = handler;
@@ -318,7 +380,11 @@ export class Connection {
   close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      for (const socket of this.#sockets.splice(0)) this.#closeSocket(socket);
+      this.#pendingKey = null;
+      const sockets = this.#sockets.splice(0);
+      if (!this.#borrowed) {
+        for (const socket of sockets) this.#closeSocket(socket);
+      }
     }
     return Promise.allSettled([...this.#pending]).then(() => {});
   }
@@ -419,7 +485,7 @@ export class Connection {
   }
 
   #receive(bytes: Uint8Array, from: Deno.NetAddr): void {
-    const datagram = this.#open(bytes);
+    const datagram = this.#open(bytes) ?? this.#openPending(bytes, from);
     if (datagram === null) {
       this.#dropped++;
       return;
@@ -450,6 +516,56 @@ export class Connection {
       return this.#codec.open(bytes);
     } catch {
       return null; // hostile input must never escape the receive path
+    }
+  }
+
+  /** Forgets the prepared key once it has expired. */
+  #expirePendingKey(): void {
+    if (this.#pendingKey?.expired(this.#clock())) {
+      this.#pendingKey = null;
+      this.#log("tmosh: the key prepared for another client expired unused.");
+    }
+  }
+
+  /** Opens `bytes` under the prepared key; an authentic datagram commits it. */
+  #openPending(bytes: Uint8Array, from: Deno.NetAddr): Datagram | null {
+    this.#expirePendingKey();
+    const pending = this.#pendingKey;
+    if (pending === null) return null;
+    const datagram = pending.open(bytes);
+    if (datagram !== null) this.#commitKey(pending, from);
+    return datagram;
+  }
+
+  /** Switches to the prepared key and the client at `from`; tells the rekey handlers, with the old epoch's farewell connection. */
+  #commitKey(pending: PendingKey, from: Deno.NetAddr): void {
+    const socket = this.#newest();
+    const farewell = new Connection(this.#codec, {
+      server: true,
+      conn: socket.conn,
+      borrowed: socket,
+      ipv6: this.#ipv6,
+      remote: this.#hasRemote ? this.#remote : null,
+      warnings: [],
+    }, this.#options);
+    farewell.#rtt = this.#rtt;
+    farewell.#mtu = this.#mtu;
+    farewell.#lastHeard = this.#lastHeard;
+    farewell.#rekeyClosed = true;
+    this.#pendingKey = null;
+    this.#codec = pending.codec;
+    this.#rtt = new RttEstimator();
+    this.#expectedSeq = 0n;
+    this.#savedTimestamp = null;
+    this.#sendError = null;
+    this.#remote = { hostname: from.hostname, port: from.port };
+    this.#hasRemote = true;
+    this.#lastHeard = this.#clock();
+    this.#log(
+      `Server now attached to client at ${from.hostname}:${from.port} (another client, new key)`,
+    );
+    for (const handler of this.#rekeyHandlers) {
+      this.#guard.run("the key switch", () => handler(farewell));
     }
   }
 

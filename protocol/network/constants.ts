@@ -132,3 +132,10 @@ export const RECEIVED_STATES_BYTES_MAX = 16 * 1024 * 1024;
 
 /** Quench period once the receiver queue is full, ms (mosh: Transport::recv, 15000). */
 export const RECEIVER_QUENCH = 15000;
+
+/**
+ * A key prepared for another client (tmosh's attach, docs/wire.md §15) is
+ * dropped when no authentic datagram arrived under it within this long, ms
+ * (tmosh only).
+ */
+export const PENDING_KEY_TIMEOUT = 60_000;

@@ -83,6 +83,8 @@ export interface SessionTransport<L, R> {
   schedule(): void;
   /** Stops the timer and closes the connection. */
   close(): Promise<void>;
+  /** Sends from now on through `connection` and receives nothing more (the farewell to a replaced client, docs/wire.md §15). */
+  moveTo(connection: Connection): void;
 }
 
 /** A synchronized pair of states over one connection (mosh: Transport<MyState, RemoteState>). */
@@ -92,7 +94,7 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
   readonly sender: TransportSender<L>;
   /** Holds the peer's states (for tests and diagnostics). */
   readonly receiver: TransportReceiver<R>;
-  readonly #connection: Connection;
+  #connection: Connection;
   readonly #now: () => number;
   readonly #guard: ErrorGuard;
   readonly #fragmenter = new Fragmenter();
@@ -102,6 +104,8 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
   #timer: ReturnType<typeof setTimeout> | null = null;
   #timerAt = Infinity;
   #closed = false;
+  /** Moved to a send-only connection: payloads of the one it left are no longer ours. */
+  #moved = false;
   #instructionsDropped = 0;
 
   /** Joins a sender and a receiver to `connection`; starts listening at once. */
@@ -296,6 +300,14 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
     }, Math.max(0, Math.ceil(wait)));
   }
 
+  /** Sends from now on through `connection` and receives nothing more (the farewell to a replaced client, docs/wire.md §15). */
+  moveTo(connection: Connection): void {
+    this.#connection = connection;
+    this.sender.rtt = connection;
+    this.#moved = true;
+    this.schedule();
+  }
+
   /** Stops the timer and closes the connection. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -306,7 +318,7 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
 
   /** Handles one authentic datagram payload: reassemble, decode, deliver. */
   #receive(payload: Uint8Array): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#moved) return;
     const bytes = this.#assembly.add(payload);
     if (bytes === null) {
       this.schedule();

@@ -22,6 +22,7 @@ import {
   X_SCREEN,
   X_SCROLL,
 } from "./scroll_messages.ts";
+import { readDetached, writeDetached, X_DETACHED } from "./attach_messages.ts";
 
 /** A decoded `TransportBuffers.Instruction` (docs/wire.md §5.1). */
 export interface Instruction {
@@ -60,7 +61,8 @@ export type HostEvent =
   | { type: "echoAck"; num: bigint }
   | { type: "welcome"; capabilities: string[] }
   | { type: "scroll"; slice: LogSlice }
-  | { type: "screen"; alternate: boolean };
+  | { type: "screen"; alternate: boolean }
+  | { type: "detached"; by: string };
 
 // Field numbers (mosh: src/protobufs/*.proto).
 /** Instruction fields 1-7 (TransportBuffers.Instruction). */
@@ -223,8 +225,10 @@ export function encodeHostMessage(events: HostEvent[]): Uint8Array {
       writeCapabilities(w, X_WELCOME, ev.capabilities);
     } else if (ev.type === "scroll") {
       writeScrollSlice(w, ev.slice);
-    } else {
+    } else if (ev.type === "screen") {
       writeScreenMode(w, ev.alternate);
+    } else {
+      writeDetached(w, ev.by);
     }
     w.join();
   }
@@ -233,7 +237,7 @@ export function encodeHostMessage(events: HostEvent[]): Uint8Array {
 
 /**
  * Parses a HostMessage into events, in order (per instruction: hostbytes, else
- * resize, else echoack, else welcome, else scroll, else screen; others skipped); null if the bytes are invalid.
+ * resize, else echoack, else welcome, else scroll, else screen, else detached; others skipped); null if the bytes are invalid.
  */
 export function decodeHostMessage(bytes: Uint8Array): HostEvent[] | null {
   const out: HostEvent[] = [];
@@ -245,6 +249,7 @@ export function decodeHostMessage(bytes: Uint8Array): HostEvent[] | null {
       welcome?: string[];
       scroll?: LogSlice;
       alternate?: boolean;
+      detached?: string;
     } = {};
     const fine = readFields(ins, (r, field, type) => {
       if (field === X_HOSTBYTES) {
@@ -284,6 +289,11 @@ export function decodeHostMessage(bytes: Uint8Array): HostEvent[] | null {
           if (alternate === null) return false;
           found.alternate = alternate;
         }
+      } else if (field === X_DETACHED) {
+        if (type !== WireType.LengthDelimited) return skip(r, type, field);
+        const by = readDetached(r.bytes());
+        if (by === null) return false;
+        found.detached = by;
       } else {
         return skip(r, type, field);
       }
@@ -300,6 +310,8 @@ export function decodeHostMessage(bytes: Uint8Array): HostEvent[] | null {
       out.push({ type: "scroll", slice: found.scroll });
     } else if (found.alternate !== undefined) {
       out.push({ type: "screen", alternate: found.alternate });
+    } else if (found.detached !== undefined) {
+      out.push({ type: "detached", by: found.detached });
     }
     return true;
   });

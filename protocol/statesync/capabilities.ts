@@ -23,10 +23,14 @@
 export const CAPABILITIES: readonly string[] = Object.freeze([
   "ext.v1",
   "scrollback.v1",
+  "attach.v1",
 ]);
 
 /** Native scrollback: the scrollback log and the screen mode (docs/wire.md §14). */
 export const SCROLLBACK_CAPABILITY = "scrollback.v1";
+
+/** Attach: a replaced client is told who attached (the `detached` notice, docs/wire.md §15). */
+export const ATTACH_CAPABILITY = "attach.v1";
 
 /** The baseline capability every tmosh peer offers and accepts. */
 export const BASELINE_CAPABILITY = "ext.v1";

@@ -1,7 +1,8 @@
 /**
  * The server-to-client state: a terminal framebuffer plus the echo ack
  * (mosh: Terminal::Complete; docs/wire.md §8.2–§8.3), plus tmosh's negotiated
- * capabilities (docs/wire.md §13), null until the server has seen a hello.
+ * capabilities (docs/wire.md §13), null until the server has seen a hello,
+ * and the attach notice to a replaced client (docs/wire.md §15).
  * @module
  */
 import { ECHO_TIMEOUT } from "./constants.ts";
@@ -58,6 +59,11 @@ export class CompleteTerminal {
   readonly scroll: ScrollLog;
   /** The server shows its alternate screen (only with `scrollback.v1`). */
   readonly alternate: boolean;
+  /**
+   * Another client attached from this address and replaced this one
+   * (docs/wire.md §15; only with `attach.v1`), or null.
+   */
+  readonly detachedBy: string | null;
   readonly #applier: FrameApplier | undefined;
   readonly #logFloor: (() => number) | undefined;
   #fb: Framebuffer | null;
@@ -75,6 +81,7 @@ export class CompleteTerminal {
     this.capabilities = options.capabilities ?? null;
     this.scroll = options.scroll ?? ScrollLog.empty();
     this.alternate = options.alternate ?? false;
+    this.detachedBy = options.detachedBy ?? null;
     this.#applier = options.applier;
     this.#logFloor = options.logFloor;
   }
@@ -130,6 +137,12 @@ export class CompleteTerminal {
     return this.#with({ scroll, alternate });
   }
 
+  /** The same state telling a replaced client who attached (server; docs/wire.md §15). */
+  withDetachedBy(by: string): CompleteTerminal {
+    if (by === this.detachedBy) return this;
+    return this.#with({ detachedBy: by });
+  }
+
   #with(fields: Partial<Fields>): CompleteTerminal {
     const state = new CompleteTerminal(
       blankPlaceholder,
@@ -142,6 +155,9 @@ export class CompleteTerminal {
           : this.capabilities,
         scroll: fields.scroll ?? this.scroll,
         alternate: fields.alternate ?? this.alternate,
+        detachedBy: fields.detachedBy !== undefined
+          ? fields.detachedBy
+          : this.detachedBy,
       },
     );
     if (fields.fb !== undefined) {
@@ -160,14 +176,15 @@ export class CompleteTerminal {
       sameCapabilities(this.capabilities, other.capabilities) &&
       this.scroll.end === other.scroll.end &&
       this.alternate === other.alternate &&
+      this.detachedBy === other.detachedBy &&
       framebuffersEqual(this.fb, other.fb);
   }
 
   /**
    * HostMessage turning `old` into this: tmosh's Welcome (only once the
    * capabilities are set), then EchoAck, tmosh's log slice and screen mode
-   * (only once scrollback is in use), Resize, HostBytes (docs/wire.md §8.2,
-   * §13, §14).
+   * (only once scrollback is in use), tmosh's detached notice (only to a
+   * replaced client), Resize, HostBytes (docs/wire.md §8.2, §13, §14, §15).
    */
   diffFrom(old: CompleteTerminal): Uint8Array {
     const events: HostEvent[] = [];
@@ -185,6 +202,9 @@ export class CompleteTerminal {
     }
     if (this.alternate !== old.alternate) {
       events.push({ type: "screen", alternate: this.alternate });
+    }
+    if (this.detachedBy !== null && this.detachedBy !== old.detachedBy) {
+      events.push({ type: "detached", by: this.detachedBy });
     }
     if (!framebuffersEqual(this.fb, old.fb)) {
       if (
@@ -223,6 +243,8 @@ export class CompleteTerminal {
         scroll = scroll.receive(ev.slice, this.#logFloor?.() ?? 0);
       } else if (ev.type === "screen") {
         fields.alternate = ev.alternate;
+      } else if (ev.type === "detached") {
+        fields.detachedBy = ev.by;
       } else if (ev.type === "resize") {
         if (validDimension(ev.width) && validDimension(ev.height)) {
           screen.push(ev);
@@ -258,6 +280,7 @@ interface Fields {
   capabilities: readonly string[] | null;
   scroll: ScrollLog;
   alternate: boolean;
+  detachedBy: string | null;
 }
 
 /** Stands in for a framebuffer about to be replaced (never read). */

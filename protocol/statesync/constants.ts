@@ -45,3 +45,12 @@ export const LOG_PENDING_BYTES_MAX = 4 * 1024 * 1024;
  * past this the oldest are dropped and written as a gap line, bytes.
  */
 export const LOG_HELD_BYTES_MAX = 8 * 1024 * 1024;
+
+/**
+ * Most recent scrollback-log records the server keeps for a client that
+ * attaches later (tmosh, docs/wire.md §15): the first records of its log.
+ */
+export const SCROLL_HISTORY_RECORDS = 1000;
+
+/** Most bytes of those records (tmosh), bytes: long lines keep fewer. */
+export const SCROLL_HISTORY_BYTES = 1024 * 1024;

@@ -41,16 +41,12 @@ export class ScrollBacklog {
 
   /** Adds what the emulator recorded, in order. */
   add(records: readonly ScrollRecord[]): void {
-    for (const r of records) {
-      if (r.kind === "row") {
-        const { text, cols } = rowText(r.row);
-        this.#push({ kind: "line", text, cols, wrap: r.row.wrap });
-      } else if (r.kind === "gap") {
-        this.#push({ kind: "gap", lines: r.lines });
-      } else {
-        this.#push(r);
-      }
-    }
+    this.addLog(toLogRecords(records));
+  }
+
+  /** Adds records already rendered for the log (toLogRecords), in order. */
+  addLog(records: readonly LogRecord[]): void {
+    for (const r of records) this.#push(r);
     this.#enforceCap();
   }
 
@@ -126,4 +122,15 @@ export class ScrollBacklog {
     this.#pending = this.#pending.slice(this.#head);
     this.#head = 0;
   }
+}
+
+/** The emulator's records as log records: rows rendered as SGR text (docs/wire.md §14.2). */
+export function toLogRecords(records: readonly ScrollRecord[]): LogRecord[] {
+  return records.map((r): LogRecord => {
+    if (r.kind === "row") {
+      const { text, cols } = rowText(r.row);
+      return { kind: "line", text, cols, wrap: r.row.wrap };
+    }
+    return r.kind === "gap" ? { kind: "gap", lines: r.lines } : r;
+  });
 }

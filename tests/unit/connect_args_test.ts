@@ -49,6 +49,8 @@ Deno.test("parseConnectArgs: defaults match the mosh wrapper's", () => {
     init: true,
     local: false,
     remoteIp: "proxy",
+    attach: null,
+    name: null,
   });
   assert.equal(DEFAULT_SERVER, "tmosh serve");
 });
@@ -72,6 +74,8 @@ Deno.test("parseConnectArgs: every option", () => {
       "--no-init",
       "--local",
       "--experimental-remote-ip=remote",
+      "--name",
+      "work-1",
       "user@host",
       "--",
       "ls",
@@ -93,6 +97,8 @@ Deno.test("parseConnectArgs: every option", () => {
       init: false,
       local: true,
       remoteIp: "remote",
+      attach: null,
+      name: "work-1",
     },
   );
 });
@@ -118,6 +124,56 @@ Deno.test("parseConnectArgs: short and long spellings, last one wins", () => {
   // Getopt::Long accepts unique abbreviations.
   assert.equal(connect(["--serv=s", "h"]).server, "s");
   assert.equal(connect(["--experimental=local", "h"]).remoteIp, "local");
+});
+
+Deno.test("parseConnectArgs: --attach[=ID|NAME] resumes a session, --name names a new one", () => {
+  assert.deepEqual(connect(["--attach", "h"]).attach, { target: null });
+  assert.deepEqual(connect(["h", "--attach"]).attach, { target: null });
+  assert.deepEqual(connect(["--attach=ab3dk2q7", "h"]).attach, {
+    target: "ab3dk2q7",
+  });
+  assert.deepEqual(connect(["--att=work", "h"]).attach, { target: "work" });
+  // Only `=` gives the value: the next word stays the host.
+  const alone = connect(["--attach", "work"]);
+  assert.equal(alone.userhost, "work");
+  assert.deepEqual(alone.attach, { target: null });
+  assert.equal(connect(["--name=w.1", "h"]).name, "w.1");
+  assert.equal(connect(["--name", "W_2", "h"]).name, "W_2");
+  assert.equal(connect(["h"]).attach, null);
+  // An attach keeps the session's own options.
+  const kept = connect(["--attach=w", "-a", "--no-init", "h"]);
+  assert.deepEqual([kept.predict, kept.init], ["always", false]);
+
+  assert.match(failure(["--attach=", "h"]), /option --attach= needs a value/);
+  assert.match(
+    failure(["--attach=a b", "h"]),
+    /bad session id or name "a b" for --attach/,
+  );
+  assert.match(
+    failure(["--attach=-x", "h"]),
+    /bad session id or name "-x" for --attach/,
+  );
+  assert.match(
+    failure(["--name=.hidden", "h"]),
+    /bad session id or name ".hidden" for --name/,
+  );
+  assert.match(failure(["--name=" + "x".repeat(33), "h"]), /for --name/);
+  assert.match(failure(["h", "--name"]), /option --name needs a value/);
+  assert.match(
+    failure(["--attach", "--name=w", "h"]),
+    /--attach resumes a session as it is; --name applies only to a new one/,
+  );
+  assert.match(
+    failure(["--attach=w", "-p", "60001", "h"]),
+    /-p applies only to a new one/,
+  );
+  assert.match(
+    failure(["--attach", "h", "--", "top"]),
+    /a command applies only to a new one/,
+  );
+  assert.match(CONNECT_USAGE, /--attach\[=ID\|NAME\]/);
+  assert.match(CONNECT_USAGE, /--name=NAME/);
+  assert.match(CONNECT_USAGE, /tmosh sessions \[user@\]host/);
 });
 
 Deno.test("parseConnectArgs: options mix with positionals until --, as Getopt::Long", () => {

@@ -34,7 +34,9 @@ Deno.test("main: --version prints the version and exits 0", async () => {
 Deno.test("main: --help lists every subcommand and exits 0", async () => {
   const r = await tmosh("--help");
   assert.equal(r.code, 0);
-  for (const sub of ["connect", "serve", "client", "demo"]) {
+  for (
+    const sub of ["connect", "sessions", "kill", "serve", "client", "demo"]
+  ) {
     assert.match(r.stdout, new RegExp(`^  ${sub} `, "m"));
   }
   const h = await tmosh("help", "connect");

@@ -58,6 +58,15 @@ function randomCapabilities(rand: () => number): string[] {
   return out;
 }
 
+/** An address as a detached notice carries it (IPv4, IPv6, or odd text). */
+function randomAddress(rand: () => number): string {
+  const pick = rand();
+  const port = Math.floor(rand() * 65536);
+  if (pick < 0.4) return `10.0.${Math.floor(rand() * 256)}.1:${port}`;
+  if (pick < 0.8) return `[2001:db8::${port.toString(16)}]:${port}`;
+  return pick < 0.9 ? "" : "é:1";
+}
+
 function randomSlice(rand: () => number): LogSlice {
   const records: LogRecord[] = [];
   for (let k = Math.floor(rand() * 6); k > 0; k--) {
@@ -173,11 +182,17 @@ function generatedHost(events: HostEvent[]): Uint8Array {
           ),
         }),
       );
-    } else {
+    } else if (ev.type === "screen") {
       setExtension(
         ins,
         ext.screen,
         create(ext.ScreenModeSchema, { alternate: ev.alternate }),
+      );
+    } else {
+      setExtension(
+        ins,
+        ext.detached,
+        create(ext.DetachedSchema, { by: ev.by }),
       );
     }
     msg.instruction.push(ins);
@@ -257,9 +272,11 @@ Deno.test("HostMessage: same bytes as the generated code, both directions", () =
           ? { type: "echoAck", num: randomU64(rand) }
           : pick < 0.85
           ? { type: "welcome", capabilities: randomCapabilities(rand) }
-          : pick < 0.95
+          : pick < 0.93
           ? { type: "scroll", slice: randomSlice(rand) }
-          : { type: "screen", alternate: rand() < 0.5 },
+          : pick < 0.96
+          ? { type: "screen", alternate: rand() < 0.5 }
+          : { type: "detached", by: randomAddress(rand) },
       );
     }
     const ours = encodeHostMessage(events);
@@ -312,5 +329,32 @@ Deno.test("tmosh extensions: numbers in the private range, parsed by the stock s
   assert.deepEqual(decodeHostMessage(hostMsg), [
     { type: "welcome", capabilities: [] },
     { type: "echoAck", num: 5n },
+  ]);
+});
+
+Deno.test("detached notice (4003): same bytes as the generated Detached, a stock parser skips it", () => {
+  assert.equal(ext.detached.number, 4003);
+  const msg = encodeHostMessage([
+    { type: "echoAck", num: 9n },
+    { type: "detached", by: "192.0.2.7:60123" },
+  ]);
+  assert.deepEqual(
+    msg,
+    generatedHost([
+      { type: "echoAck", num: 9n },
+      { type: "detached", by: "192.0.2.7:60123" },
+    ]),
+  );
+  const h = fromBinary(host.HostMessageSchema, msg);
+  assert.equal(hasExtension(h.instruction[1], host.hostbytes), false);
+  assert.equal(hasExtension(h.instruction[1], host.resize), false);
+  assert.equal(hasExtension(h.instruction[1], host.echoack), false);
+  assert.equal(
+    getExtension(h.instruction[1], ext.detached).by,
+    "192.0.2.7:60123",
+  );
+  assert.deepEqual(decodeHostMessage(msg), [
+    { type: "echoAck", num: 9n },
+    { type: "detached", by: "192.0.2.7:60123" },
   ]);
 });

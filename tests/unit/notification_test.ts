@@ -207,6 +207,22 @@ Deno.test("notification: ordinary messages expire after 1000 ms, permanent ones 
   assert.equal(n.apply(WIDE, T0 + 1_000_000), WIDE);
 });
 
+Deno.test("notification: lifetimeMs keeps a message longer (tmosh connect's notice)", () => {
+  const n = engine();
+  n.setNotification("2 detached sessions here", {
+    lifetimeMs: 8000,
+    showQuitKeystroke: false,
+  }, T0);
+  n.serverHeard(T0 + 7999);
+  n.serverAcked(T0 + 7999);
+  assert.equal(
+    bar(n.apply(WIDE, T0 + 7999)),
+    "tmosh: 2 detached sessions here",
+  );
+  assert.equal(n.waitTime(T0 + 7999), 1);
+  assert.equal(n.apply(WIDE, T0 + 8000), WIDE);
+});
+
 Deno.test("notification: showQuitKeystroke false drops the hint until the next message", () => {
   const n = engine();
   const help = 'Commands: Ctrl-Z suspends, "." quits, "^" gives literal Ctrl-^';

@@ -314,8 +314,9 @@ Deno.test("registration: the record follows the client (attached, address, size,
       const unknown = await requestControl(path, { op: "reboot" });
       assert.deepEqual(unknown, {
         ok: false,
-        error: 'tmosh: unknown op "reboot"; expected status or kill',
+        error: 'tmosh: unknown op "reboot"; expected status, kill or attach',
       });
+      // Without an attach handler, attach is refused.
       const attach = await requestControl(path, { op: "attach" });
       assert.equal(attach.ok, false);
       const raw = await Deno.connect({ transport: "unix", path });

@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tmoshext.proto.
  */
 export const file_tmoshext: GenFile = /*@__PURE__*/
-  fileDesc("Cg50bW9zaGV4dC5wcm90bxIIVG1vc2hFeHQiGwoFSGVsbG8SEgoKY2FwYWJpbGl0eRgBIAMoCSIdCgdXZWxjb21lEhIKCmNhcGFiaWxpdHkYASADKAkiPwoLU2Nyb2xsU2xpY2USDQoFZmlyc3QYASABKAQSIQoGcmVjb3JkGAIgAygLMhEuVG1vc2hFeHQuTG9nTGluZSJPCgdMb2dMaW5lEgwKBHRleHQYASABKAwSDAoEY29scxgCIAEoDRIMCgR3cmFwGAMgASgIEg0KBWNsZWFyGAQgASgIEgsKA2dhcBgFIAEoBCIfCgpTY3JlZW5Nb2RlEhEKCWFsdGVybmF0ZRgBIAEoCDpCCgVoZWxsbxIaLkNsaWVudEJ1ZmZlcnMuSW5zdHJ1Y3Rpb24YoB8gASgLMg8uVG1vc2hFeHQuSGVsbG9SBWhlbGxvOkYKB3dlbGNvbWUSGC5Ib3N0QnVmZmVycy5JbnN0cnVjdGlvbhigHyABKAsyES5UbW9zaEV4dC5XZWxjb21lUgd3ZWxjb21lOkgKBnNjcm9sbBIYLkhvc3RCdWZmZXJzLkluc3RydWN0aW9uGKEfIAEoCzIVLlRtb3NoRXh0LlNjcm9sbFNsaWNlUgZzY3JvbGw6RwoGc2NyZWVuEhguSG9zdEJ1ZmZlcnMuSW5zdHJ1Y3Rpb24Yoh8gASgLMhQuVG1vc2hFeHQuU2NyZWVuTW9kZVIGc2NyZWVu", [file_userinput, file_hostinput]);
+  fileDesc("Cg50bW9zaGV4dC5wcm90bxIIVG1vc2hFeHQiGwoFSGVsbG8SEgoKY2FwYWJpbGl0eRgBIAMoCSIdCgdXZWxjb21lEhIKCmNhcGFiaWxpdHkYASADKAkiPwoLU2Nyb2xsU2xpY2USDQoFZmlyc3QYASABKAQSIQoGcmVjb3JkGAIgAygLMhEuVG1vc2hFeHQuTG9nTGluZSJPCgdMb2dMaW5lEgwKBHRleHQYASABKAwSDAoEY29scxgCIAEoDRIMCgR3cmFwGAMgASgIEg0KBWNsZWFyGAQgASgIEgsKA2dhcBgFIAEoBCIfCgpTY3JlZW5Nb2RlEhEKCWFsdGVybmF0ZRgBIAEoCCIWCghEZXRhY2hlZBIKCgJieRgBIAEoCTpCCgVoZWxsbxIaLkNsaWVudEJ1ZmZlcnMuSW5zdHJ1Y3Rpb24YoB8gASgLMg8uVG1vc2hFeHQuSGVsbG9SBWhlbGxvOkYKB3dlbGNvbWUSGC5Ib3N0QnVmZmVycy5JbnN0cnVjdGlvbhigHyABKAsyES5UbW9zaEV4dC5XZWxjb21lUgd3ZWxjb21lOkgKBnNjcm9sbBIYLkhvc3RCdWZmZXJzLkluc3RydWN0aW9uGKEfIAEoCzIVLlRtb3NoRXh0LlNjcm9sbFNsaWNlUgZzY3JvbGw6RwoGc2NyZWVuEhguSG9zdEJ1ZmZlcnMuSW5zdHJ1Y3Rpb24Yoh8gASgLMhQuVG1vc2hFeHQuU2NyZWVuTW9kZVIGc2NyZWVuOkkKCGRldGFjaGVkEhguSG9zdEJ1ZmZlcnMuSW5zdHJ1Y3Rpb24Yox8gASgLMhIuVG1vc2hFeHQuRGV0YWNoZWRSCGRldGFjaGVk", [file_userinput, file_hostinput]);
 
 /**
  * Client to server, the first event of the user stream: what the client speaks.
@@ -156,6 +156,29 @@ export const ScreenModeSchema: GenMessage<ScreenMode> = /*@__PURE__*/
   messageDesc(file_tmoshext, 4);
 
 /**
+ * Server to client, capability attach.v1 (docs/wire.md §15): another client
+ * attached to this session with a fresh key; this client's epoch ends (the
+ * server's shutdown follows).
+ *
+ * @generated from message TmoshExt.Detached
+ */
+export type Detached = Message<"TmoshExt.Detached"> & {
+  /**
+   * The new client's address, IP:PORT or [IPv6]:PORT.
+   *
+   * @generated from field: optional string by = 1;
+   */
+  by: string;
+};
+
+/**
+ * Describes the message TmoshExt.Detached.
+ * Use `create(DetachedSchema)` to create a new message.
+ */
+export const DetachedSchema: GenMessage<Detached> = /*@__PURE__*/
+  messageDesc(file_tmoshext, 5);
+
+/**
  * @generated from extension: optional TmoshExt.Hello hello = 4000;
  */
 export const hello: GenExtension<Instruction, Hello> = /*@__PURE__*/
@@ -178,4 +201,10 @@ export const scroll: GenExtension<Instruction$1, ScrollSlice> = /*@__PURE__*/
  */
 export const screen: GenExtension<Instruction$1, ScreenMode> = /*@__PURE__*/
   extDesc(file_tmoshext, 3);
+
+/**
+ * @generated from extension: optional TmoshExt.Detached detached = 4003;
+ */
+export const detached: GenExtension<Instruction$1, Detached> = /*@__PURE__*/
+  extDesc(file_tmoshext, 4);
 
