@@ -21,6 +21,11 @@ const modules = [
   ],
   ["serve (vs stock mosh-server)", "./serve_bench.ts", "benchServe"],
   [
+    "attach (loopback sshd, vs a fresh connect)",
+    "./attach_bench.ts",
+    "benchAttach",
+  ],
+  [
     "scrollback (tmux, vs stock mosh and ssh)",
     "./scrollback_bench.ts",
     "benchScrollback",

@@ -103,6 +103,8 @@ class ClientSession {
   #lastRemoteFb: Framebuffer | null = null;
   /** What we offer in the hello: CAPABILITIES, without scrollback when it is off. */
   readonly #offered: readonly string[];
+  /** The log end of the newest server state seen (docs/wire.md §14.2). */
+  #logEndSeen = 0;
   /** Native scrollback (docs/wire.md §14.3). */
   readonly #native: NativeScreen;
   #repaint = true;
@@ -349,6 +351,13 @@ class ClientSession {
       this.#takeoverSeen = takenOverBy(this.#transport.remoteState);
     }
     this.#notify.serverHeard(now);
+    // Scrollback records are acked at once, not after the ack delay: the
+    // server keeps only a small unacked window of them (docs/wire.md §14.2).
+    const logEnd = this.#transport.remoteState.scroll.end;
+    if (logEnd !== this.#logEndSeen) {
+      this.#logEndSeen = logEnd;
+      this.#transport.ackNow();
+    }
     const by = takenOverBy(this.#transport.remoteState);
     if (
       by !== null && by !== this.#takeoverSeen && this.#takenOverBy === null

@@ -35,6 +35,7 @@ import {
   parseServeArgs,
   SERVE_USAGE,
   type ServeOptions,
+  withoutDetachedTimeout,
 } from "./serve_args.ts";
 import type { SessionOptions } from "./session.ts";
 import { takeOwnerPid } from "./owner.ts";
@@ -46,6 +47,10 @@ import {
   SESSION_COMMANDS,
 } from "./session_commands.ts";
 import { printConnect, printDetachedNotice } from "./attach.ts";
+import {
+  DETACHED_TIMEOUT_HELP,
+  readDetachedTimeout,
+} from "./detached_timeout.ts";
 
 /** How long the first process waits for the daemon to report its port, ms. */
 const DAEMON_READY_TIMEOUT = 30_000;
@@ -55,9 +60,10 @@ const DEFAULT_SIZE = { cols: 80, rows: 24 };
 
 /** Runs `tmosh serve` with the words after `serve`; resolves to the exit status. */
 export async function serve(args: string[]): Promise<number> {
-  if (SESSION_COMMANDS.includes(args[0])) {
+  const command = withoutDetachedTimeout(args);
+  if (SESSION_COMMANDS.includes(command[0])) {
     const { sessionCommand } = await import("./session_commands.ts");
-    return await sessionCommand(args, { env: Deno.env.toObject() });
+    return await sessionCommand(command, { env: Deno.env.toObject() });
   }
   const env = Deno.env.toObject();
   // Read by the daemon too (it inherits our environment); never the program's.
@@ -66,7 +72,7 @@ export async function serve(args: string[]): Promise<number> {
   if (parsed.kind === "help") {
     writeAll(
       Deno.stdout,
-      `${SERVE_USAGE}\n${LIST_USAGE}\n${KILL_USAGE}\n${ATTACH_USAGE}\n`,
+      `${SERVE_USAGE}\n${DETACHED_TIMEOUT_HELP}\n${LIST_USAGE}\n${KILL_USAGE}\n${ATTACH_USAGE}\n`,
     );
     return 0;
   }
@@ -100,12 +106,16 @@ export async function serve(args: string[]): Promise<number> {
     return 1;
   }
   const timeouts = readTimeouts(env);
+  const detached = readDetachedTimeout(env, opts.detachedTimeout);
   if (!opts.daemon) {
-    for (const line of timeouts.warnings) writeAll(Deno.stderr, `${line}\n`);
+    for (const line of [...timeouts.warnings, ...detached.warnings]) {
+      writeAll(Deno.stderr, `${line}\n`);
+    }
   }
   const size = opts.daemonSize ?? terminalSize();
   if (opts.daemon || opts.verbose > 0) {
     const session = sessionOptions(opts, childEnv, size, timeouts);
+    session.detachedTimeoutMs = detached.ms;
     if (ownerPid !== null) session.ownerPid = ownerPid;
     return opts.daemon
       ? await runDaemon(opts, session)

@@ -3,7 +3,8 @@
  * (docs/wire.md §1.2): `tmosh serve new [-s] [-v] [-i IP] [-p PORT[:PORT2]]
  * [-c COLORS] [-l NAME=VALUE]... [-@ X] [-- COMMAND...]`, `-h`/`--help`,
  * `--version` and the legacy forms; plus tmosh's `--name NAME` (the session's
- * name in the registry, before or after `new`) and `--attach=ID|NAME` (attach
+ * name in the registry, before or after `new`), `--detached-timeout=SECONDS`
+ * (likewise; server/detached_timeout.ts) and `--attach=ID|NAME` (attach
  * to that running session instead; the other arguments are ignored). Parsing is pure: the
  * environment comes in as an argument and messages come back as data.
  * @module
@@ -11,10 +12,11 @@
 
 import { parsePortRange } from "../protocol/network/port_range.ts";
 import { checkSessionName } from "./registry.ts";
+import { DETACHED_TIMEOUT_OPTION, parseSeconds } from "./detached_timeout.ts";
 
 /** Usage line, printed for `-h` and after argument errors. */
 export const SERVE_USAGE =
-  "Usage: tmosh serve new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] [-c COLORS] [-l NAME=VALUE] [--name NAME] [-- COMMAND...]";
+  "Usage: tmosh serve new [-s] [-v] [-i LOCALADDR] [-p PORT[:PORT2]] [-c COLORS] [-l NAME=VALUE] [--name NAME] [--detached-timeout=SECONDS] [-- COMMAND...]";
 
 /** Internal first word marking the detached daemon re-executed by `tmosh serve` (not for users). */
 export const DAEMON_FLAG = "--daemon-internal";
@@ -35,6 +37,8 @@ export interface ServeOptions {
   command: string[] | null;
   /** The session's name in the registry (`--name`), or null. */
   name: string | null;
+  /** `--detached-timeout=SECONDS` (0 = never), or null for TMOSH_DETACHED_TIMEOUT or the default. */
+  detachedTimeout: number | null;
   /** `--attach=ID|NAME`: attach to that running session instead of starting one (docs/wire.md §15), or null. */
   attach: string | null;
   /** Window size handed to the daemon by the process that started it, or null. */
@@ -101,6 +105,7 @@ export function parseServeArgs(
     locale: {},
     command,
     name: null,
+    detachedTimeout: null,
     attach: null,
     daemonSize,
     daemon,
@@ -109,13 +114,17 @@ export function parseServeArgs(
   // `--name` and `--attach` may come first: mosh's --server="tmosh serve
   // --name N" puts `new` after it.
   while (
-    words.length > 0 && (isNameOption(words[0]) || isAttachOption(words[0]))
+    words.length > 0 &&
+    (isNameOption(words[0]) || isAttachOption(words[0]) ||
+      isDetachedTimeoutOption(words[0]))
   ) {
     const taken = takeName(words, 0, opts);
     if (taken !== null) return taken;
     // The words after `--attach=ID` are the front-end's for a new session: ignored.
     if (opts.attach !== null) return { kind: "run", options: opts };
-    words = words.slice(words[0] === "--name" ? 2 : 1);
+    const bare = words[0] === "--name" ||
+      words[0] === DETACHED_TIMEOUT_OPTION;
+    words = words.slice(bare ? 2 : 1);
   }
   let port: string | undefined;
   if (words.length >= 1 && words[0] === "new") {
@@ -155,10 +164,12 @@ function parseNewSyntax(
     const w = words[i];
     // GNU getopt permutes: non-option words (e.g. a stray "new") are skipped.
     if (!w.startsWith("-") || w === "-") continue;
-    if (isNameOption(w) || isAttachOption(w)) {
+    if (isNameOption(w) || isAttachOption(w) || isDetachedTimeoutOption(w)) {
       const taken = takeName(words, i, opts);
       if (taken !== null) return taken;
-      if (w === "--name" || w === "--attach") i++;
+      if (
+        w === "--name" || w === "--attach" || w === DETACHED_TIMEOUT_OPTION
+      ) i++;
       continue;
     }
     if (w.startsWith("--")) {
@@ -221,12 +232,55 @@ function isAttachOption(word: string): boolean {
   return word === "--attach" || word.startsWith("--attach=");
 }
 
+/**
+ * `args` without the leading `--detached-timeout[=]SECONDS` words, which
+ * concern new sessions only: so that `--server="tmosh serve
+ * --detached-timeout=N"` also works for `list`, `kill` and `attach`.
+ */
+export function withoutDetachedTimeout(args: string[]): string[] {
+  let i = 0;
+  while (i < args.length && isDetachedTimeoutOption(args[i])) {
+    i += args[i] === DETACHED_TIMEOUT_OPTION ? 2 : 1;
+  }
+  return args.slice(i);
+}
+
+/** Whether `word` is `--detached-timeout` or `--detached-timeout=VALUE`. */
+function isDetachedTimeoutOption(word: string): boolean {
+  return word === DETACHED_TIMEOUT_OPTION ||
+    word.startsWith(`${DETACHED_TIMEOUT_OPTION}=`);
+}
+
+/** Sets `opts.detachedTimeout` from `--detached-timeout SECONDS` / `=SECONDS` at `words[i]`; returns an error when missing or not whole seconds. */
+function takeDetachedTimeout(
+  words: string[],
+  i: number,
+  opts: ServeOptions,
+): { kind: "error"; message: string } | null {
+  const value = words[i] === DETACHED_TIMEOUT_OPTION
+    ? words[i + 1]
+    : words[i].slice(DETACHED_TIMEOUT_OPTION.length + 1);
+  const seconds = value === undefined ? null : parseSeconds(value);
+  if (seconds === null) {
+    return error(
+      `${DETACHED_TIMEOUT_OPTION} needs a whole number of seconds, got ${
+        JSON.stringify(value ?? "")
+      }; pass e.g. ${DETACHED_TIMEOUT_OPTION}=86400 (0 = never)`,
+    );
+  }
+  opts.detachedTimeout = seconds;
+  return null;
+}
+
 /** Sets `opts.name` from `--name VALUE` / `--name=VALUE` (or `opts.attach` from `--attach ...`) at `words[i]`; returns an error when missing or invalid. */
 function takeName(
   words: string[],
   i: number,
   opts: ServeOptions,
 ): { kind: "error"; message: string } | null {
+  if (isDetachedTimeoutOption(words[i])) {
+    return takeDetachedTimeout(words, i, opts);
+  }
   if (isAttachOption(words[i])) {
     const target = words[i] === "--attach" ? words[i + 1] : words[i].slice(9);
     if (target === undefined || target === "" || target.startsWith("-")) {

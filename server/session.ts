@@ -52,6 +52,7 @@ import { ScrollHistory } from "../protocol/statesync/scroll_history.ts";
 import type { ScrollRecord } from "../protocol/terminal/scroll_record.ts";
 import { blankFramebuffer } from "../protocol/terminal/framebuffer.ts";
 import { type Farewell, formatAddr, sayFarewell } from "./epoch.ts";
+import { idleLimit, idleMessage } from "./detached_timeout.ts";
 
 /** Options of {@linkcode runSession}. */
 export interface SessionOptions {
@@ -71,6 +72,8 @@ export interface SessionOptions {
   banner?: string;
   /** MOSH_SERVER_NETWORK_TMOUT in ms: shut down after this long without a new client state (0 = never). */
   networkTimeoutMs?: number;
+  /** The detached timeout in ms (server/detached_timeout.ts): shut down after this long without a client heard from (0 = never); the smaller of it and networkTimeoutMs applies. */
+  detachedTimeoutMs?: number;
   /** MOSH_SERVER_SIGNAL_TMOUT in ms: SIGUSR1 ends the session only after this long without one (0 = always). */
   signalTimeoutMs?: number;
   /** Receives status lines (attachment, exit reasons, internal errors); default none. */
@@ -91,6 +94,8 @@ export interface SessionOptions {
 
 /** Longest sleep between checks while no client has spoken or a shutdown is under way, ms (mosh: serve). */
 const IDLE_CHECK_MS = 5000;
+/** Longest timer delay, ms (setTimeout fires at once beyond 2^31 - 1). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** After the program exits, how long its last output may take to arrive before shutting down, ms. */
 const EXIT_DRAIN_MS = 200;
 
@@ -550,11 +555,15 @@ class ServerSession {
         `No connection within ${SERVER_FIRST_CONTACT_TIMEOUT / 1000} seconds.`,
       );
     }
-    const idleLimit = this.#options.networkTimeoutMs ?? 0;
+    const limit = idleLimit(
+      this.#options.networkTimeoutMs ?? 0,
+      this.#options.detachedTimeoutMs ?? 0,
+    );
+    const idleLimitMs = limit.ms;
     const idle = now - transport.remoteStateTime;
-    if (idleLimit > 0 && idle >= idleLimit && !this.#idleFired) {
+    if (idleLimitMs > 0 && idle >= idleLimitMs && !this.#idleFired) {
       this.#idleFired = true;
-      this.#log(`Network idle for ${Math.floor(idle / 1000)} seconds.`);
+      this.#log(idleMessage(limit, idle));
       this.#stopRequested();
       if (this.#finished) return;
     }
@@ -574,9 +583,10 @@ class ServerSession {
     if (!contacted || transport.shuttingDown) {
       wait = Math.min(wait, IDLE_CHECK_MS);
     }
-    if (idleLimit > 0 && !this.#idleFired) {
-      wait = Math.min(wait, idleLimit - idle);
+    if (idleLimitMs > 0 && !this.#idleFired) {
+      wait = Math.min(wait, idleLimitMs - idle);
     }
+    wait = Math.min(wait, MAX_TIMER_MS);
     clearTimeout(this.#timer);
     this.#timer = Number.isFinite(wait)
       ? setTimeout(

@@ -218,6 +218,11 @@ export function deliverInstruction<
   if (instr.protocolVersion !== PROTOCOL_VERSION) return drop("version");
   parts.sender.processAcknowledgmentThrough(instr.ackNum);
   const result = parts.receiver.receive(instr, now);
+  // A state we hold, sent again with data: our ack of it was probably lost,
+  // so ack again soon instead of at the next heartbeat (tmosh; mosh waits).
+  if (result.reason === "duplicate" && instr.diff.length > 0) {
+    parts.sender.setDataAck();
+  }
   if (result.ackNumChanged) {
     parts.sender.setAckNum(parts.receiver.ackNum);
     parts.sender.remoteHeard(now);

@@ -32,6 +32,14 @@ export const LOG_SLICE_BYTES = 512 * 1024;
 export const LOG_UNACKED_MAX = 65536;
 
 /**
+ * Most bytes of log text (before compression) beyond what the client
+ * acknowledged (tmosh): after a loss the sender resends everything from the
+ * acknowledged state, and that diff must stay a few datagrams, or at 30%
+ * loss it would almost never arrive whole, bytes.
+ */
+export const LOG_UNACKED_WIRE_BYTES = 16 * 1024;
+
+/**
  * Most records waiting to enter the log (tmosh); past this, or
  * LOG_PENDING_BYTES_MAX, the oldest collapse into one gap record.
  */

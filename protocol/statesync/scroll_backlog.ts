@@ -13,8 +13,14 @@ import {
   LOG_SLICE_BYTES,
   LOG_SLICE_RECORDS,
   LOG_UNACKED_MAX,
+  LOG_UNACKED_WIRE_BYTES,
 } from "./constants.ts";
-import { type LogRecord, recordBytes, ScrollLog } from "./scroll_log.ts";
+import {
+  type LogRecord,
+  recordBytes,
+  recordWireBytes,
+  ScrollLog,
+} from "./scroll_log.ts";
 import type { ScrollRecord } from "../terminal/scroll_record.ts";
 import { rowText } from "../terminal/row_text.ts";
 
@@ -63,6 +69,9 @@ export class ScrollBacklog {
     );
     const add: LogRecord[] = [];
     let bytes = 0;
+    // What the diff from the acknowledged state (the fallback after a loss)
+    // may carry: small enough that its few fragments get through a lossy link.
+    let wire = log.wireSize();
     if (this.#clearCollapsed && log.end < limit) {
       add.push({ kind: "clear" });
       this.#clearCollapsed = false;
@@ -73,11 +82,12 @@ export class ScrollBacklog {
     }
     while (
       this.#head < this.#pending.length && log.end + add.length < limit &&
-      bytes < LOG_SLICE_BYTES
+      bytes < LOG_SLICE_BYTES && wire < LOG_UNACKED_WIRE_BYTES
     ) {
       const r = this.#pending[this.#head++];
       const b = recordBytes(r);
       bytes += b;
+      wire += recordWireBytes(r);
       this.#pendingBytes -= b;
       add.push(r);
     }

@@ -22,6 +22,13 @@ interface Chunk {
   readonly first: number;
   readonly records: readonly LogRecord[];
   readonly bytes: number;
+  /** Approximate bytes the records take on the wire, before compression. */
+  readonly wire: number;
+}
+
+/** Approximate bytes one record takes in a diff, before compression. */
+export function recordWireBytes(r: LogRecord): number {
+  return r.kind === "line" ? 8 + r.text.length : 8;
 }
 
 /** Approximate bytes of one record. */
@@ -57,12 +64,22 @@ export class ScrollLog {
     return n;
   }
 
+  /** Approximate bytes all records held take in a diff, before compression. */
+  wireSize(): number {
+    let n = 0;
+    for (const c of this.#chunks) n += c.wire;
+    return n;
+  }
+
   /** The log with `records` appended. */
   append(records: readonly LogRecord[]): ScrollLog {
     if (records.length === 0) return this;
-    let bytes = 0;
-    for (const r of records) bytes += recordBytes(r);
-    const chunk = { first: this.end, records, bytes };
+    let bytes = 0, wire = 0;
+    for (const r of records) {
+      bytes += recordBytes(r);
+      wire += recordWireBytes(r);
+    }
+    const chunk = { first: this.end, records, bytes, wire };
     return new ScrollLog(this.end + records.length, [...this.#chunks, chunk]);
   }
 

@@ -14,11 +14,9 @@
 import assert from "node:assert/strict";
 import { HeadlessClient } from "../../harness/headless_client.ts";
 import {
-  baseEnv,
   type Daemon,
   delay,
   MAIN,
-  type Run,
   SHELL,
   startServe,
 } from "../../harness/serve_process.ts";
@@ -31,75 +29,18 @@ import {
 import { peers } from "../../harness/require_peer.ts";
 import { startTmux, type TmuxSession } from "../../harness/tmux.ts";
 import { startSshd, TEST_MARK_VAR } from "../../harness/sshd.ts";
-import type { SessionRecord } from "../../server/registry.ts";
-import { DatagramCodec } from "../../protocol/network/datagram.ts";
-import { Fragmenter } from "../../protocol/network/fragment.ts";
 import {
-  encodeInstruction,
-  encodeUserMessage,
-} from "../../protocol/protobufs/messages.ts";
+  attachGrant as attach,
+  forgedDatagram,
+  onlySession,
+  sendRaw,
+  stateHome,
+} from "../../harness/attach_tools.ts";
 import { decodeKey, generateKey } from "../../protocol/crypto/key.ts";
-import {
-  DEFAULT_IPV4_MTU,
-  PENDING_KEY_TIMEOUT,
-  PROTOCOL_VERSION,
-  TIMESTAMP_NONE,
-  TO_SERVER,
-} from "../../protocol/network/constants.ts";
+import { PENDING_KEY_TIMEOUT } from "../../protocol/network/constants.ts";
 
 const stockClient = peers("mosh-client", "tmux");
 const stockWrapper = peers("sshd", "ssh", "mosh", "mosh-client", "tmux");
-
-/** Runs `tmosh serve ARGS` to completion with `env` and no other environment. */
-async function serveCommand(
-  args: string[],
-  env: Record<string, string>,
-): Promise<Run> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, "serve", ...args],
-    env,
-    clearEnv: true,
-    stdin: "null",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
-  };
-}
-
-/** `tmosh serve ARGS` that must print MOSH CONNECT: its port and key. */
-async function attach(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ port: number; key: string; run: Run }> {
-  const run = await serveCommand(args, env);
-  assert.equal(run.code, 0, run.stderr);
-  const m = /^MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})$/m.exec(run.stdout);
-  assert.ok(m, `a MOSH CONNECT line: ${JSON.stringify(run.stdout)}`);
-  assert.match(run.stderr, /\[tmosh: attaching to session [a-z2-7]{8}/);
-  return { port: Number(m[1]), key: m[2], run };
-}
-
-/** The only session of the registry in `env`. */
-async function onlySession(
-  env: Record<string, string>,
-): Promise<SessionRecord> {
-  const run = await serveCommand(["list", "--json"], env);
-  assert.equal(run.code, 0, run.stderr);
-  const sessions: SessionRecord[] = JSON.parse(run.stdout);
-  assert.equal(sessions.length, 1, run.stdout);
-  return sessions[0];
-}
-
-/** A temporary XDG_STATE_HOME and the environment of servers and commands using it. */
-async function stateHome(): Promise<
-  { dir: string; env: Record<string, string> }
-> {
-  const dir = await Deno.makeTempDir({ prefix: "tmosh_attach_e2e_" });
-  return { dir, env: baseEnv({ XDG_STATE_HOME: dir }) };
-}
 
 /** A headless client of `port` with `key`, at `width`x`height`. */
 function headless(
@@ -123,55 +64,6 @@ async function run(
 ): Promise<void> {
   c.type(`${line}\r`);
   await c.waitFor(() => shows(c, expect), JSON.stringify(expect), 10_000);
-}
-
-/**
- * One datagram sealed with `key` towards the server, as a client would send
- * it: an instruction from state 0 typing `keys`.
- */
-function forgedDatagram(key: Uint8Array, keys: string, seq = 0): Uint8Array {
-  const instruction = encodeInstruction({
-    protocolVersion: PROTOCOL_VERSION,
-    oldNum: 0n,
-    newNum: 1000n,
-    ackNum: 0n,
-    throwawayNum: 0n,
-    diff: encodeUserMessage([
-      { type: "keys", keys: new TextEncoder().encode(keys) },
-    ]),
-    chaff: new Uint8Array(0),
-  });
-  const [fragment] = new Fragmenter().makeFragments(
-    instruction,
-    DEFAULT_IPV4_MTU,
-  );
-  const codec = new DatagramCodec(key, { direction: TO_SERVER });
-  for (let i = 0; i < seq; i++) {
-    codec.seal({ timestamp: 0, timestampReply: 0, payload: fragment });
-  }
-  return codec.seal({
-    timestamp: 1,
-    timestampReply: TIMESTAMP_NONE,
-    payload: fragment,
-  });
-}
-
-/** Sends `datagram` to the server from a fresh UDP socket. */
-async function sendRaw(port: number, datagram: Uint8Array): Promise<void> {
-  const sock = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  try {
-    await sock.send(datagram, {
-      transport: "udp",
-      hostname: "127.0.0.1",
-      port,
-    });
-  } finally {
-    sock.close();
-  }
 }
 
 /** Closes clients and tmux sessions, stops the server, removes the state directory. */

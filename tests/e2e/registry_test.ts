@@ -19,12 +19,12 @@ import {
   startServe,
 } from "../../harness/serve_process.ts";
 import { processAlive, waitGone } from "../../harness/stock_mosh.ts";
-import { peers, type PeerTests } from "../../harness/require_peer.ts";
+import { ensureShellAccount } from "../../harness/shell_accounts.ts";
 import {
-  accountsUnavailable,
-  ensureShellAccount,
-} from "../../harness/shell_accounts.ts";
-import { runEnv } from "../../harness/leaks.ts";
+  denoAs,
+  otherAccountTests,
+  passwdEntry,
+} from "../../harness/other_account.ts";
 import type { SessionRecord } from "../../server/registry.ts";
 
 /** Runs `tmosh serve ARGS` (list or kill) with `env` and no other environment. */
@@ -246,62 +246,6 @@ Deno.test("registry: serve refuses to start when the registry directory is unsaf
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-/** Tests needing a second local account: root and setpriv; otherwise ignored outside CI. */
-function otherAccountTests(): PeerTests {
-  const all = peers("setpriv", "useradd", "usermod", "dash");
-  const why = accountsUnavailable();
-  if (why === null || Deno.env.get("CI") === "true") return all;
-  return {
-    test(name, fn) {
-      console.log(`IGNORED ${name}: ${why}`);
-      Deno.test({ name, ignore: true, fn });
-    },
-  };
-}
-
-/** An account's uid and home directory, from /etc/passwd. */
-function passwdEntry(user: string): { uid: number; home: string } {
-  const line = Deno.readTextFileSync("/etc/passwd").split("\n")
-    .find((l) => l.startsWith(`${user}:`));
-  assert.ok(line, `${user} in /etc/passwd`);
-  const fields = line.split(":");
-  return { uid: Number(fields[2]), home: fields[5] };
-}
-
-/** Runs `deno ARGS` as `user` (setpriv), with a private DENO_DIR and nothing else inherited. */
-async function denoAs(
-  user: string,
-  args: string[],
-  extraEnv: Record<string, string>,
-): Promise<Run> {
-  const out = await new Deno.Command("setpriv", {
-    args: [
-      "--reuid",
-      user,
-      "--regid",
-      user,
-      "--init-groups",
-      "--",
-      Deno.execPath(),
-      ...args,
-    ],
-    env: {
-      PATH: "/usr/bin:/bin",
-      LANG: "C.UTF-8",
-      ...runEnv(),
-      ...extraEnv,
-    },
-    clearEnv: true,
-    stdin: "null",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
-  };
-}
 
 otherAccountTests().test(
   "registry: another account can neither list nor kill the sessions, and their socket refuses it",

@@ -4,8 +4,9 @@
  * `tmosh serve`. tmux's pane history is the user's scrollback.
  *
  * - `seq 1 N` at 30% loss, 100 ms delay, reordering and duplication, with a
- *   roam and a 5 s outage while the lines arrive: history plus screen hold
- *   1..N exactly once, in order, and nothing else but prompts.
+ *   roam and a 5 s outage after the first half arrived, during which the
+ *   second half is printed: history plus screen hold 1..N exactly once, in
+ *   order, and nothing else but prompts.
  * - A flood (`yes`, then Ctrl-C) at 100 ms delay: the prompt is back within
  *   2 s; the history is the command, `y` lines and gap lines, then the prompt.
  * - Stock behaviour: with TMOSH_SCROLLBACK=off, a stock mosh-client against
@@ -39,10 +40,15 @@ import { startTmux, type TmuxSession } from "../../harness/tmux.ts";
 import { WireTap } from "../../harness/wire_tap.ts";
 import { EXT_FIRST, EXT_LAST } from "../../protocol/protobufs/messages.ts";
 
-/** Lines `seq` prints through the lossy link. */
-const SEQ_LINES = 50_000;
-/** Longest the lossy delivery of SEQ_LINES may take (outage included), ms. */
-const SEQ_DELIVERY_MS = 90_000;
+/**
+ * Lines `seq` prints through the lossy link (issue 11 part 4). At 30% loss
+ * they arrive at about 1,000 lines a second: after a loss the sender resends
+ * the whole unacknowledged log, which LOG_UNACKED_WIRE_BYTES keeps to a few
+ * fragments (an earlier, unbounded window froze the session here).
+ */
+const LOSSY_SEQ_LINES = 50_000;
+/** Longest wait for each stage of the lossy delivery, ms (about 55 s are needed). */
+const SEQ_DELIVERY_MS = 100_000;
 /** History rows of the client's pane: every line, with room to spare. */
 const HISTORY_LIMIT = 60_000;
 /** Length of the outage in the middle of the delivery, ms. */
@@ -118,68 +124,74 @@ const tmoshServer = peers(...NETWORK_PEERS.tmosh);
 const stockClient = peers("mosh-client", "tmux");
 const stockServer = peers(...NETWORK_PEERS.stock);
 
-tmoshServer.test(`native scrollback: seq 1 ${SEQ_LINES} at 30% loss, 100 ms delay, reordering, duplication, a roam and a ${OUTAGE_MS} ms outage arrives once, in order`, async () => {
+tmoshServer.test(`native scrollback: seq 1 ${LOSSY_SEQ_LINES} at 30% loss, 100 ms delay, reordering, duplication, a roam and a ${OUTAGE_MS} ms outage mid-way arrives once, in order`, async () => {
   const run = await startNetworkRun("tmosh", { historyLimit: HISTORY_LIMIT });
   const { tmux, relay } = run;
+  // The shell prints the second half once this file exists (the server runs here).
+  const dir = await Deno.makeTempDir({ prefix: "tmosh_sb_delivery_" });
   try {
+    await typeLine(tmux, `cd ${dir}`);
     await clearScreen(tmux);
-    relay.set({ loss: 0.3, delayMs: 100, reorder: 0.2, duplicate: 0.1 });
+    relay.set({ loss: 0.3, delayMs: 100, reorder: 0.2, duplicate: 0.2 });
     const start = Date.now();
-    await typeLine(tmux, `seq 1 ${SEQ_LINES}`);
-    // The middle of the delivery: some lines are in the history, not all.
-    const middle = SEQ_LINES / 5;
-    let seen = 0;
-    await until(
-      async () => (seen = await tmux.historySize()) >= middle,
-      () => `the history never reached ${middle} rows (${seen})`,
-      SEQ_DELIVERY_MS,
-      50,
+    const half = LOSSY_SEQ_LINES / 2;
+    await typeLine(
+      tmux,
+      `seq 1 ${half}; until [ -e go ]; do sleep 0.1; done; ` +
+        `seq ${half + 1} ${LOSSY_SEQ_LINES}`,
     );
-    const atRoam = seen;
+    await tmux.waitFor(
+      (s) => trimmedScreen(s).at(-1) === `${half}`,
+      SEQ_DELIVERY_MS,
+    );
+    const firstHalf = await tmux.historySize();
     await relay.roam();
     relay.set({ blackhole: true });
+    // The second half is printed while the link is down.
+    await Deno.writeTextFile(`${dir}/go`, "");
     await delay(OUTAGE_MS);
-    const afterOutage = await tmux.historySize();
     relay.set({ blackhole: false });
-    await waitExactScreen(tmux, seqScreen(SEQ_LINES), SEQ_DELIVERY_MS);
-    // The rows above the last screen: the command and 1..SEQ_LINES-23.
-    const want = SEQ_LINES - 23;
+    const resumed = Date.now();
+    await waitExactScreen(tmux, seqScreen(LOSSY_SEQ_LINES), SEQ_DELIVERY_MS);
+    // Above the last screen: the command and 1..LOSSY_SEQ_LINES-23.
+    const want = LOSSY_SEQ_LINES - 22;
+    let seen = 0;
     await until(
       async () => (seen = await tmux.historySize()) >= want,
       () => `the history never reached ${want} rows (${seen})`,
-      SEQ_DELIVERY_MS - (Date.now() - start),
+      SEQ_DELIVERY_MS - (Date.now() - resumed),
     );
-    const rows = await everything(tmux);
-    const elapsed = Date.now() - start;
-    assertSeqOnce(rows, SEQ_LINES);
-    assert.ok(
-      atRoam < SEQ_LINES - 23,
-      `the roam and outage came before the last line (${atRoam} rows then)`,
-    );
-    assert.ok(relay.stats.dropped > 0 && relay.stats.duplicated > 0);
+    const [total, afterOutage] = [Date.now() - start, Date.now() - resumed];
+    // The screen was checked above (a notification bar may show on it since).
+    const rows = [...await tmux.history(), ...seqScreen(LOSSY_SEQ_LINES)];
+    assertSeqOnce(rows, LOSSY_SEQ_LINES);
+    assert.ok(relay.stats.duplicated > 0, "the relay duplicated datagrams");
     console.log(
-      `seq 1 ${SEQ_LINES}: ${numericRows(rows)} lines in ${elapsed} ms; ` +
-        `history ${atRoam} rows at the roam, ${afterOutage} after the outage; ` +
-        `relay ${JSON.stringify(relay.stats)}`,
+      `seq 1 ${LOSSY_SEQ_LINES}: ${numericRows(rows)} lines, all ${total} ms ` +
+        `after Enter, ${afterOutage} ms after the outage; history ${firstHalf} ` +
+        `rows before it; relay ${JSON.stringify(relay.stats)}`,
     );
     // Typing still works.
     await roundTrip(tmux, "echo after-$((6*7))", { expect: "after-42" });
   } finally {
     await run.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
 
 /**
- * Checks the rows after a flood of `yes` and Ctrl-C: the command, then only
- * `y` rows and gap rows, then the `^C` row and the prompt; returns the
- * numbers of y rows and gap rows and the lines the gaps stand for.
+ * Checks the rows after a flood of `yes` and Ctrl-C: the command (unless
+ * `truncated`: the history reached its limit and tmux dropped its oldest
+ * rows), then only `y` rows and gap rows, then the `^C` row and the prompt;
+ * returns the numbers of y rows and gap rows and the lines the gaps stand for.
  */
 function floodFigures(
   rows: string[],
+  truncated: boolean,
 ): { ys: number; gaps: number; missing: number } {
   const command = rows.indexOf(`${PS1}yes`);
-  assert.ok(command >= 0, "the command row is in the history");
-  for (const row of rows.slice(0, command)) {
+  assert.ok(command >= 0 || truncated, "the command row is in the history");
+  for (const row of rows.slice(0, Math.max(0, command))) {
     assert.ok(
       row === "" || row.startsWith(PROMPT),
       `before the command: ${row}`,
@@ -238,9 +250,12 @@ tmoshServer.test(`native scrollback: yes for ${FLOOD_MS} ms at 100 ms delay, the
       FLOOD_SETTLE_MS,
     );
     const settledMs = Date.now() - interrupted;
-    const figures = floodFigures(await everything(tmux));
+    const truncated = size >= FLOOD_HISTORY_LIMIT * 0.8;
+    const figures = floodFigures(await everything(tmux), truncated);
     console.log(
-      `flood: prompt back ${promptMs} ms after Ctrl-C, history settled after ${settledMs} ms; ` +
+      `flood: history ${size} rows${
+        truncated ? " (at its limit)" : ""
+      }; prompt back ${promptMs} ms after Ctrl-C, history settled after ${settledMs} ms; ` +
         `${figures.ys} y rows, ${figures.gaps} gap rows for ${figures.missing} lines`,
     );
     assert.ok(figures.ys > 0, "y rows reached the history");
