@@ -475,6 +475,7 @@ class ServerSession {
       const log = backlog.next({
         sentEnd: this.#transport.lastSentState.scroll.end,
         ackedEnd: this.#transport.ackedState.scroll.end,
+        retransmits: this.#transport.retransmits,
       });
       terminal = terminal.withScroll(log, this.#emulator.alternateScreen);
     }

@@ -55,6 +55,8 @@ export interface SessionTransport<L, R> {
   readonly ackedNum: bigint;
   /** The state we sent most recently. */
   readonly lastSentState: L;
+  /** Diffs sent from an older state than the newest sent one (after losses), so far. */
+  readonly retransmits: number;
   /** The newest of our states the peer acknowledged. */
   readonly ackedState: L;
   /** When the newest acknowledged send left, ms (mosh: get_sent_state_acked_timestamp). */
@@ -165,6 +167,10 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
 
   get lastSentState(): L {
     return this.sender.lastSentState;
+  }
+
+  get retransmits(): number {
+    return this.sender.retransmits;
   }
 
   get ackedState(): L {

@@ -78,6 +78,7 @@ export class TransportSender<T extends SyncState<T>> {
   #nextSendTime: number;
   /** Time of the first change not yet sent, or null. */
   #mindelayClock: number | null = null;
+  #retransmits = 0;
   #ackNum = 0n;
   #pendingDataAck = false;
   #lastHeard = 0;
@@ -166,6 +167,11 @@ export class TransportSender<T extends SyncState<T>> {
   /** Number of the state we sent most recently. */
   get lastSentNum(): bigint {
     return this.#sent[this.#sent.length - 1].num;
+  }
+
+  /** Diffs sent from an older state than the newest sent one (after losses), so far. */
+  get retransmits(): number {
+    return this.#retransmits;
   }
 
   /** The state we sent most recently. */
@@ -264,6 +270,10 @@ export class TransportSender<T extends SyncState<T>> {
         this.#mindelayClock = null;
       }
     } else if (now >= this.#nextSendTime || now >= this.#nextAckTime) {
+      // Not from the newest sent state: some sent state timed out (a loss).
+      if (this.#assumed !== this.#sent[this.#sent.length - 1]) {
+        this.#retransmits++;
+      }
       out = this.#sendDiff(diff, now);
       this.#mindelayClock = null;
     }

@@ -32,18 +32,28 @@ export const LOG_SLICE_BYTES = 512 * 1024;
 export const LOG_UNACKED_MAX = 65536;
 
 /**
- * Most bytes of log text (before compression) beyond what the client
- * acknowledged (tmosh): after a loss the sender resends everything from the
- * acknowledged state, and that diff must stay a few datagrams, or at 30%
- * loss it would almost never arrive whole, bytes.
+ * The window of log text (bytes before compression) the server may have
+ * sent beyond what the client acknowledged (tmosh): after a loss the sender
+ * resends everything from the acknowledged state, and at 30% loss a resend
+ * of more than a few fragments almost never arrives whole. So the window
+ * adapts as TCP's does: it starts at LOG_WINDOW_START, halves on every
+ * retransmission (at most once per round trip; not below LOG_WINDOW_MIN)
+ * and grows by a quarter (at least LOG_WINDOW_STEP) each time
+ * acknowledgements advance without one (up to LOG_WINDOW_MAX).
  */
-export const LOG_UNACKED_WIRE_BYTES = 16 * 1024;
+export const LOG_WINDOW_START = 64 * 1024;
+/** Smallest log window, bytes (about two fragments of compressed text). */
+export const LOG_WINDOW_MIN = 8 * 1024;
+/** Largest log window, bytes. */
+export const LOG_WINDOW_MAX = 2 * 1024 * 1024;
+/** Least growth of the log window per advance of the acknowledgements, bytes. */
+export const LOG_WINDOW_STEP = 8 * 1024;
 
 /**
  * Most records waiting to enter the log (tmosh); past this, or
  * LOG_PENDING_BYTES_MAX, the oldest collapse into one gap record.
  */
-export const LOG_PENDING_MAX = 50_000;
+export const LOG_PENDING_MAX = 100_000;
 
 /** Most bytes of records waiting to enter the log (tmosh), bytes. */
 export const LOG_PENDING_BYTES_MAX = 4 * 1024 * 1024;

@@ -13,7 +13,10 @@ import {
   LOG_SLICE_BYTES,
   LOG_SLICE_RECORDS,
   LOG_UNACKED_MAX,
-  LOG_UNACKED_WIRE_BYTES,
+  LOG_WINDOW_MAX,
+  LOG_WINDOW_MIN,
+  LOG_WINDOW_START,
+  LOG_WINDOW_STEP,
 } from "./constants.ts";
 import {
   type LogRecord,
@@ -35,6 +38,12 @@ export class ScrollBacklog {
   /** A scrollback clear was among the collapsed records (it comes before the gap). */
   #clearCollapsed = false;
   #log = ScrollLog.empty();
+  #window = LOG_WINDOW_START;
+  /** The transport's retransmission count and the acked log end at the last next(). */
+  #retransmits = 0;
+  #ackedEnd = 0;
+  /** The window was halved and acks have not advanced since. */
+  #halved = false;
 
   /** Records waiting to enter the log (a gap counts as one). */
   get pendingCount(): number {
@@ -61,7 +70,10 @@ export class ScrollBacklog {
    * `ackedEnd`) trimmed, and pending records added up to one slice beyond
    * `sentEnd` (the log end of the state sent last).
    */
-  next(ends: { sentEnd: number; ackedEnd: number }): ScrollLog {
+  next(
+    ends: { sentEnd: number; ackedEnd: number; retransmits?: number },
+  ): ScrollLog {
+    this.#adapt(ends.ackedEnd, ends.retransmits ?? 0);
     let log = this.#log.trimBelow(ends.ackedEnd);
     const limit = Math.min(
       ends.sentEnd + LOG_SLICE_RECORDS,
@@ -69,8 +81,8 @@ export class ScrollBacklog {
     );
     const add: LogRecord[] = [];
     let bytes = 0;
-    // What the diff from the acknowledged state (the fallback after a loss)
-    // may carry: small enough that its few fragments get through a lossy link.
+    // What the diff from the acknowledged state (the resend after a loss)
+    // may carry: the adaptive window (see LOG_WINDOW_START).
     let wire = log.wireSize();
     if (this.#clearCollapsed && log.end < limit) {
       add.push({ kind: "clear" });
@@ -82,7 +94,7 @@ export class ScrollBacklog {
     }
     while (
       this.#head < this.#pending.length && log.end + add.length < limit &&
-      bytes < LOG_SLICE_BYTES && wire < LOG_UNACKED_WIRE_BYTES
+      bytes < LOG_SLICE_BYTES && wire < this.#window
     ) {
       const r = this.#pending[this.#head++];
       const b = recordBytes(r);
@@ -98,6 +110,32 @@ export class ScrollBacklog {
     log = log.append(add);
     this.#log = log;
     return log;
+  }
+
+  /** The current log window, bytes of text (see LOG_WINDOW_START). */
+  get window(): number {
+    return this.#window;
+  }
+
+  /**
+   * Halves the window after a retransmission (once per round trip: not
+   * again until acknowledgements advance), grows it when they advance
+   * without one.
+   */
+  #adapt(ackedEnd: number, retransmits: number): void {
+    const advanced = ackedEnd > this.#ackedEnd;
+    if (retransmits > this.#retransmits) {
+      if (!this.#halved || advanced) {
+        this.#window = Math.max(LOG_WINDOW_MIN, this.#window / 2);
+        this.#halved = true;
+      }
+    } else if (advanced) {
+      const step = Math.max(LOG_WINDOW_STEP, this.#window / 4);
+      this.#window = Math.min(LOG_WINDOW_MAX, this.#window + step);
+      this.#halved = false;
+    }
+    this.#retransmits = retransmits;
+    this.#ackedEnd = Math.max(this.#ackedEnd, ackedEnd);
   }
 
   #push(r: LogRecord): void {

@@ -43,7 +43,7 @@ import { EXT_FIRST, EXT_LAST } from "../../protocol/protobufs/messages.ts";
 /**
  * Lines `seq` prints through the lossy link (issue 11 part 4). At 30% loss
  * they arrive at about 1,000 lines a second: after a loss the sender resends
- * the whole unacknowledged log, which LOG_UNACKED_WIRE_BYTES keeps to a few
+ * the whole unacknowledged log, which the adaptive LOG_WINDOW keeps to a few
  * fragments (an earlier, unbounded window froze the session here).
  */
 const LOSSY_SEQ_LINES = 50_000;

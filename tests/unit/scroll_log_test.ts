@@ -19,6 +19,8 @@ import {
   LOG_PENDING_MAX,
   LOG_SLICE_RECORDS,
   LOG_UNACKED_MAX,
+  LOG_WINDOW_MAX,
+  LOG_WINDOW_MIN,
 } from "../../protocol/statesync/constants.ts";
 import { blankFramebuffer } from "../../protocol/terminal/framebuffer.ts";
 import type { ScrollRecord } from "../../protocol/terminal/scroll_record.ts";
@@ -170,4 +172,30 @@ Deno.test("scroll log: a client that cannot write fast enough holds a bounded lo
   assert.ok(log.start > 0);
   // What the reader writes: a gap for what was dropped, then the rest.
   assert.equal(log.since(0).first, log.start);
+});
+
+Deno.test("scroll backlog: the window halves on a retransmission, once per round trip, and grows as acks advance", () => {
+  const backlog = new ScrollBacklog();
+  const start = backlog.window;
+  backlog.next({ sentEnd: 0, ackedEnd: 0, retransmits: 0 });
+  assert.equal(backlog.window, start);
+  backlog.next({ sentEnd: 0, ackedEnd: 0, retransmits: 1 });
+  assert.equal(backlog.window, start / 2);
+  // More retransmissions before any ack advances: no further halving.
+  backlog.next({ sentEnd: 0, ackedEnd: 0, retransmits: 3 });
+  assert.equal(backlog.window, start / 2);
+  // Acks advance with a new retransmission: halve again.
+  backlog.next({ sentEnd: 10, ackedEnd: 5, retransmits: 4 });
+  assert.equal(backlog.window, start / 4);
+  // Acks advance without one: grow.
+  backlog.next({ sentEnd: 20, ackedEnd: 10, retransmits: 4 });
+  assert.ok(backlog.window > start / 4);
+  for (let i = 0; i < 5; i++) {
+    backlog.next({ sentEnd: 0, ackedEnd: 0, retransmits: 100 + i });
+  }
+  assert.ok(backlog.window >= LOG_WINDOW_MIN);
+  for (let i = 1; i <= 200; i++) {
+    backlog.next({ sentEnd: 0, ackedEnd: 1000 + i, retransmits: 200 });
+  }
+  assert.equal(backlog.window, LOG_WINDOW_MAX);
 });
