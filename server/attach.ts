@@ -54,8 +54,9 @@ export function printDetachedNotice(
 ): void {
   let n = 0;
   try {
+    // Sessions a client left (not ones still waiting for their first).
     n = readRecords(registryDir(env)).filter((r) =>
-      !r.attached && r.pid !== options.exceptPid
+      !r.attached && r.lastHeard !== null && r.pid !== options.exceptPid
     ).length;
   } catch {
     return;

@@ -29,7 +29,12 @@ import { readTimeouts } from "../../server/serve.ts";
 import { CursorKeyTranslator } from "../../server/session.ts";
 
 Deno.test("serve prints MOSH CONNECT, detaches and leaves a daemon bound to the port", async () => {
-  const d = await startServe(["--", "/bin/sh"]);
+  // Its own, empty registry: no "TMOSH DETACHED" line from other tests' sessions.
+  const state = await Deno.makeTempDir();
+  const d = await startServe(
+    ["--", "/bin/sh"],
+    baseEnv({ XDG_STATE_HOME: state }),
+  );
   try {
     assert.equal(d.run.stdout, `MOSH CONNECT ${d.port} ${d.key}\n`);
     assert.match(d.run.stderr, /^\ntmosh \S+\n\n\[tmosh-server detached/);
@@ -55,6 +60,7 @@ Deno.test("serve prints MOSH CONNECT, detaches and leaves a daemon bound to the 
     assert.ok(await waitGone(d.pid, 3000), "daemon exits on SIGTERM");
   } finally {
     await d.stop();
+    await Deno.remove(state, { recursive: true }).catch(() => {});
   }
 });
 
