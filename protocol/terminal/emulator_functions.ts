@@ -55,11 +55,18 @@ function setWidth(line: XLine, x: number, w: number): void {
  * cell before it is wide" after mosh-style cell edits: a cell newly after a
  * wide character is hidden (content kept), a continuation whose wide
  * character went away shows again as a narrow cell. A wide character in the
- * last column (mosh allows one without autowrap) is left alone.
+ * last column (mosh allows one without autowrap) is left alone. With
+ * `edited` (the cells an edit changed), the walk starts at `edited.from` and
+ * stops at the first cell past `edited.to` it leaves alone: the row held the
+ * invariant before the edit, so the rest still does.
  */
-export function normalizeLine(line: XLine, cols: number): void {
+export function normalizeLine(
+  line: XLine,
+  cols: number,
+  edited: { from: number; to: number } = { from: 0, to: cols - 1 },
+): void {
   const d = line._data;
-  for (let x = 0; x < cols; x++) {
+  for (let x = Math.max(0, edited.from); x < cols; x++) {
     const prevWide = x > 0 && width(line, x - 1) === 2;
     const w = width(line, x);
     if (prevWide && w !== 0) {
@@ -69,6 +76,9 @@ export function normalizeLine(line: XLine, cols: number): void {
       const wide = (d[x * 3 + 1] & HIDDEN_WIDE) !== 0;
       d[x * 3 + 1] = (d[x * 3 + 1] & ~HIDDEN_WIDE) >>> 0;
       setWidth(line, x, wide ? 2 : 1);
+    } else if (x > edited.to) {
+      // Unchanged past the edit: the rest of the row still holds the invariant.
+      break;
     }
   }
 }

@@ -85,7 +85,7 @@ export class MoshPrinter {
       if (width === 2 && x + 1 < cols) {
         resetCell(line, x + 1, ih._eraseAttrData());
       }
-      normalizeLine(line, cols);
+      normalizeLine(line, cols, { from: x, to: x + width });
       f.targetY = buf.y;
       f.targetX = x;
       buf.x = Math.min(x + width, cols);
