@@ -491,15 +491,16 @@ class ClientSession {
   #drawFrame(options: { overlays: boolean; last?: boolean }): void {
     const now = performance.now();
     const remote = this.#transport.remoteState;
+    const size = this.#term.size();
     const prelude = this.#native.prelude(remote, {
-      size: this.#term.size(),
+      size,
       leaveAlternate: () => this.#term.useNormalScreen(),
       flush: options.last,
     });
     if (prelude.repaint) this.#repaint = true;
     // A frame larger than the window (a resize under way, or a hostile
     // server) is drawn as far as the window shows it.
-    let fb = clipFramebuffer(remote.fb, this.#term.size());
+    let fb = clipFramebuffer(remote.fb, size);
     // Applying a screen leaves the emulator's previous snapshot behind.
     if (remote.fb !== this.#lastRemoteFb) reportGarbage(remote.byteSize());
     this.#lastRemoteFb = remote.fb;

@@ -130,3 +130,18 @@ export function delay(ms: number): Promise<void> {
 
 /** A shell with a fixed prompt, for deterministic screens. */
 export const SHELL = ["--", "/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"];
+
+/** Starts `tmosh client 127.0.0.1 PORT` with piped stdio, a minimal environment and `env` (MOSH_KEY, TERM, ...). */
+export function spawnClient(
+  port: number,
+  env: Record<string, string>,
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", MAIN, "client", "127.0.0.1", `${port}`],
+    env: baseEnv(env),
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}

@@ -73,7 +73,7 @@ import { rowText } from "./headless_client.ts";
 import { hostileSoup } from "./hostile_soup.ts";
 import { mulberry32 } from "./prng.ts";
 import { procMemoryIfAlive } from "./proc_memory.ts";
-import { MAIN } from "./serve_process.ts";
+import { spawnClient } from "./serve_process.ts";
 import { processAlive } from "./stock_mosh.ts";
 import { startTmoshServer, type TmoshServer } from "./tmosh_server.ts";
 
@@ -912,29 +912,11 @@ class Session {
     try {
       server = await startTmoshServer(["/bin/sh", `${dir}/program.sh`, dir]);
       relay = new Relay(decodeKey(server.key), server.port, r);
-      const client = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          "--quiet",
-          MAIN,
-          "client",
-          "127.0.0.1",
-          `${relay.port}`,
-        ],
-        env: {
-          PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-          HOME: Deno.env.get("HOME") ?? "/tmp",
-          LANG: "C.UTF-8",
-          TERM: "xterm-256color",
-          MOSH_KEY: server.key,
-          MOSH_PREDICTION_DISPLAY: "never",
-        },
-        clearEnv: true,
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
+      const client = spawnClient(relay.port, {
+        TERM: "xterm-256color",
+        MOSH_KEY: server.key,
+        MOSH_PREDICTION_DISPLAY: "never",
+      });
       return new Session(dir, server, relay, client);
     } catch (e) {
       await relay?.close();

@@ -10,48 +10,23 @@
 import assert from "node:assert/strict";
 import { HeadlessClient } from "../../harness/headless_client.ts";
 import {
-  baseEnv,
   delay,
-  MAIN,
-  type Run,
   runServe,
   SHELL,
   startServe,
 } from "../../harness/serve_process.ts";
 import { processAlive, waitGone } from "../../harness/stock_mosh.ts";
-import { ensureShellAccount } from "../../harness/shell_accounts.ts";
 import {
-  denoAs,
+  otherAccount,
   otherAccountTests,
-  passwdEntry,
 } from "../../harness/other_account.ts";
 import type { SessionRecord } from "../../server/registry.ts";
-
-/** Runs `tmosh serve ARGS` (list or kill) with `env` and no other environment. */
-async function serveCommand(
-  args: string[],
-  env: Record<string, string>,
-): Promise<Run> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, "serve", ...args],
-    env,
-    clearEnv: true,
-    stdin: "null",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
-  };
-}
-
-/** `tmosh serve list --json`, parsed. */
-async function list(env: Record<string, string>): Promise<SessionRecord[]> {
-  const run = await serveCommand(["list", "--json"], env);
-  assert.equal(run.code, 0, run.stderr);
-  return JSON.parse(run.stdout);
-}
+import {
+  exists,
+  listSessions,
+  serveCommand,
+  stateHome,
+} from "../../harness/attach_tools.ts";
 
 /** Polls the session list every 100 ms until `pred` holds for it; returns that list. */
 async function listUntil(
@@ -62,7 +37,7 @@ async function listUntil(
 ): Promise<SessionRecord[]> {
   const deadline = Date.now() + ms;
   while (true) {
-    const sessions = await list(env);
+    const sessions = await listSessions(env);
     if (pred(sessions)) return sessions;
     if (Date.now() > deadline) {
       assert.fail(`timed out waiting for ${what}: ${JSON.stringify(sessions)}`);
@@ -71,30 +46,12 @@ async function listUntil(
   }
 }
 
-/** Whether `path` exists (not following a symlink). */
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A temporary XDG_STATE_HOME and the environment of servers and commands using it. */
-async function stateHome(): Promise<
-  { dir: string; env: Record<string, string> }
-> {
-  const dir = await Deno.makeTempDir({ prefix: "tmosh_registry_e2e_" });
-  return { dir, env: baseEnv({ XDG_STATE_HOME: dir }) };
-}
-
 Deno.test("registry: a real session is listed, attached by a client, and killed by id", async () => {
   const { dir, env } = await stateHome();
   const d = await startServe(["--name", "e2e", ...SHELL], env);
   let client: HeadlessClient | null = null;
   try {
-    const [before, ...others] = await list(env);
+    const [before, ...others] = await listSessions(env);
     assert.deepEqual(others, []);
     assert.equal(before.pid, d.pid);
     assert.equal(before.port, d.port);
@@ -148,7 +105,7 @@ Deno.test("registry: a real session is listed, attached by a client, and killed 
     assert.equal(await c.finished, "counterparty"); // ended with the handshake
     assert.ok(!exists(before.socket), "socket removed");
     assert.ok(!exists(record), "record removed");
-    assert.deepEqual(await list(env), []);
+    assert.deepEqual(await listSessions(env), []);
   } finally {
     await client?.close();
     await d.stop();
@@ -195,7 +152,7 @@ Deno.test("registry: kill --detached ends only detached sessions; a shared name 
     assert.equal(detached.stdout, `killed ${idB} (twin)\n`);
     assert.ok(await waitGone(b.pid, 5000));
     assert.ok(await processAlive(a.pid), "the attached session lives on");
-    assert.deepEqual((await list(env)).map((s) => s.id), [idA]);
+    assert.deepEqual((await listSessions(env)).map((s) => s.id), [idA]);
 
     const byName = await serveCommand(["kill", "twin"], env); // unique now
     assert.equal(byName.code, 0, byName.stderr);
@@ -215,7 +172,7 @@ Deno.test("registry: a SIGKILLed server leaves a stale record that list removes"
   const { dir, env } = await stateHome();
   const d = await startServe(SHELL, env);
   try {
-    const [s] = await list(env);
+    const [s] = await listSessions(env);
     const record = `${dir}/tmosh/${s.id}.json`;
     Deno.kill(d.pid, "SIGKILL");
     assert.ok(await waitGone(d.pid, 5000));
@@ -250,33 +207,15 @@ Deno.test("registry: serve refuses to start when the registry directory is unsaf
 otherAccountTests().test(
   "registry: another account can neither list nor kill the sessions, and their socket refuses it",
   async () => {
-    const user = await ensureShellAccount("dash");
-    const { uid, home } = passwdEntry(user);
+    const other = await otherAccount();
     const { dir, env } = await stateHome();
     // Let the other account look into the state home, to reach the checks below it.
     Deno.chmodSync(dir, 0o711);
-    const denoDir = await Deno.makeTempDir({ prefix: "tmosh_registry_deno_" });
-    Deno.chownSync(denoDir, uid, null);
     const d = await startServe(SHELL, env);
-    const as = (args: string[], extra: Record<string, string> = {}) =>
-      denoAs(user, [
-        "run",
-        "-A",
-        "--quiet",
-        "--cached-only",
-        "--node-modules-dir=manual",
-        MAIN,
-        "serve",
-        ...args,
-      ], { HOME: home, DENO_DIR: denoDir, ...extra });
-    const connectAs = (path: string) =>
-      denoAs(user, [
-        "eval",
-        "try { (await Deno.connect({ transport: 'unix', path: Deno.args[0] })).close(); console.log('connected'); } catch (e) { console.log(e.name); }",
-        path,
-      ], { HOME: home, DENO_DIR: denoDir });
+    const as = other.serve;
+    const uid = other.uid;
     try {
-      const [s] = await list(env);
+      const [s] = await listSessions(env);
       // Their own registry (their HOME) does not hold it.
       const theirs = await as(["list", "--json"]);
       assert.equal(theirs.code, 0, theirs.stderr);
@@ -299,25 +238,19 @@ otherAccountTests().test(
       }
       // The socket itself: its 0700 directory refuses them, and so does its
       // own 0600 mode when the directory is opened up.
-      assert.equal(
-        (await connectAs(s.socket)).stdout.trim(),
-        "PermissionDenied",
-      );
+      assert.equal(await other.connect(s.socket), "PermissionDenied");
       Deno.chmodSync(`${dir}/tmosh`, 0o711);
       try {
-        assert.equal(
-          (await connectAs(s.socket)).stdout.trim(),
-          "PermissionDenied",
-        );
+        assert.equal(await other.connect(s.socket), "PermissionDenied");
       } finally {
         Deno.chmodSync(`${dir}/tmosh`, 0o700);
       }
       assert.ok(await processAlive(d.pid), "the session survived all that");
-      assert.deepEqual((await list(env)).map((x) => x.id), [s.id]);
+      assert.deepEqual((await listSessions(env)).map((x) => x.id), [s.id]);
     } finally {
       await d.stop();
       await Deno.remove(dir, { recursive: true });
-      await Deno.remove(denoDir, { recursive: true });
+      await other.close();
     }
   },
 );
