@@ -50,6 +50,54 @@ function setWidth(line: XLine, x: number, w: number): void {
   d[x * 3] = ((d[x * 3] & ~WIDTH_MASK) | (w << 22)) >>> 0;
 }
 
+/** xterm's cell data as getNullCell returns it. */
+interface XCell {
+  content: number;
+  fg: number;
+  bg: number;
+}
+
+/** xterm's CircularList, as #shiftLines uses it. */
+interface RecyclableLines {
+  length: number;
+  readonly isFull: boolean;
+  get(i: number): XLine | undefined;
+  splice(start: number, del: number, ...items: XLine[]): void;
+  recycle(): XLine;
+}
+
+/** xterm content word: a combined (multi-code-point) cell. */
+const X_COMBINED = 0x200000;
+/** xterm bg word: the cell has extended attributes. */
+const X_HAS_EXTENDED = 0x10000000;
+
+/**
+ * Makes `line` a blank row of `cell` (what xterm's getBlankLine makes, in
+ * place): a line that scrolled out is reused for the one scrolling in.
+ */
+function blankLine(line: XLine, options: { cell: XCell; cols: number }): void {
+  const { cell, cols } = options;
+  if (
+    line.length !== cols || (cell.content & X_COMBINED) !== 0 ||
+    (cell.bg & X_HAS_EXTENDED) !== 0
+  ) {
+    if (line.length !== cols) line.resize(cols, cell);
+    (line as unknown as { fill(c: XCell): void }).fill(cell);
+    line.isWrapped = false;
+    return;
+  }
+  const d = line._data, end = cols * 3;
+  const { content, fg, bg } = cell;
+  for (let i = 0; i < end; i += 3) {
+    d[i] = content;
+    d[i + 1] = fg;
+    d[i + 2] = bg;
+  }
+  line._combined = {};
+  line._extendedAttrs = {};
+  line.isWrapped = false;
+}
+
 /**
  * Restore the invariant "a cell is a width-0 continuation exactly when the
  * cell before it is wide" after mosh-style cell edits: a cell newly after a
@@ -239,24 +287,26 @@ export class MoshFunctions {
     if (row < top || row > bottom + (insert ? 1 : 0)) return;
     const n = Math.min(count, bottom + 1 - row);
     if (n <= 0) return;
-    const lines = buf.lines as unknown as {
-      splice(start: number, del: number, ...items: unknown[]): void;
-    };
-    const blanks = () =>
-      Array.from(
-        { length: n },
-        () =>
-          (buf as unknown as {
-            getBlankLine(a: XAttr): XLine;
-          }).getBlankLine(ih._eraseAttrData()),
-      );
-    if (insert) {
-      lines.splice(buf.ybase + bottom + 1 - n, n);
-      lines.splice(buf.ybase + row, 0, ...blanks());
-    } else {
-      lines.splice(buf.ybase + row, n);
-      lines.splice(buf.ybase + bottom + 1 - n, 0, ...blanks());
+    const lines = buf.lines as unknown as RecyclableLines;
+    const cell = (buf as unknown as { getNullCell(a: XAttr): XCell })
+      .getNullCell(ih._eraseAttrData());
+    const cols = ih._bufferService.cols;
+    if (
+      !insert && row === 0 && buf.ybase === 0 &&
+      bottom + 1 === lines.length && lines.isFull
+    ) {
+      // The whole screen scrolls up (the flood's case): rotate the ring and
+      // blank the line that went round, instead of moving every line.
+      for (let k = 0; k < n; k++) blankLine(lines.recycle(), { cell, cols });
+      return;
     }
+    // The lines taken out come back blanked: no allocation per scroll.
+    const at = buf.ybase + (insert ? bottom + 1 - n : row);
+    const reused: XLine[] = [];
+    for (let k = 0; k < n; k++) reused.push(lines.get(at + k)!);
+    for (const line of reused) blankLine(line, { cell, cols });
+    lines.splice(at, n);
+    lines.splice(buf.ybase + (insert ? row : bottom + 1 - n), 0, ...reused);
   }
 
   /** mosh: Framebuffer::scroll (positive: up, deleting at the region's top). */
