@@ -429,14 +429,19 @@ export class Emulator {
    * Switch tmosh's native-scrollback mode on, for good (docs/emulation.md
    * §15): a real alternate screen (?1049, ?1047, ?47), and every row leaving
    * the top of the normal screen is recorded for takeScrollRecords(), or
-   * handed to `onRecords` in batches as it is written.
+   * handed to `onRecords` in batches as it is written. `plainText: false`
+   * records every row as a Row (tests compare it with the text of plain rows).
    */
   enableNativeScrollback(
-    options: { onRecords?: (records: ScrollRecord[]) => void } = {},
+    options: {
+      onRecords?: (records: ScrollRecord[]) => void;
+      plainText?: boolean;
+    } = {},
   ): void {
     if (this.#recorder) return;
     const recorder = new ScrollRecorder(this.#ih, this.#rows, {
       sink: options.onRecords,
+      plainText: options.plainText,
     });
     this.#alt = new AltScreen(this.#ih, this.#functions);
     this.#recorder = recorder;

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { RowSnapshotter } from "./emulator_snapshot.ts";
+import { plainLineText, type RowSnapshotter } from "./emulator_snapshot.ts";
 import { SCROLL_RECORDS_MAX, type ScrollRecord } from "./scroll_record.ts";
 import type { XHandler } from "./xterm_internals.ts";
 
@@ -46,20 +46,27 @@ export class ScrollRecorder {
 
   /** Receives batches of records as they accumulate, instead of the cap dropping them. */
   #sink: ((records: ScrollRecord[]) => void) | undefined;
+  /** Plain rows are recorded as text (false: every row as a Row, for comparing the two). */
+  #plain: boolean;
 
   /**
    * Record from `ih`'s normal buffer, converting rows with `rows` (the
    * emulator's snapshotter); with `sink`, every SINK_BATCH records are
-   * handed to it as they accumulate.
+   * handed to it as they accumulate; `plainText: false` records every row
+   * as a Row (default: plain rows as text).
    */
   constructor(
     ih: XHandler,
     rows: RowSnapshotter,
-    options: { sink?: (records: ScrollRecord[]) => void } = {},
+    options: {
+      sink?: (records: ScrollRecord[]) => void;
+      plainText?: boolean;
+    } = {},
   ) {
     this.#ih = ih;
     this.#rows = rows;
     this.#sink = options.sink;
+    this.#plain = options.plainText ?? true;
   }
 
   /** The active region is about to scroll up `n` rows: record them if they leave the normal screen's top. */
@@ -69,8 +76,13 @@ export class ScrollRecorder {
     const options = { cols: ih._bufferService.cols, alloc: this.#alloc };
     const count = Math.min(n, buf.scrollBottom + 1);
     for (let y = 0; y < count; y++) {
-      const row = this.#rows.row(buf.lines.get(buf.ybase + y), options);
-      this.#push({ kind: "row", row });
+      const line = buf.lines.get(buf.ybase + y);
+      const plain = this.#plain ? plainLineText(line, options.cols) : undefined;
+      if (plain !== undefined) {
+        this.#push({ kind: "text", ...plain });
+        continue;
+      }
+      this.#push({ kind: "row", row: this.#rows.row(line, options) });
     }
   }
 

@@ -174,6 +174,43 @@ export function loadRow(
   }
 }
 
+/**
+ * A line of only narrow characters in the default rendition (no colour,
+ * attribute or combining mark) as row_text.ts renders its row: blank cells
+ * as spaces, trailing ones left out unless the row wraps; undefined for any
+ * other line. The quick way for the rows a flood scrolls off.
+ */
+export function plainLineText(
+  line: XLine | undefined,
+  cols: number,
+): { text: string; cols: number; wrap: boolean } | undefined {
+  if (line === undefined || line.length < cols) return undefined;
+  const d = line._data;
+  let end = 0;
+  for (let x = 0, i = 0; x < cols; x++, i += 3) {
+    const content = d[i];
+    if (
+      d[i + 1] !== 0 || (d[i + 2] & ~WRAP_BIT) !== 0 ||
+      (content & ~X_CONTENT_CODE) !== NARROW_CELL
+    ) return undefined;
+    const cp = content & X_CONTENT_CODE;
+    if (cp !== 0 && cp !== 0x20) end = x + 1;
+  }
+  const wrap = (d[(cols - 1) * 3 + 2] & WRAP_BIT) !== 0;
+  const n = wrap ? cols : end;
+  let text = "";
+  for (let x = 0; x < n; x++) {
+    const cp = d[x * 3] & X_CONTENT_CODE;
+    text += cp === 0 ? " " : String.fromCodePoint(cp);
+  }
+  return { text, cols: n, wrap };
+}
+
+/** xterm content word: the code point bits. */
+const X_CONTENT_CODE = 0x1fffff;
+/** xterm content word of a narrow, uncombined cell, code point bits aside. */
+const NARROW_CELL = 1 << 22;
+
 interface CachedRow {
   raw: Uint32Array;
   combined: Record<number, string>;

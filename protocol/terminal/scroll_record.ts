@@ -12,10 +12,19 @@ export const SCROLL_RECORDS_MAX = 10_000;
 
 /**
  * One record: a row that scrolled off the top (as it was: renditions, wide
- * and combining characters, `wrap` = soft-wrapped into the next row), an
- * explicit scrollback clear (E3, `CSI 3 J`), or `lines` rows dropped by the cap.
+ * and combining characters, `wrap` = soft-wrapped into the next row), or
+ * such a row already as text when it held only narrow characters of the
+ * default rendition (`text` as row_text.ts renders it, `cols` covered; most
+ * rows of a flood); an explicit scrollback clear (E3, `CSI 3 J`), or `lines`
+ * rows dropped by the cap.
  */
 export type ScrollRecord =
   | { readonly kind: "row"; readonly row: Row }
+  | {
+    readonly kind: "text";
+    readonly text: string;
+    readonly cols: number;
+    readonly wrap: boolean;
+  }
   | { readonly kind: "clear" }
   | { readonly kind: "gap"; readonly lines: number };

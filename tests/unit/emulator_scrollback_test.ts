@@ -19,6 +19,9 @@ import {
   SCROLL_RECORDS_MAX,
   type ScrollRecord,
 } from "../../protocol/terminal/scroll_record.ts";
+import { toLogRecords } from "../../protocol/statesync/scroll_backlog.ts";
+import type { LogRecord } from "../../protocol/statesync/scroll_log.ts";
+import { soupCase } from "../../harness/terminal_soup.ts";
 
 /** Run `fn` with a fresh emulator in native-scrollback mode (unless `native` is false). */
 function withEmu(
@@ -47,11 +50,16 @@ function lines(fb: Framebuffer): string[] {
   return fb.rows.map(text);
 }
 
-/** Records as strings: row text, "clear", "gap N". */
-function show(records: ScrollRecord[]): string[] {
+/**
+ * Records as strings: row text (a plain row's text in the same form: blanks
+ * and spaces as ".", padded to `width`), "clear", "gap N".
+ */
+function show(records: ScrollRecord[], width: number): string[] {
   return records.map((r) =>
     r.kind === "row"
       ? text(r.row)
+      : r.kind === "text"
+      ? r.text.replaceAll(" ", ".").padEnd(width, ".") + (r.wrap ? "/" : "")
       : r.kind === "gap"
       ? `gap ${r.lines}`
       : r.kind
@@ -60,7 +68,8 @@ function show(records: ScrollRecord[]): string[] {
 
 function take(e: Emulator, data: string): string[] {
   e.writeSync(data);
-  return show(e.takeScrollRecords());
+  const records = e.takeScrollRecords();
+  return show(records, e.snapshot().width);
 }
 
 Deno.test("without enableNativeScrollback: no records, ?1049 ignored as stock mosh-server", () => {
@@ -122,9 +131,9 @@ Deno.test("colours, attributes, wide and combining characters are kept", () => {
   });
 });
 
-Deno.test("a row unchanged since the last snapshot is recorded as the snapshot's own row", () => {
+Deno.test("a styled row unchanged since the last snapshot is recorded as the snapshot's own row", () => {
   withEmu(4, 3, (e) => {
-    e.writeSync("top\r\nx\r\ny");
+    e.writeSync("\x1b[1mtop\x1b[m\r\nx\r\ny");
     const fb = e.snapshot();
     e.writeSync("\n");
     const recs = e.takeScrollRecords();
@@ -178,14 +187,14 @@ Deno.test("the cap drops the oldest records into one gap record at the front", (
     let out = "";
     for (let i = 0; i < n; i++) out += `${i}\r\n`;
     e.writeSync(out);
-    const recs = show(e.takeScrollRecords());
+    const recs = show(e.takeScrollRecords(), 6);
     assert.equal(recs.length, SCROLL_RECORDS_MAX + 1);
     assert.equal(recs[0], "gap 24");
     assert.equal(recs[1], "24....");
     assert.equal(recs.at(-1), `${n - 2}`.padEnd(6, "."));
     // A dropped clear leads, and the gap counts only what came after it.
     e.writeSync("x\r\n\x1b[3J" + out);
-    const again = show(e.takeScrollRecords());
+    const again = show(e.takeScrollRecords(), 6);
     assert.deepEqual(again.slice(0, 3), ["clear", "gap 25", "24...."]);
     assert.equal(again.length, SCROLL_RECORDS_MAX + 2);
   });
@@ -277,4 +286,56 @@ Deno.test("RIS on the alternate screen shows the normal screen again", () => {
     assert.deepEqual(lines(e.snapshot()), ["ok..", "...."]);
     assert.deepEqual(take(e, "\r\n\r\n"), ["ok.."]);
   });
+});
+
+/** The log records of `data` written in pieces, recorded with or without plain rows as text. */
+function logOf(
+  size: readonly [number, number],
+  pieces: readonly string[],
+  plainText: boolean,
+): { log: LogRecord[]; texts: number } {
+  const e = new Emulator(size[0], size[1]);
+  const records: ScrollRecord[] = [];
+  e.enableNativeScrollback({ plainText, onRecords: (r) => records.push(...r) });
+  try {
+    for (const p of pieces) {
+      e.writeSync(p);
+      records.push(...e.takeScrollRecords());
+      if (p.length % 3 === 0) e.snapshot(); // cached rows take the other path
+    }
+    return {
+      log: toLogRecords(records),
+      texts: records.filter((r) => r.kind === "text").length,
+    };
+  } finally {
+    e.dispose();
+  }
+}
+
+Deno.test("plain rows recorded as text give the same log as the same rows recorded as rows", () => {
+  const mixed = [
+    "1\r\n22\r\n   333   \r\n\tx\r\n",
+    "a wrapped line longer than the screen is wide, twice over....\r\n",
+    "\x1b[31mred\x1b[m plain\r\n\x1b[44m   \x1b[m\r\n",
+    "wide 漢字 and e\u0301 and 🎉\r\n",
+    "\x1b[7minverse\x1b[m\r\n\x1b[1mbold\x1b[m\r\n",
+    "x".repeat(20) + "\r\n\n\n\n\n\n",
+  ];
+  let texts = 0;
+  for (const size of [[20, 4], [9, 3], [80, 24]] as const) {
+    const fast = logOf(size, mixed, true);
+    assert.deepEqual(fast.log, logOf(size, mixed, false).log);
+    texts += fast.texts;
+  }
+  assert.ok(texts > 10, "the plain rows took the text path");
+  for (let seed = 0; seed < 300; seed++) {
+    const c = soupCase(seed);
+    const size = [c.width, c.height] as const;
+    const pieces = [...c.tokens, "\r\n".repeat(c.height)];
+    assert.deepEqual(
+      logOf(size, pieces, true).log,
+      logOf(size, pieces, false).log,
+      `seed ${seed}`,
+    );
+  }
 });
