@@ -7,7 +7,10 @@
  * @module
  */
 import type { CompleteTerminal } from "../protocol/statesync/complete_terminal.ts";
-import type { LogRecord } from "../protocol/statesync/scroll_log.ts";
+import {
+  type LogRecord,
+  recordWireBytes,
+} from "../protocol/statesync/scroll_log.ts";
 import {
   negotiatedCapabilities,
   SCROLLBACK_CAPABILITY,
@@ -22,6 +25,32 @@ export const ALT_SCREEN_ON = "\x1b[?1049h", ALT_SCREEN_OFF = "\x1b[?1049l";
  * off too; a longer line is written in parts, each ending its own line.
  */
 export const HELD_WRAPPED_ROWS_MAX = 1000;
+
+/**
+ * Most bytes of log text written before one frame: the rest waits for the
+ * next frame, which follows at once (Prelude.more), so the session reads its
+ * socket in between and a flood never overflows the socket's buffer while the
+ * terminal takes a long write.
+ */
+export const FRAME_LOG_BYTES_MAX = 256 * 1024;
+
+/**
+ * How many of `records` fit in one frame's FRAME_LOG_BYTES_MAX, without
+ * splitting a logical line unless it alone is larger.
+ */
+function frameShare(records: readonly LogRecord[]): number {
+  let bytes = 0, n = 0;
+  while (n < records.length && bytes < FRAME_LOG_BYTES_MAX) {
+    bytes += recordWireBytes(records[n++]);
+  }
+  if (n === records.length) return n;
+  let cut = n;
+  while (
+    cut > 0 && records[cut - 1].kind === "line" &&
+    (records[cut - 1] as { wrap: boolean }).wrap
+  ) cut--;
+  return cut > 0 ? cut : n;
+}
 
 /**
  * How many records at the end of `records` are rows of a logical line that
@@ -42,6 +71,8 @@ function unfinishedLine(records: readonly LogRecord[]): number {
 export interface Prelude {
   out: string;
   repaint: boolean;
+  /** Log records wait beyond this frame's share: draw again soon. */
+  more?: boolean;
 }
 
 /** Tracks the terminal's screen and what of the log it already holds. */
@@ -89,6 +120,7 @@ export class NativeScreen {
   ): Prelude {
     let out = "";
     let repaint = false;
+    let more = false;
     if (!this.#on) {
       const caps = negotiatedCapabilities(remote.capabilities, this.#offered);
       if (!caps?.has(SCROLLBACK_CAPABILITY)) return { out, repaint };
@@ -103,11 +135,14 @@ export class NativeScreen {
       // A logical line whose last rows are still on the server's screen waits
       // for them: written now, its soft wrap into the next batch would be lost.
       const held = options.flush ? 0 : unfinishedLine(slice.records);
+      const ready = slice.records.slice(0, slice.records.length - held);
+      const share = options.flush ? ready.length : frameShare(ready);
+      more = share < ready.length;
       const records: LogRecord[] = [
         ...(slice.first > this.#written
           ? [{ kind: "gap" as const, lines: slice.first - this.#written }]
           : []),
-        ...slice.records.slice(0, slice.records.length - held),
+        ...(more ? ready.slice(0, share) : ready),
       ];
       if (records.length > 0) {
         // Records belong to the normal screen's scrollback: visit it if needed.
@@ -116,14 +151,14 @@ export class NativeScreen {
         if (this.#alternate) out += ALT_SCREEN_ON;
         repaint = true;
       }
-      this.#written = remote.scroll.end - held;
+      this.#written = more ? slice.first + share : remote.scroll.end - held;
     }
     if (remote.alternate !== this.#alternate) {
       out += remote.alternate ? ALT_SCREEN_ON : ALT_SCREEN_OFF;
       this.#alternate = remote.alternate;
       repaint = true;
     }
-    return { out, repaint };
+    return more ? { out, repaint, more } : { out, repaint };
   }
 
   /** What gives the terminal its normal screen back (exit, suspend); the mirror resumes with the next prelude. */

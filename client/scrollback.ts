@@ -110,12 +110,19 @@ export function scrollbackBytes(
       continue;
     }
     const layout = textLayout(text, cols);
-    let start = painted;
     if (painted >= height) {
-      // The screen is full and the cursor on its bottom row: scroll one row off.
-      out += "\r\n";
-      start = height - 1;
+      // The screen is full and the cursor on its bottom row (the rendition
+      // the default): the row LF scrolls in is blank, so a flood costs what
+      // it costs over ssh. A styled text's last row may have been scrolled
+      // in by autowrap in its colours (bce): erase the rest.
+      out += "\r\n" + text;
+      if (layout.rows > 1 && layout.col < cols && text.includes("\x1b")) {
+        out += "\x1b[K";
+      }
+      painted += layout.rows;
+      continue;
     }
+    const start = painted;
     const last = Math.min(start + layout.rows - 1, height - 1);
     for (let y = start + 1; y <= last; y++) out += rowStart(y) + "\x1b[2K";
     out += rowStart(start) + "\x1b[2K" + text;

@@ -110,6 +110,7 @@ class ClientSession {
   #repaint = true;
   #drawTimer: ReturnType<typeof setTimeout> | null = null;
   #drawQueued = false;
+  #moreLogTimer: ReturnType<typeof setTimeout> | null = null;
   /** Earliest time of the next frame not drawn for a keystroke, ms (see DRAW_SHARE). */
   #nextDraw = 0;
   #throttleTimer: ReturnType<typeof setTimeout> | null = null;
@@ -232,6 +233,7 @@ class ClientSession {
     Deno.removeSignalListener("SIGCONT", onCont);
     if (this.#drawTimer !== null) clearTimeout(this.#drawTimer);
     if (this.#throttleTimer !== null) clearTimeout(this.#throttleTimer);
+    if (this.#moreLogTimer !== null) clearTimeout(this.#moreLogTimer);
     // Last frame without the bar and the title prefix, then restore the terminal.
     guard.run(
       "drawing",
@@ -463,6 +465,18 @@ class ClientSession {
     }));
   }
 
+  /** Draws the next share of the scrollback log once pending I/O (the socket) is handled. */
+  #drawMoreLog(): void {
+    if (this.#moreLogTimer !== null) return;
+    this.#moreLogTimer = setTimeout(
+      this.#guard.wrap("drawing", () => {
+        this.#moreLogTimer = null;
+        if (!this.#finished) this.#draw();
+      }),
+      0,
+    );
+  }
+
   #draw(): void {
     if (this.#suspended) return;
     const start = performance.now();
@@ -498,6 +512,7 @@ class ClientSession {
       flush: options.last,
     });
     if (prelude.repaint) this.#repaint = true;
+    if (prelude.more) this.#drawMoreLog();
     // A frame larger than the window (a resize under way, or a hostile
     // server) is drawn as far as the window shows it.
     let fb = clipFramebuffer(remote.fb, size);

@@ -108,6 +108,8 @@ export class Pty {
   #handler: ((chunk: Uint8Array) => void) | null = null;
   #onError: (err: unknown) => void = () => {};
   #handlerSet = Promise.withResolvers<void>();
+  /** While set, the read loop waits for it (pause/resume). */
+  #hold: PromiseWithResolvers<void> | null = null;
   #writes: PendingWrite[] = [];
   #writing = false;
   #writeError: Error | null = null;
@@ -163,6 +165,17 @@ export class Pty {
     this.#handlerSet.resolve();
   }
 
+  /** Stops reading the child's output (it blocks once the pty's buffer fills) until resume(). */
+  pause(): void {
+    if (!this.#closing) this.#hold ??= Promise.withResolvers<void>();
+  }
+
+  /** Reads the child's output again after pause(). */
+  resume(): void {
+    this.#hold?.resolve();
+    this.#hold = null;
+  }
+
   /** Write `data` to the child's input, after any earlier writes; rejects once the pty failed or closed. */
   write(data: Uint8Array): Promise<void> {
     if (this.#writeError) return Promise.reject(this.#writeError);
@@ -190,6 +203,7 @@ export class Pty {
     this.#closing = true;
     this.#closedAt = performance.now();
     this.#handlerSet.resolve();
+    this.resume();
     // Wake every poll blocked on a worker thread; a poll holding the master keeps the tty open.
     libc().write(this.#wakeWrite, new Uint8Array(1), 1n);
     Promise.allSettled([...this.#polls]).then(() => {
@@ -208,6 +222,10 @@ export class Pty {
     try {
       await this.#handlerSet.promise;
       while (!this.#closing) {
+        if (this.#hold !== null) {
+          await this.#hold.promise;
+          continue;
+        }
         const n = Number(c.read(this.#master, buf, BigInt(buf.length)));
         if (n > 0) {
           const chunk = buf.slice(0, n);

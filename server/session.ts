@@ -50,6 +50,7 @@ import {
 } from "../protocol/statesync/scroll_backlog.ts";
 import { ScrollHistory } from "../protocol/statesync/scroll_history.ts";
 import type { ScrollRecord } from "../protocol/terminal/scroll_record.ts";
+import { hasInterrupt, LogFlow } from "./log_flow.ts";
 import { blankFramebuffer } from "../protocol/terminal/framebuffer.ts";
 import { type Farewell, formatAddr, sayFarewell } from "./epoch.ts";
 import { idleLimit, idleMessage } from "./detached_timeout.ts";
@@ -171,6 +172,8 @@ class ServerSession {
   #terminal: CompleteTerminal;
   /** The scrollback log's pending records, once a client negotiated scrollback.v1 (docs/wire.md §14). */
   #backlog: ScrollBacklog | null = null;
+  /** When the program's output is held back for the scrollback log (server/log_flow.ts). */
+  readonly #flow = new LogFlow();
   #pty: Pty | null = null;
   #childAlive = false;
   #width: number;
@@ -312,6 +315,12 @@ class ServerSession {
           ev.keys,
           this.#emulator.appCursorKeys,
         );
+        if (this.#backlog !== null && hasInterrupt(bytes)) {
+          // The rest of a flood is not wanted: the prompt comes back at once.
+          this.#backlog.collapsePending();
+          this.#flow.release();
+          this.#pty?.resume();
+        }
         if (this.#pty === null) pending.push(bytes);
         else this.#writeHost(bytes);
       }
@@ -396,6 +405,7 @@ class ServerSession {
     );
     pty.exited.then(guard.wrap("reaping the program", (exit) => {
       this.#childAlive = false;
+      this.#regulate(performance.now());
       const how = exit.signal !== null
         ? `signal ${exit.signal}`
         : `status ${exit.code}`;
@@ -444,6 +454,24 @@ class ServerSession {
     const log = toLogRecords(records);
     this.#history.add(log);
     this.#backlog?.addLog(log);
+    this.#regulate(performance.now());
+  }
+
+  /** Holds or releases the program's output for the scrollback log (server/log_flow.ts). */
+  #regulate(now: number): void {
+    const backlog = this.#backlog, pty = this.#pty;
+    if (pty === null) return;
+    if (backlog === null || !this.#childAlive || this.#hostEnded) {
+      this.#flow.release();
+    } else {
+      this.#flow.acked(this.#transport.ackedState.scroll.end, now);
+      this.#flow.update(
+        { records: backlog.pendingCount, bytes: backlog.pendingBytes },
+        now,
+      );
+    }
+    if (this.#flow.paused) pty.pause();
+    else pty.resume();
   }
 
   /** Runs `fn` after every emulator write issued so far has been parsed. */
@@ -569,6 +597,7 @@ class ServerSession {
       if (this.#finished) return;
     }
     if (this.#logSliceDue()) this.#publish();
+    this.#regulate(now);
     const echoAck = this.#echo.update(now);
     if (echoAck !== null && !transport.shuttingDown) {
       this.#terminal = this.#terminal.withEchoAck(echoAck);
@@ -587,7 +616,7 @@ class ServerSession {
     if (idleLimitMs > 0 && !this.#idleFired) {
       wait = Math.min(wait, idleLimitMs - idle);
     }
-    wait = Math.min(wait, MAX_TIMER_MS);
+    wait = Math.min(wait, this.#flow.waitTime(now), MAX_TIMER_MS);
     clearTimeout(this.#timer);
     this.#timer = Number.isFinite(wait)
       ? setTimeout(

@@ -246,6 +246,9 @@ export class TransportSender<T extends SyncState<T>> {
 
     let diff = this.#current.diffFrom(this.#assumed.state);
     const acked = this.#sent[0];
+    // A sent state went unacknowledged past RTO + ACK_DELAY (a loss, or a
+    // stalled peer); a prospective resend below is a choice, not a loss.
+    const timedOut = this.#assumed !== this.#sent[this.#sent.length - 1];
     if (this.#assumed !== acked) {
       // Prospective resend: prefer a diff from the state the peer surely has.
       const resend = this.#current.diffFrom(acked.state);
@@ -270,10 +273,7 @@ export class TransportSender<T extends SyncState<T>> {
         this.#mindelayClock = null;
       }
     } else if (now >= this.#nextSendTime || now >= this.#nextAckTime) {
-      // Not from the newest sent state: some sent state timed out (a loss).
-      if (this.#assumed !== this.#sent[this.#sent.length - 1]) {
-        this.#retransmits++;
-      }
+      if (timedOut) this.#retransmits++;
       out = this.#sendDiff(diff, now);
       this.#mindelayClock = null;
     }

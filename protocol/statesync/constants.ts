@@ -20,7 +20,7 @@ export const MAX_TERMINAL_DIMENSION = 1024;
  * before it (tmosh, docs/wire.md §14): a flood reaches the client in slices,
  * so screen updates are never starved.
  */
-export const LOG_SLICE_RECORDS = 16384;
+export const LOG_SLICE_RECORDS = 65536;
 
 /** Most bytes of log text one new state adds (tmosh), bytes. */
 export const LOG_SLICE_BYTES = 512 * 1024;
@@ -29,7 +29,7 @@ export const LOG_SLICE_BYTES = 512 * 1024;
  * Most records in the log beyond what the client acknowledged (tmosh): the
  * server stops adding to its state until acks arrive.
  */
-export const LOG_UNACKED_MAX = 65536;
+export const LOG_UNACKED_MAX = 262144;
 
 /**
  * The window of log text (bytes before compression) the server may have

@@ -44,6 +44,8 @@ export class ScrollBacklog {
   #ackedEnd = 0;
   /** The window was halved and acks have not advanced since. */
   #halved = false;
+  /** No retransmission yet: the window doubles per advance (TCP's slow start). */
+  #slowStart = true;
 
   /** Records waiting to enter the log (a gap counts as one). */
   get pendingCount(): number {
@@ -51,8 +53,18 @@ export class ScrollBacklog {
       (this.#clearCollapsed ? 1 : 0);
   }
 
+  /** Approximate bytes of the records waiting to enter the log. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
   /** Lines collapsed into gaps so far (for diagnostics and the benchmark). */
   collapsedTotal = 0;
+
+  /** Collapses every record waiting to enter the log into the gap (an interrupt: the rest is not wanted). */
+  collapsePending(): void {
+    this.#collapse(() => true);
+  }
 
   /** Adds what the emulator recorded, in order. */
   add(records: readonly ScrollRecord[]): void {
@@ -129,8 +141,11 @@ export class ScrollBacklog {
         this.#window = Math.max(LOG_WINDOW_MIN, this.#window / 2);
         this.#halved = true;
       }
+      this.#slowStart = false;
     } else if (advanced) {
-      const step = Math.max(LOG_WINDOW_STEP, this.#window / 4);
+      const step = this.#slowStart
+        ? this.#window
+        : Math.max(LOG_WINDOW_STEP, this.#window / 4);
       this.#window = Math.min(LOG_WINDOW_MAX, this.#window + step);
       this.#halved = false;
     }
@@ -150,11 +165,15 @@ export class ScrollBacklog {
       waiting() <= LOG_PENDING_MAX &&
       this.#pendingBytes <= LOG_PENDING_BYTES_MAX
     ) return;
-    while (
-      waiting() > 0 &&
-      (waiting() > LOG_PENDING_MAX * 0.9 ||
-        this.#pendingBytes > LOG_PENDING_BYTES_MAX * 0.9)
-    ) {
+    this.#collapse(() =>
+      waiting() > LOG_PENDING_MAX * 0.9 ||
+      this.#pendingBytes > LOG_PENDING_BYTES_MAX * 0.9
+    );
+  }
+
+  /** Collapses the oldest pending records into the gap count while `more()`. */
+  #collapse(more: () => boolean): void {
+    while (this.#head < this.#pending.length && more()) {
       const r = this.#pending[this.#head++];
       this.#pendingBytes -= recordBytes(r);
       if (r.kind === "clear") {

@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  FRAME_LOG_BYTES_MAX,
   HELD_WRAPPED_ROWS_MAX,
   NativeScreen,
 } from "../../client/native_screen.ts";
@@ -77,3 +78,47 @@ Deno.test("native screen: the last frame and over-long lines are written at once
   assert.ok(prelude(screen, log).out.includes(`r${HELD_WRAPPED_ROWS_MAX}|`));
   assert.equal(screen.written, log.end);
 });
+
+Deno.test("native screen: a flood is written in shares of FRAME_LOG_BYTES_MAX, each frame asking for the next, all once and in order", () => {
+  const screen = new NativeScreen([SCROLLBACK_CAPABILITY]);
+  const n = 100_000;
+  const records: LogRecord[] = [];
+  for (let i = 1; i <= n; i++) records.push(line(`${i}`));
+  const log = ScrollLog.empty().append(records);
+  prelude(screen, ScrollLog.empty()); // the first answer: leaves the alternate screen
+  const seen: string[] = [];
+  let frames = 0;
+  for (;;) {
+    const p = prelude(screen, log);
+    frames++;
+    assert.ok(
+      p.out.length < FRAME_LOG_BYTES_MAX * 3,
+      `frame ${frames}: ${p.out.length} bytes`,
+    );
+    for (const m of p.out.matchAll(/(?:\x1b\[2K|\r\n)(\d+)/g)) {
+      seen.push(m[1]);
+    }
+    if (!p.more) break;
+    assert.ok(frames < 1000);
+  }
+  assert.ok(frames > 2, `${frames} frames`);
+  assert.equal(screen.written, n);
+  const nums = p2nums(seen);
+  assert.deepEqual(nums, Array.from({ length: n }, (_, i) => i + 1));
+  assert.equal(prelude(screen, log).out, "", "nothing twice");
+});
+
+Deno.test("native screen: the last frame writes the whole flood at once", () => {
+  const screen = new NativeScreen([SCROLLBACK_CAPABILITY]);
+  const records: LogRecord[] = [];
+  for (let i = 0; i < 100_000; i++) records.push(line(`${i}`));
+  prelude(screen, ScrollLog.empty());
+  const p = prelude(screen, ScrollLog.empty().append(records), true);
+  assert.equal(p.more, undefined);
+  assert.equal(screen.written, 100_000);
+});
+
+/** The numbers of the rows written, in order. */
+function p2nums(texts: string[]): number[] {
+  return texts.map(Number);
+}

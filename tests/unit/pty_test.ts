@@ -554,3 +554,34 @@ Deno.test("loginShell: the passwd shell as a login shell", async () => {
   assert.equal(shell.path, expected);
   assert.equal(shell.argv0, "-" + expected.split("/").pop());
 });
+
+Deno.test("pty: pause() holds the child's output (the child blocks writing), resume() delivers all of it", async () => {
+  const pty = Pty.spawn(["/bin/sh", "-c", "seq 1 200000; echo DONE"], {
+    cols: 80,
+    rows: 24,
+    env: shellEnv(),
+  });
+  let text = "";
+  const decoder = new TextDecoder();
+  pty.pause();
+  pty.onData((chunk) => {
+    text += decoder.decode(chunk, { stream: true });
+  });
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(text, "", "nothing read while paused");
+    let exited = false;
+    pty.exited.then(() => exited = true);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal(exited, false, "the child waits for room to write");
+    pty.resume();
+    await deadline(pty.exited, 20000, "the child after resume");
+    await deadline(pty.closed, 20000, "reading to the end");
+    assert.ok(text.includes("DONE"));
+    const nums = text.split("\r\n").filter((l) => /^\d+$/.test(l));
+    assert.equal(nums.length, 200000);
+    assert.equal(nums.at(-1), "200000");
+  } finally {
+    pty.close();
+  }
+});

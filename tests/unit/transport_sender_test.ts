@@ -340,3 +340,25 @@ Deno.test("peer's shutdown: ack_num 2^64-1 is sent promptly, then counterpartySh
   assert.notEqual(sent[0].i.newNum, SHUTDOWN_NUM);
   assert.ok(s.counterpartyShutdownAckSent);
 });
+
+Deno.test("retransmits counts timeouts only, not a prospective resend from the acknowledged state", () => {
+  const { s } = setup({ srtt: 100, rto: 200 });
+  s.tick(0);
+  s.processAcknowledgmentThrough(1n);
+  s.remoteHeard(0);
+  type(s, "a");
+  const first = next(s, 1);
+  type(s, "b");
+  const second = next(s, first.t + 1);
+  type(s, "c");
+  const third = next(s, second.t + 1);
+  // Small enough to resend from the acknowledged state: a choice, not a loss.
+  assert.equal(diffKeys(third.i), "abc");
+  assert.ok(third.t - first.t < 200 + 100, "before any timeout");
+  assert.equal(s.retransmits, 0);
+  // No ack: past RTO + ACK_DELAY the newest state is resent as lost.
+  const again = next(s, third.t + 1);
+  assert.ok(again.t - first.t >= 200 + 100, `${again.t - first.t} ms`);
+  assert.equal(diffKeys(again.i), "abc");
+  assert.equal(s.retransmits, 1);
+});
