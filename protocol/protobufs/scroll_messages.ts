@@ -41,25 +41,93 @@ const F_ALTERNATE = 1;
 const MAX_COUNT = Number.MAX_SAFE_INTEGER;
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** Tags of the fields written by hand: (field << 3) | wire type. */
+const TAG_FIRST = F_FIRST << 3, TAG_RECORD = (F_RECORD << 3) | 2;
+const TAG_TEXT = (F_TEXT << 3) | 2, TAG_COLS = F_COLS << 3;
+const TAG_WRAP = F_WRAP << 3, TAG_CLEAR = F_CLEAR << 3, TAG_GAP = F_GAP << 3;
 
 /** Writes a ScrollSlice extension into the instruction `w` is in. */
 export function writeScrollSlice(w: BinaryWriter, slice: LogSlice): void {
-  w.tag(X_SCROLL, WireType.LengthDelimited).fork();
-  w.tag(F_FIRST, WireType.Varint).uint64(slice.first);
-  for (const r of slice.records) {
-    w.tag(F_RECORD, WireType.LengthDelimited).fork();
-    if (r.kind === "line") {
-      w.tag(F_TEXT, WireType.LengthDelimited).string(r.text);
-      w.tag(F_COLS, WireType.Varint).uint32(r.cols);
-      if (r.wrap) w.tag(F_WRAP, WireType.Varint).bool(true);
-    } else if (r.kind === "clear") {
-      w.tag(F_CLEAR, WireType.Varint).bool(true);
-    } else {
-      w.tag(F_GAP, WireType.Varint).uint64(r.lines);
-    }
-    w.join();
+  w.tag(X_SCROLL, WireType.LengthDelimited).bytes(encodeScrollSlice(slice));
+}
+
+/** A growable byte buffer for the hand-written encoder. */
+class Bytes {
+  buf = new Uint8Array(4096);
+  pos = 0;
+  room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
   }
-  w.join();
+  /** A varint of a non-negative integer below 2^53 (room reserved by the caller). */
+  varint(n: number): void {
+    const b = this.buf;
+    while (n >= 0x80) {
+      b[this.pos++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    b[this.pos++] = n;
+  }
+}
+
+/** Bytes of the varint of `n` (a non-negative integer below 2^53). */
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    size++;
+  }
+  return size;
+}
+
+/** The ScrollSlice message's bytes, as protobuf writes them (a flood's hot path: no per-field writer calls). */
+function encodeScrollSlice(slice: LogSlice): Uint8Array {
+  const out = new Bytes();
+  let text = new Uint8Array(1024);
+  out.room(11);
+  out.varint(TAG_FIRST);
+  out.varint(slice.first);
+  for (const r of slice.records) {
+    if (r.kind === "line") {
+      if (text.length < r.text.length * 3) {
+        text = new Uint8Array(r.text.length * 3);
+      }
+      const n = encoder.encodeInto(r.text, text).written;
+      const body = 1 + varintSize(n) + n + 1 + varintSize(r.cols) +
+        (r.wrap ? 2 : 0);
+      out.room(body + 6);
+      out.buf[out.pos++] = TAG_RECORD;
+      out.varint(body);
+      out.buf[out.pos++] = TAG_TEXT;
+      out.varint(n);
+      out.buf.set(text.subarray(0, n), out.pos);
+      out.pos += n;
+      out.buf[out.pos++] = TAG_COLS;
+      out.varint(r.cols);
+      if (r.wrap) {
+        out.buf[out.pos++] = TAG_WRAP;
+        out.buf[out.pos++] = 1;
+      }
+    } else if (r.kind === "clear") {
+      out.room(4);
+      out.buf[out.pos++] = TAG_RECORD;
+      out.buf[out.pos++] = 2;
+      out.buf[out.pos++] = TAG_CLEAR;
+      out.buf[out.pos++] = 1;
+    } else {
+      const body = 1 + varintSize(r.lines);
+      out.room(body + 2);
+      out.buf[out.pos++] = TAG_RECORD;
+      out.varint(body);
+      out.buf[out.pos++] = TAG_GAP;
+      out.varint(r.lines);
+    }
+  }
+  return out.buf.subarray(0, out.pos);
 }
 
 /** Writes a ScreenMode extension into the instruction `w` is in. */
@@ -70,6 +138,79 @@ export function writeScreenMode(w: BinaryWriter, alternate: boolean): void {
 
 /** Reads a ScrollSlice; null if malformed. */
 export function readScrollSlice(bytes: Uint8Array): LogSlice | null {
+  return readSliceQuickly(bytes) ?? readSliceFully(bytes);
+}
+
+/** A varint of at most `max` bytes at `pos`, or -1 if longer, unfinished or past the end. */
+function varintAt(
+  b: Uint8Array,
+  pos: number,
+  max: number,
+): { value: number; next: number } | null {
+  let value = 0, scale = 1;
+  for (let i = 0; i < max && pos + i < b.length; i++) {
+    const byte = b[pos + i];
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return { value, next: pos + i + 1 };
+    scale *= 0x80;
+  }
+  return null;
+}
+
+/**
+ * Reads a slice written the usual way (the fields tmosh writes, canonical
+ * varints of at most 7 bytes); undefined for anything else (unknown fields,
+ * long varints, malformed input), which readSliceFully then judges.
+ * Exported for the test that compares the two.
+ */
+export function readSliceQuickly(b: Uint8Array): LogSlice | undefined {
+  let first = 0, pos = 0;
+  const records: LogRecord[] = [];
+  while (pos < b.length) {
+    const tag = b[pos++];
+    if (tag === TAG_FIRST) {
+      const v = varintAt(b, pos, 7);
+      if (v === null) return undefined;
+      first = v.value;
+      pos = v.next;
+      continue;
+    }
+    if (tag !== TAG_RECORD) return undefined;
+    const len = varintAt(b, pos, 5);
+    if (len === null || len.next + len.value > b.length) return undefined;
+    const end = len.next + len.value;
+    pos = len.next;
+    let text: string | undefined, cols = 0, wrap = false, clear = false;
+    let gap = -1;
+    while (pos < end) {
+      const t = b[pos++];
+      if (t === TAG_TEXT) {
+        const n = varintAt(b, pos, 5);
+        if (n === null || n.next + n.value > end) return undefined;
+        text = decoder.decode(b.subarray(n.next, n.next + n.value));
+        pos = n.next + n.value;
+        continue;
+      }
+      const v = varintAt(b, pos, 5);
+      if (v === null || v.next > end) return undefined;
+      pos = v.next;
+      if (t === TAG_COLS) {
+        if (v.value > 0xffffffff) return undefined;
+        cols = v.value;
+      } else if (t === TAG_WRAP) wrap = v.value !== 0;
+      else if (t === TAG_CLEAR) clear = v.value !== 0;
+      else if (t === TAG_GAP) gap = v.value;
+      else return undefined;
+    }
+    if (gap >= 0) records.push({ kind: "gap", lines: gap });
+    else if (clear) records.push({ kind: "clear" });
+    else records.push({ kind: "line", text: text ?? "", cols, wrap });
+  }
+  return { first, records };
+}
+
+/** Reads any ScrollSlice protobuf accepts; null if malformed (the reference readSliceQuickly is tested against). */
+export function readSliceFully(bytes: Uint8Array): LogSlice | null {
   let first = 0;
   const records: LogRecord[] = [];
   const ok = readFields(bytes, (r, field, type) => {

@@ -4,9 +4,12 @@
  * and identical decodings for random messages, both ways.
  */
 import assert from "node:assert/strict";
-import type {
-  LogRecord,
-  LogSlice,
+import {
+  type LogRecord,
+  type LogSlice,
+  readScrollSlice,
+  readSliceFully,
+  readSliceQuickly,
 } from "../../protocol/protobufs/scroll_messages.ts";
 import {
   create,
@@ -357,4 +360,51 @@ Deno.test("detached notice (4003): same bytes as the generated Detached, a stock
     { type: "echoAck", num: 9n },
     { type: "detached", by: "192.0.2.7:60123" },
   ]);
+});
+
+Deno.test("ScrollSlice: the quick reader agrees with the full one on every input it accepts (random slices, mutated bytes)", () => {
+  const rand = mulberry32(29);
+  let quick = 0, mutants = 0;
+  for (let n = 0; n < 3000; n++) {
+    const slice = randomSlice(rand);
+    const generated = toBinary(
+      ext.ScrollSliceSchema,
+      create(ext.ScrollSliceSchema, {
+        first: BigInt(slice.first),
+        record: slice.records.map((r) =>
+          create(
+            ext.LogLineSchema,
+            r.kind === "line"
+              ? {
+                text: new TextEncoder().encode(r.text),
+                cols: r.cols,
+                ...(r.wrap ? { wrap: true } : {}),
+              }
+              : r.kind === "clear"
+              ? { clear: true }
+              : { gap: BigInt(r.lines) },
+          )
+        ),
+      }),
+    );
+    assert.deepEqual(readSliceQuickly(generated), slice, `case ${n}`);
+    assert.deepEqual(readSliceFully(generated), slice, `case ${n}`);
+    for (let m = 0; m < 8; m++) {
+      const bytes = generated.slice();
+      for (let k = 1 + Math.floor(rand() * 3); k > 0 && bytes.length; k--) {
+        bytes[Math.floor(rand() * bytes.length)] = Math.floor(rand() * 256);
+      }
+      const cut = rand() < 0.3
+        ? bytes.subarray(0, Math.floor(rand() * bytes.length))
+        : bytes;
+      const fast = readSliceQuickly(cut);
+      const full = readSliceFully(cut);
+      mutants++;
+      if (fast === undefined) continue;
+      quick++;
+      assert.deepEqual(fast, full, `case ${n} mutant ${m}`);
+      assert.deepEqual(readScrollSlice(cut), full);
+    }
+  }
+  assert.ok(quick > mutants / 4, `${quick} of ${mutants} mutants read quickly`);
 });
