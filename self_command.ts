@@ -23,8 +23,20 @@ export function selfCommand(options: { v8Flags?: string[] } = {}): string[] {
     "-A",
     "--quiet",
     ...(flags.length > 0 ? [`--v8-flags=${flags.join(",")}`] : []),
-    fileURLToPath(new URL("./main.ts", import.meta.url)),
+    fileURLToPath(entryPoint()),
   ];
+}
+
+/**
+ * main.ts beside this module, or, when this module is part of a bundle (the
+ * self-contained form `tmosh connect` installs, client/bootstrap/install_payload.ts),
+ * the bundle itself.
+ */
+function entryPoint(): URL {
+  const here = new URL(import.meta.url);
+  return here.pathname.endsWith("/self_command.ts")
+    ? new URL("./main.ts", here)
+    : here;
 }
 
 /** V8 flags for the long-running server: a 1 MiB young generation keeps its idle memory low. */

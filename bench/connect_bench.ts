@@ -47,9 +47,18 @@ async function timeConnect(
   dir: string,
 ): Promise<number> {
   const { command, mark } = await connectCommand(connector, { sshd, dir });
+  return await timePrompt(command, { mark, dir });
+}
+
+/** Milliseconds from the start of sh command line `command` (in tmux) to the prompt on screen; then exits it and ends what carries `mark`. */
+export async function timePrompt(
+  command: string,
+  context: { mark: string; dir: string; env?: Record<string, string> },
+): Promise<number> {
+  const { mark, dir } = context;
   const stamp = `${dir}/start-${crypto.randomUUID()}`;
   const tmux = await startTmux(`date +%s%N > ${shq(stamp)}; ${command}`, {
-    env: { TERM: "xterm-256color", LANG: "C.UTF-8" },
+    env: { TERM: "xterm-256color", LANG: "C.UTF-8", ...context.env },
   });
   try {
     const deadline = Date.now() + TIMEOUT_MS;
@@ -75,7 +84,7 @@ async function timeConnect(
 }
 
 /** Median, min and max of the samples, ms. */
-function summary(samples: number[]): string {
+export function summary(samples: number[]): string {
   const sorted = [...samples].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
   return `median ${median.toFixed(0).padStart(5)} ms  min ${

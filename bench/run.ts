@@ -21,9 +21,19 @@ const modules = [
   ],
   ["serve (vs stock mosh-server)", "./serve_bench.ts", "benchServe"],
   [
+    "jump host (namespaces: relay vs direct, stock mosh, ssh -J)",
+    "./jump_bench.ts",
+    "benchJump",
+  ],
+  [
     "attach (loopback sshd, vs a fresh connect)",
     "./attach_bench.ts",
     "benchAttach",
+  ],
+  [
+    "install (loopback sshd, bare account, vs stock mosh)",
+    "./install_bench.ts",
+    "benchInstall",
   ],
   [
     "scrollback (tmux, vs stock mosh and ssh)",

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { ForwardRequest } from "./bootstrap/forward_args.ts";
 import { isIP } from "node:net";
 import { decodeKey } from "../protocol/crypto/key.ts";
 import { TMOSH_VERSION } from "../version.ts";
@@ -49,6 +50,10 @@ export interface ClientOptions {
   scrollback?: ScrollbackMode;
   /** Shown in the notification bar for NOTICE_MS once the server answers (tmosh connect: detached sessions). */
   notice?: string;
+  /** Forwarding asked of `tmosh connect` (-L/-R/-D/-A/-W; docs/wire.md §17); absent: none. */
+  forward?: ForwardRequest;
+  /** Relay keys of a jump chain, the relay at `ip`:`port` first (docs/wire.md §16); absent: straight to the server. Never log them. */
+  relayKeys?: string[];
 }
 
 /** `--scrollback` values. */

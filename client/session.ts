@@ -22,9 +22,13 @@ import {
 } from "../protocol/network/transport.ts";
 import { UserStream } from "../protocol/statesync/user_stream.ts";
 import {
+  AGENT_CAPABILITY,
   CAPABILITIES,
+  negotiatedCapabilities,
   SCROLLBACK_CAPABILITY,
 } from "../protocol/statesync/capabilities.ts";
+import { ClientForwarding } from "./forward.ts";
+import { wantsForwarding } from "./bootstrap/forward_args.ts";
 import { NativeScreen } from "./native_screen.ts";
 import { EscapeKeyFilter, parseEscapeKey } from "./escape_key.ts";
 import { NotificationEngine } from "./notification.ts";
@@ -39,6 +43,7 @@ import { applyTitlePrefix } from "./title.ts";
 import { takenOverBy, takeoverMessage } from "./takeover.ts";
 import { writeAll } from "../stdio.ts";
 import { reportGarbage } from "../protocol/network/garbage_valve.ts";
+import { relayPath } from "../protocol/network/relay_envelope.ts";
 
 /** Window before the "nothing received" notice, ms (mosh: STMClient::main, 250). */
 const NOTHING_RECEIVED_NOTICE = 250;
@@ -79,8 +84,21 @@ export async function runClient(
   options: ClientOptions,
   run: ClientRunOptions = {},
 ): Promise<number> {
+  if (options.forward?.stdio) {
+    // -W: no terminal at all (client/forward_stdio.ts).
+    const { runStdioClient } = await import("./forward_stdio.ts");
+    return await runStdioClient(options);
+  }
   const caps = await readTerminalCaps(Deno.env.get("TERM"));
-  const session = new ClientSession(options, caps, run);
+  let session: ClientSession;
+  try {
+    session = new ClientSession(options, caps, run);
+  } catch (err) {
+    // A -L/-D port that cannot be bound: nothing was sent.
+    if (!(err instanceof Error) || !err.message.startsWith("tmosh: ")) throw err;
+    console.error(err.message);
+    return 1;
+  }
   return await session.run();
 }
 
@@ -123,10 +141,14 @@ class ClientSession {
   #takenOverBy: string | null = null;
   /** `detachedBy` at first contact: a takeover before ours, not news to us. */
   #takeoverSeen: string | null = null;
+  /** -L/-R/-D/-A (client/forward.ts), or null. */
+  #forward: ClientForwarding | null = null;
+  /** Forwarding messages, printed again after the terminal is restored. */
+  readonly #forwardLines: string[] = [];
 
   constructor(opts: ClientOptions, caps: TerminalCaps, run: ClientRunOptions) {
     // The key lives on only inside the connection's cipher.
-    this.#opts = { ...opts, key: "" };
+    this.#opts = { ...opts, key: "", relayKeys: undefined };
     this.#run = run;
     this.#guard = new ErrorGuard(
       opts.verbose
@@ -142,11 +164,22 @@ class ClientSession {
       ip: opts.ip,
       port: opts.port,
       guard: this.#guard,
+      path: relayPath(opts.relayKeys),
     });
     key.fill(0);
     this.#offered = CAPABILITIES.filter((c) =>
-      c !== SCROLLBACK_CAPABILITY || opts.scrollback !== "off"
+      (c !== SCROLLBACK_CAPABILITY || opts.scrollback !== "off") &&
+      (c !== AGENT_CAPABILITY || opts.forward?.agent === true)
     );
+    if (wantsForwarding(opts.forward)) {
+      // -L/-D bind before anything is sent (a port in use ends it here).
+      this.#forward = new ClientForwarding(connection, opts.forward!, {
+        guard: this.#guard,
+        report: (line) => this.#forwardReport(line),
+        env: Deno.env.toObject(),
+      });
+      this.#forward.listen();
+    }
     this.#native = new NativeScreen(this.#offered);
     const native = this.#native;
     const initialRemote = new CompleteTerminal(
@@ -242,6 +275,7 @@ class ClientSession {
     this.#term.write(this.#native.release());
     guard.run("closing the terminal", () => this.#term.close());
     this.#term.dispose();
+    this.#forward?.close();
     await this.#transport.close();
     this.#applier.dispose();
     guard.run(
@@ -251,6 +285,7 @@ class ClientSession {
     if (this.#takenOverBy !== null) {
       console.error(`${NAME}: ${takeoverMessage(this.#takenOverBy)}`);
     }
+    for (const line of this.#forwardLines) console.error(line);
     if (!this.#contact) {
       console.error(
         `${NAME} did not make a successful connection to ${this.#opts.ip}:${this.#opts.port}.\n` +
@@ -351,6 +386,10 @@ class ClientSession {
       // the 250 ms interval it uses before it has one.
       this.#transport.ackNow();
       this.#takeoverSeen = takenOverBy(this.#transport.remoteState);
+      this.#forward?.negotiated(negotiatedCapabilities(
+        this.#transport.remoteState.capabilities,
+        this.#offered,
+      ));
     }
     this.#notify.serverHeard(now);
     // Scrollback records are acked at once, not after the ack delay: the
@@ -372,6 +411,13 @@ class ClientSession {
       this.#finish(0);
       return;
     }
+    this.#requestDraw();
+  }
+
+  /** A forwarding message: in the bar now, on stderr at exit. */
+  #forwardReport(line: string): void {
+    if (this.#forwardLines.length < 20) this.#forwardLines.push(line);
+    this.#notify.setNotification(line, { lifetimeMs: NOTICE_MS }, performance.now());
     this.#requestDraw();
   }
 

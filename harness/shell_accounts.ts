@@ -104,11 +104,17 @@ const USER_EXISTS = 9;
  * refuses `!` accounts, even for keys); returns its name.
  */
 export async function ensureShellAccount(shell: LoginShell): Promise<string> {
-  requirePeers("useradd", "usermod", shell);
+  requirePeers(shell);
+  const name = accountName(shell);
+  await ensureAccount(name, (await findBinary(shell))!);
+  return name;
+}
+
+/** Makes sure account `name` exists with login shell `path`, a home directory and an unlocked password field. */
+export async function ensureAccount(name: string, path: string): Promise<void> {
+  requirePeers("useradd", "usermod");
   const why = accountsUnavailable();
   if (why !== null) throw new Error(why);
-  const name = accountName(shell);
-  const path = (await findBinary(shell))!;
   const settings = ["--shell", path, "--password", "*"];
   let code = await run("useradd", [
     "--create-home",
@@ -123,7 +129,6 @@ export async function ensureShellAccount(shell: LoginShell): Promise<string> {
       `tmosh test: could not set up account ${name} (exit ${code})`,
     );
   }
-  return name;
 }
 
 /** Runs a passwd tool, retrying while a concurrent run holds the lock; returns its exit code. */

@@ -29,8 +29,18 @@ export interface Sshd {
 /** How long sshd may take to accept connections, ms. */
 const START_TIMEOUT_MS = 10_000;
 
-/** Starts a private sshd on 127.0.0.1 at a random free port; resolves once it accepts. */
-export async function startSshd(): Promise<Sshd> {
+/** Where {@linkcode startSshd} listens: default 127.0.0.1 at a free port, in this network namespace. */
+export interface SshdPlace {
+  /** Network namespace to run sshd in (harness/netns.ts); default none. */
+  netns?: string;
+  /** Address to listen on; default 127.0.0.1. */
+  listen?: string;
+  /** TCP port; default a free one. */
+  port?: number;
+}
+
+/** Starts a private sshd on 127.0.0.1 at a random free port (or as `place` says); resolves once it accepts. */
+export async function startSshd(place: SshdPlace = {}): Promise<Sshd> {
   requirePeers("sshd");
   const sshd = (await findBinary("sshd"))!;
   const dir = await Deno.makeTempDir({ prefix: "tmosh_sshd_" });
@@ -45,13 +55,30 @@ export async function startSshd(): Promise<Sshd> {
     // of harness/shell_accounts.ts: let others through to it (the keys stay 0600).
     await Deno.chmod(dir, 0o711);
     await Deno.chmod(`${dir}/authorized_keys`, 0o644);
-    const port = await freeTcpPort();
+    const port = place.port ?? await freeTcpPort();
+    const listen = place.listen ?? "127.0.0.1";
     const serverConfig = `${dir}/sshd_config`;
-    await Deno.writeTextFile(serverConfig, sshdConfig(dir, hostKey, port));
+    await Deno.writeTextFile(
+      serverConfig,
+      sshdConfig(dir, hostKey, port).replace(
+        "ListenAddress 127.0.0.1",
+        `ListenAddress ${listen}`,
+      ),
+    );
     const configPath = `${dir}/ssh_config`;
     await Deno.writeTextFile(configPath, clientConfig(keyPath, port));
-    const child = new Deno.Command(sshd, {
-      args: ["-D", "-e", "-f", serverConfig],
+    const inNs = place.netns === undefined
+      ? []
+      : ["netns", "exec", place.netns];
+    const child = new Deno.Command(inNs.length > 0 ? "ip" : sshd, {
+      args: [
+        ...inNs,
+        ...(inNs.length > 0 ? [sshd] : []),
+        "-D",
+        "-e",
+        "-f",
+        serverConfig,
+      ],
       stdin: "null",
       stdout: "null",
       stderr: "piped",
@@ -68,7 +95,7 @@ export async function startSshd(): Promise<Sshd> {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     };
     try {
-      await waitForBanner(port, child.status);
+      await waitForBanner(port, child.status, { listen, netns: place.netns });
     } catch (error) {
       await stop();
       throw new Error(
@@ -148,12 +175,18 @@ function clientConfig(keyPath: string, port: number): string {
 async function waitForBanner(
   port: number,
   status: Promise<Deno.CommandStatus>,
+  place: { listen: string; netns?: string },
 ): Promise<void> {
   let exited = false;
   status.then(() => exited = true);
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (exited) throw new Error("tmosh: private sshd exited during startup");
+    if (place.netns !== undefined) {
+      if (await bannerInNetns(place.netns, place.listen, port)) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      continue;
+    }
     try {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       try {
@@ -176,4 +209,28 @@ async function waitForBanner(
   throw new Error(
     `tmosh: private sshd did not accept connections within ${START_TIMEOUT_MS} ms`,
   );
+}
+
+/** Whether sshd at `listen`:`port` inside namespace `netns` sends its banner (bash's /dev/tcp, run there). */
+async function bannerInNetns(
+  netns: string,
+  listen: string,
+  port: number,
+): Promise<boolean> {
+  const out = await new Deno.Command("ip", {
+    args: [
+      "netns",
+      "exec",
+      netns,
+      "timeout",
+      "2",
+      "bash",
+      "-c",
+      `exec 3<>/dev/tcp/${listen}/${port} && head -c 4 <&3`,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return new TextDecoder().decode(out.stdout).startsWith("SSH-");
 }

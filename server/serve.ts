@@ -61,6 +61,10 @@ const DEFAULT_SIZE = { cols: 80, rows: 24 };
 /** Runs `tmosh serve` with the words after `serve`; resolves to the exit status. */
 export async function serve(args: string[]): Promise<number> {
   const command = withoutDetachedTimeout(args);
+  if (command[0] === "relay") {
+    const { relayMain } = await import("./relay.ts");
+    return await relayMain(command.slice(1));
+  }
   if (SESSION_COMMANDS.includes(command[0])) {
     const { sessionCommand } = await import("./session_commands.ts");
     return await sessionCommand(command, { env: Deno.env.toObject() });
@@ -79,7 +83,7 @@ export async function serve(args: string[]): Promise<number> {
   if (parsed.kind === "version") {
     writeAll(
       Deno.stdout,
-      `tmosh ${TMOSH_VERSION} (serve: a Mosh 1.4 compatible server)\n`,
+      `tmosh ${TMOSH_VERSION} ${Deno.build.target} (serve: a Mosh 1.4 compatible server)\n`,
     );
     return 0;
   }
@@ -321,12 +325,14 @@ async function detach(
 }
 
 /** What the daemon reported on its pipe. */
-type Report =
+export type Report =
   | { kind: "ok"; port: number; key: string; warnings: string[] }
   | { kind: "error" | "silent"; text: string };
 
 /** Reads `warn`/`ok`/`error` lines from the daemon until ok or error, EOF or the timeout. */
-async function readReport(child: Deno.ChildProcess): Promise<Report> {
+export async function readReport(
+  child: Deno.ChildProcess,
+): Promise<Report> {
   const reader = child.stdout.getReader();
   const decoder = new TextDecoder();
   const warnings: string[] = [];

@@ -54,6 +54,7 @@ import { hasInterrupt, LogFlow } from "./log_flow.ts";
 import { blankFramebuffer } from "../protocol/terminal/framebuffer.ts";
 import { type Farewell, formatAddr, sayFarewell } from "./epoch.ts";
 import { idleLimit, idleMessage } from "./detached_timeout.ts";
+import { ServerForwarding } from "./forward.ts";
 
 /** Options of {@linkcode runSession}. */
 export interface SessionOptions {
@@ -175,6 +176,8 @@ class ServerSession {
   /** When the program's output is held back for the scrollback log (server/log_flow.ts). */
   readonly #flow = new LogFlow();
   #pty: Pty | null = null;
+  /** Channels: -L, -R, -D, -A, -W (server/forward.ts, docs/wire.md §17). */
+  readonly #forward: ServerForwarding;
   #childAlive = false;
   #width: number;
   #height: number;
@@ -194,6 +197,10 @@ class ServerSession {
     this.#emulator = new Emulator(options.width, options.height);
     this.#terminal = new CompleteTerminal(this.#emulator.snapshot());
     this.#connection = connection;
+    this.#forward = new ServerForwarding(connection, {
+      log: this.#log,
+      guard: this.#guard,
+    });
     this.#transport = this.#newTransport(this.#terminal);
     connection.onRekey(
       this.#guard.wrap(
@@ -243,6 +250,7 @@ class ServerSession {
     bye.done.then(() => this.#farewells.delete(bye));
     this.#scrollRecords(this.#emulator.takeScrollRecords());
     this.#backlog = null;
+    this.#forward.newEpoch();
     this.#echo = new EchoAckTracker();
     this.#keys = new CursorKeyTranslator();
     const fb = this.#emulator.snapshot();
@@ -342,8 +350,9 @@ class ServerSession {
   #hello(offered: readonly string[]): void {
     const accepted = acceptCapabilities(
       offered,
-      this.#options.capabilities ?? CAPABILITIES,
+      this.#forward.supported(this.#options.capabilities ?? CAPABILITIES),
     );
+    this.#forward.hello(accepted);
     this.#log(`tmosh: client capabilities: ${accepted.join(" ") || "none"}`);
     if (accepted.includes(SCROLLBACK_CAPABILITY) && this.#backlog === null) {
       // From here on the emulator has a real alternate screen and records
@@ -383,7 +392,7 @@ class ServerSession {
       this.#pty = Pty.spawn(o.command, {
         cols: this.#width,
         rows: this.#height,
-        env: o.env,
+        env: { ...o.env, ...this.#forward.childEnv() },
         cwd: o.cwd,
         argv0: o.argv0,
         onError: (err) => this.#guard.report("the pty reader", err),
@@ -652,6 +661,7 @@ class ServerSession {
       }
       pty.close();
     }
+    this.#forward.close();
     await Promise.all([...this.#farewells].map((f) => f.close()));
     await this.#transport.close();
     this.#emulator.dispose();

@@ -20,6 +20,7 @@ import {
 const HEAVY = [
   "tests/e2e/hostile_server_test.ts",
   "tests/e2e/scrollback_delivery_test.ts",
+  "tests/e2e/forward_relay_test.ts",
 ];
 
 /** How long processes of the run may take to end after the suite, ms (servers finishing a shutdown). */

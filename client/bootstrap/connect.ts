@@ -19,6 +19,8 @@ import {
 } from "../client_args.ts";
 import { type ConnectOptions, parseConnectArgs } from "./connect_args.ts";
 import { detachedBarNotice, detachedNotice } from "./session_list.ts";
+import { checkListenable } from "./forward_args.ts";
+import { FinderWatch, finderWords, installMode } from "./install_script.ts";
 
 /** Where the client finds the server. */
 export interface ServerEndpoint {
@@ -114,13 +116,18 @@ export function serverArgs(
   return args;
 }
 
-/** Returns ssh's argv for a session (ssh words, options, `userhost -- remoteCommand`). */
+/** Returns ssh's argv for a session (ssh words, options, `userhost -- remoteCommand`); `stdin`: pass stdin on, no pty (the install's upload). */
 export function sshArgv(
   options: ConnectOptions,
-  context: { userhost: string; remoteCommand: string; selfCommand: string[] },
+  context: {
+    userhost: string;
+    remoteCommand: string;
+    selfCommand: string[];
+    stdin?: boolean;
+  },
 ): string[] {
-  const opts = ["-n"];
-  if (options.sshPty) opts.push("-tt");
+  const opts = context.stdin ? ["-T"] : ["-n"];
+  if (options.sshPty && !context.stdin) opts.push("-tt");
   let remote = context.remoteCommand;
   if (options.remoteIp === "remote") {
     remote = SSH_CONNECTION_PROBE + remote;
@@ -161,10 +168,14 @@ export async function bootstrap(
       knownIp;
   }
   const local = options.local ? { ...options, userhost: knownIp! } : options;
-  const remoteCommand = `${options.server} ${
-    shellQuote(serverArgs(local, { colors, env }))
-  }`;
+  const args = serverArgs(local, { colors, env });
+  // The default server goes through the finder, which may ask for an install.
+  const install = installMode(options);
+  const remoteCommand = install === null
+    ? `${options.server} ${shellQuote(args)}`
+    : shellQuote(finderWords(install, args));
   let argv: string[];
+  let upload: ((remote: string) => string[]) | null = null;
   let cwd: string | undefined;
   if (options.local) {
     delete env.SSH_CONNECTION;
@@ -180,11 +191,22 @@ export async function bootstrap(
       );
     }
     if (options.remoteIp === "proxy") env.SHELL = "/bin/sh";
+    const self = extra.selfCommand ?? selfCommand();
     const words = sshArgv(options, {
       userhost,
       remoteCommand,
-      selfCommand: extra.selfCommand ?? selfCommand(),
+      selfCommand: self,
     });
+    // The upload needs no ProxyCommand: the address is known by then.
+    upload = (remote) => [
+      ssh,
+      ...sshArgv({ ...options, remoteIp: "local" }, {
+        userhost,
+        remoteCommand: remote,
+        selfCommand: self,
+        stdin: true,
+      }).slice(1),
+    ];
     // ssh's stderr (and the ProxyCommand's MOSH IP) join stdout, as in mosh.
     argv = [
       "/bin/sh",
@@ -195,11 +217,30 @@ export async function bootstrap(
       ...words.slice(1),
     ];
   }
-  const scanner = new BootstrapScanner({
-    ip: knownIp,
-    portRange: options.port?.includes(":") ?? false,
-  });
-  const status = await runAndScan(argv, { env, cwd }, scanner, echo);
+  const scan = async (command: string[]) => {
+    const scanner = new BootstrapScanner({
+      ip: knownIp,
+      portRange: options.port?.includes(":") ?? false,
+    });
+    const finder = new FinderWatch(echo);
+    const status = await runAndScan(
+      command,
+      { env, cwd },
+      scanner,
+      finder.echo,
+    );
+    return { scanner, status, probe: finder.probe };
+  };
+  let { scanner, status, probe } = await scan(argv);
+  if (probe !== null && upload !== null && scanner.port === null) {
+    const { installOnHost } = await import("./install.ts");
+    await installOnHost({ host, probe, env, sshArgv: upload });
+    // Installed: the finder now runs it (never installing again).
+    const again = shellQuote(finderWords("never", args));
+    ({ scanner, status } = await scan(
+      argv.with(-1, argv.at(-1)!.replace(remoteCommand, () => again)),
+    ));
+  }
   return endpointFrom(scanner, status, { options, host, echo });
 }
 
@@ -277,7 +318,12 @@ export async function connectMain(
       return await fakeProxy(parsed.options);
   }
   let options = parsed.options;
-  let endpoint: ServerEndpoint;
+  const unbindable = checkListenable(options.forward);
+  if (unbindable !== null) {
+    writeAll(Deno.stderr, `${unbindable}\n`);
+    return 1;
+  }
+  let endpoint: ServerEndpoint & { relayKeys?: string[] };
   let notice: string | undefined;
   try {
     if (options.attach?.target === null) {
@@ -287,7 +333,9 @@ export async function connectMain(
         attach: { target: await chooseAttachTarget(options) },
       };
     }
-    const { detached, ...found } = await bootstrap(options);
+    // Through jump hosts (-J, ProxyJump) or straight (docs/wire.md §16).
+    const { bootstrapRoute } = await import("./jump.ts");
+    const { detached, ...found } = await bootstrapRoute(options);
     endpoint = found;
     if (!options.attach && detached !== undefined && detached > 0) {
       writeAll(Deno.stderr, `${detachedNotice(detached, options.userhost)}\n`);
@@ -308,6 +356,7 @@ export async function connectMain(
     titleNoPrefix: fromEnv.titleNoPrefix,
     verbose: false,
     notice,
+    forward: options.forward,
   });
 }
 

@@ -14,6 +14,8 @@ import {
   VERSION_TEXT,
 } from "../client_args.ts";
 import { checkSessionTarget } from "./session_list.ts";
+import { type ForwardRequest, parseForwards } from "./forward_args.ts";
+import { parseJumpChain } from "./jump_chain.ts";
 
 /** Address families accepted by `--family`. */
 export type Family =
@@ -73,7 +75,18 @@ export interface ConnectOptions {
   attach?: { target: string | null } | null;
   /** `--name`: the new session's name in the server's registry; null or absent: none. */
   name?: string | null;
+  /** `-L`, `-R`, `-D`, `-A`, `-W` (client/bootstrap/forward_args.ts); absent: none. */
+  forward?: ForwardRequest;
+  /** `-J`/`--jump`: jump hosts `[user@]host[:port][,...]` (checked); null or absent: the ssh config's ProxyJump, if any. */
+  jump?: string | null;
+  /** `--relay`: the relay command on a jump host (default "tmosh serve relay"), inserted unquoted. */
+  relay?: string;
+  /** `--install`: copy tmosh to a host without it (only for the default --server); absent: auto. */
+  install?: InstallMode;
 }
+
+/** `--install` modes: copy tmosh to the host when missing, never, or always. */
+export type InstallMode = "auto" | "never" | "always";
 
 /** Options of the internal `--fake-proxy` mode (ssh's ProxyCommand). */
 export interface FakeProxyOptions {
@@ -99,6 +112,10 @@ export const CONNECT_USAGE =
         --client=PATH        accepted for compatibility (tmosh is its own client)
         --server=COMMAND     tmosh or mosh server on remote machine
                                 (default: "tmosh serve")
+        --install=auto|never|always  copy tmosh to the host when it has
+                                none (auto, default: into
+                                ~/.local/share/tmosh/VERSION), never, or
+                                always (reinstall, upgrade)
 
         --attach[=ID|NAME]   resume a session that outlived its client
                                 (tmosh servers); alone: the only detached
@@ -128,6 +145,22 @@ export const CONNECT_USAGE =
         --bind-server={ssh|any|IP}  ask the server to reply from an IP address
                                        (default: "ssh")
 
+-J HOST[,HOST...]
+        --jump=[user@]host[:port][,...]  reach the server through jump hosts;
+                                the UDP session goes through a relay on the
+                                last one (default: the ssh config's ProxyJump)
+        --relay=COMMAND      relay command on the jump host
+                                (default: "tmosh serve relay")
+
+-L [bind:]port:host:hostport  forward a local port (or -L port:/socket,
+                             -L /socket:host:hostport) over the session
+-R [bind:]port:host:hostport  forward a port on the server to here
+-D [bind:]port       SOCKS4/5 proxy here, connecting from the server
+-A                   forward your ssh agent (SSH_AUTH_SOCK on the server)
+-W host:port         stdin/stdout to host:port from the server, no
+                             terminal (ssh -o ProxyCommand='tmosh connect
+                             -W %h:%p HOST' ...); these need tmosh serve
+
         --ssh=COMMAND        ssh command to run when setting up session
                                 (example: "ssh -p 2222")
                                 (default: "ssh")
@@ -152,6 +185,9 @@ Sessions on a host: tmosh sessions [user@]host
 /** The default server command. */
 export const DEFAULT_SERVER = "tmosh serve";
 
+/** The default relay command on a jump host. */
+export const DEFAULT_RELAY = "tmosh serve relay";
+
 /** Long options and whether they take a value ("value", "optional": only as `=VALUE`) or are flags ("flag", "negatable"). */
 const LONG_OPTIONS: Record<
   string,
@@ -175,6 +211,14 @@ const LONG_OPTIONS: Record<
   "experimental-remote-ip": "value",
   "attach": "optional",
   "name": "value",
+  "forward-local": "value",
+  "forward-remote": "value",
+  "forward-dynamic": "value",
+  "forward-agent": "flag",
+  "forward-stdio": "value",
+  "jump": "value",
+  "relay": "value",
+  "install": "value",
 };
 
 /** Short options and the long option (with a fixed value for flags) each stands for. */
@@ -185,7 +229,20 @@ const SHORT_OPTIONS: Record<string, [string, string | null]> = {
   "4": ["family", "inet"],
   "6": ["family", "inet6"],
   p: ["port", null],
+  L: ["forward-local", null],
+  R: ["forward-remote", null],
+  D: ["forward-dynamic", null],
+  A: ["forward-agent", "true"],
+  W: ["forward-stdio", null],
+  J: ["jump", null],
 };
+
+/** Options that may be given more than once. */
+const REPEATED = new Set([
+  "forward-local",
+  "forward-remote",
+  "forward-dynamic",
+]);
 
 /** Largest TCP/UDP port. */
 const MAX_PORT = 65535;
@@ -268,6 +325,35 @@ export function parseConnectArgs(
   }
   const session = sessionChoice(values, positionals.length > 1);
   if (typeof session === "string") return { kind: "error", message: session };
+  const list = (k: string) => values.get(k)?.split("\0");
+  const forward = parseForwards({
+    L: list("forward-local"),
+    R: list("forward-remote"),
+    D: list("forward-dynamic"),
+    A: values.has("forward-agent"),
+    W: values.get("forward-stdio"),
+  });
+  if (typeof forward === "string") return { kind: "error", message: forward };
+  if (forward.stdio !== null && positionals.length > 1) {
+    return error("-W connects stdin/stdout to a port; it runs no command");
+  }
+  const jump = values.get("jump") ?? null;
+  if (jump !== null && jump !== "none") {
+    const chain = parseJumpChain(jump);
+    if (typeof chain === "string") return { kind: "error", message: chain };
+    if (values.has("local")) return error("--local cannot be used with -J");
+  }
+  const install = values.get("install") ?? "auto";
+  if (install !== "auto" && install !== "never" && install !== "always") {
+    return error(
+      `unknown --install mode "${install}"; use auto, never or always`,
+    );
+  }
+  if (install === "always" && values.has("server")) {
+    return error(
+      "--install=always installs tmosh's own server; drop --server, or drop --install",
+    );
+  }
   return {
     kind: "connect",
     options: {
@@ -288,6 +374,10 @@ export function parseConnectArgs(
       local: values.has("local"),
       remoteIp,
       ...session,
+      forward,
+      jump,
+      relay: values.get("relay") ?? DEFAULT_RELAY,
+      install,
     },
   };
 }
@@ -469,7 +559,9 @@ function scanOptions(args: string[]): Scanned | string {
         if (i + 1 >= args.length) return `option ${arg} needs a value`;
         inline = args[++i];
       }
-      values.set(name, inline);
+      // -L, -R and -D may repeat: their values join with NUL.
+      const before = REPEATED.has(name) ? values.get(name) : undefined;
+      values.set(name, before === undefined ? inline : `${before}\0${inline}`);
     } else {
       if (inline !== undefined) return `option --${name} takes no value`;
       values.set(name, "true");

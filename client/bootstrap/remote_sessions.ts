@@ -9,6 +9,7 @@
 import { writeAll } from "../../stdio.ts";
 import type { ConnectOptions } from "./connect_args.ts";
 import { findExecutable, shellQuote } from "./connect.ts";
+import { finderWords, installMode } from "./install_script.ts";
 import {
   formatChoices,
   listInline,
@@ -50,7 +51,10 @@ export async function runServerCommand(
 ): Promise<RemoteRun> {
   const env = Deno.env.toObject();
   delete env.MOSH_KEY;
-  const remote = `${target.server} ${shellQuote(words)}`;
+  // The default server also runs from where tmosh connect installed it.
+  const remote = installMode({ ...target, install: "never" }) === null
+    ? `${target.server} ${shellQuote(words)}`
+    : shellQuote(finderWords("never", words));
   let argv: string[];
   let cwd: string | undefined;
   if (target.local) {

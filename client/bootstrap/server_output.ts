@@ -85,10 +85,14 @@ export class BootstrapScanner {
   }
 }
 
-/** Runs `argv` with stdout piped, feeds its lines to `scanner`, and returns its exit status. */
+/** Runs `argv` with stdout piped, feeds its lines to `scanner`, and returns its exit status; `input`, once it resolves, is written to its stdin (else stdin is /dev/null). */
 export async function runAndScan(
   argv: string[],
-  spawn: { env: Record<string, string>; cwd?: string },
+  spawn: {
+    env: Record<string, string>;
+    cwd?: string;
+    input?: Promise<string | null>;
+  },
   scanner: BootstrapScanner,
   echo: (line: string) => void,
 ): Promise<Deno.CommandStatus> {
@@ -97,10 +101,16 @@ export async function runAndScan(
     env: spawn.env,
     clearEnv: true,
     cwd: spawn.cwd,
-    stdin: "null",
+    stdin: spawn.input === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
+  if (spawn.input !== undefined) {
+    const writer = child.stdin.getWriter();
+    spawn.input.then(async (text) => {
+      if (text !== null) await writer.write(new TextEncoder().encode(text));
+    }).catch(() => {}).finally(() => writer.close().catch(() => {}));
+  }
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const exitedLongAgo = child.status.then(() =>

@@ -30,10 +30,12 @@ import {
   timestampDiff,
 } from "./datagram.ts";
 import { ErrorGuard } from "./guard.ts";
+import { isChannelPayload } from "./channel_frames.ts";
 import { errorText } from "./os_error.ts";
 import { PendingKey } from "./pending_key.ts";
 import { anyAddressFor, bindServerSocket } from "./port_range.ts";
 import { RttEstimator } from "./rtt.ts";
+import type { DatagramPath } from "./relay_envelope.ts";
 
 /** A peer's UDP address. */
 export interface RemoteAddr {
@@ -51,6 +53,8 @@ export interface ConnectionOptions {
   log?: (line: string) => void;
   /** Catches exceptions of the receive loop and the payload consumer (default: one logging to `log`). */
   guard?: ErrorGuard;
+  /** Wraps every datagram at the socket boundary (a jump-host relay, docs/wire.md §16); default none. */
+  path?: DatagramPath;
 }
 
 /** Options of {@linkcode Connection.listen}. */
@@ -116,6 +120,7 @@ export class Connection {
   readonly #pending = new Set<Promise<void>>();
   #sendTail: Promise<void> = Promise.resolve();
   #handler: ((payload: Uint8Array) => void) | null = null;
+  #channelHandler: ((payload: Uint8Array) => void) | null = null;
   #remote: RemoteAddr | null;
   #hasRemote: boolean;
   #mtu: number;
@@ -129,6 +134,7 @@ export class Connection {
   #lastPortChoice: number;
   #lastRoundtripSuccess = -Infinity;
   #localPort = 0;
+  readonly #path: DatagramPath | null;
 
   private constructor(
     key: Uint8Array | DatagramCodec,
@@ -140,6 +146,7 @@ export class Connection {
       direction: setup.server ? TO_CLIENT : TO_SERVER,
     });
     this.#options = options;
+    this.#path = options.path ?? null;
     this.#borrowed = setup.borrowed !== undefined;
     this.#now = options.now ?? monotonicNow;
     this.#log = options.log ?? (() => {});
@@ -229,7 +236,7 @@ export class Connection {
 
   /** Largest datagram to send, bytes (1252 IPv4, 1216 IPv6, 500 after EMSGSIZE). */
   get mtu(): number {
-    return this.#mtu;
+    return this.#mtu - (this.#path?.overhead ?? 0);
   }
 
   /** Local UDP port of the socket sends go out through (the last one, after close). */
@@ -329,6 +336,15 @@ export class Connection {
     this.#handler = handler;
   }
 
+  /**
+   * Registers the consumer of channel datagrams (docs/wire.md §17.1),
+   * replacing any earlier one: they never reach onPayload's handler, and are
+   * dropped while no consumer is registered.
+   */
+  onChannelPayload(handler: ((payload: Uint8Array) => void) | null): void {
+    this.#channelHandler = handler;
+  }
+
   /** Seals `payload` with fresh timestamps and sends it to the remote; failures go to `sendError`. */
   send(payload: Uint8Array): void {
     if (this.#closed || !this.#hasRemote || this.#remote === null) return;
@@ -341,11 +357,12 @@ export class Connection {
       reply = (this.#savedTimestamp + (now - this.#savedTimestampAt)) & 0xffff;
       this.#savedTimestamp = null;
     }
-    const bytes = this.#codec.seal({
+    const sealed = this.#codec.seal({
       timestamp: timestamp16(now),
       timestampReply: reply,
       payload,
     });
+    const bytes = this.#path?.wrap(sealed) ?? sealed;
     const { hostname, port } = this.#remote;
     const socket = this.#newest();
     // Chained so datagrams leave in sequence order (Deno may reorder
@@ -382,11 +399,29 @@ export class Connection {
       this.#closed = true;
       this.#pendingKey = null;
       const sockets = this.#sockets.splice(0);
-      if (!this.#borrowed) {
-        for (const socket of sockets) this.#closeSocket(socket);
-      }
+      if (!this.#borrowed) this.#closeAfterFarewell(sockets);
     }
     return Promise.allSettled([...this.#pending]).then(() => {});
+  }
+
+  /** Closes `sockets`, after the path's farewell (if any) has gone out of the newest one. */
+  #closeAfterFarewell(sockets: Socket[]): void {
+    const farewell = this.#path?.farewell() ?? [];
+    const last = sockets.at(-1);
+    const to = this.#hasRemote ? this.#remote : null;
+    if (farewell.length === 0 || last === undefined || to === null) {
+      for (const socket of sockets) this.#closeSocket(socket);
+      return;
+    }
+    for (const socket of sockets) socket.closed = true; // read loops stop
+    const addr = { transport: "udp" as const, ...to };
+    this.#track(
+      this.#sendTail.then(async () => {
+        for (const bytes of farewell) await last.conn.send(bytes, addr);
+      }).catch(() => {}).finally(() => {
+        for (const socket of sockets) this.#closeSocket(socket);
+      }),
+    );
   }
 
   #clock(): number {
@@ -459,7 +494,9 @@ export class Connection {
   async #readLoop(socket: Socket): Promise<void> {
     let failures = 0;
     // One buffer per socket: decryption copies out everything that is kept.
-    const buffer = new Uint8Array(RECEIVE_MTU + 1);
+    const buffer = new Uint8Array(
+      RECEIVE_MTU + (this.#path?.overhead ?? 0) + 1,
+    );
     while (!socket.closed) {
       let received: [Uint8Array, Deno.Addr];
       try {
@@ -484,8 +521,11 @@ export class Connection {
     }
   }
 
-  #receive(bytes: Uint8Array, from: Deno.NetAddr): void {
-    const datagram = this.#open(bytes) ?? this.#openPending(bytes, from);
+  #receive(received: Uint8Array, from: Deno.NetAddr): void {
+    const bytes = this.#path === null ? received : this.#path.unwrap(received);
+    const datagram = bytes === null
+      ? null
+      : this.#open(bytes) ?? this.#openPending(bytes, from);
     if (datagram === null) {
       this.#dropped++;
       return;
@@ -507,7 +547,9 @@ export class Connection {
       this.#hasRemote = true;
     }
     if (!this.#server) this.#pruneSockets(now);
-    this.#handler?.(datagram.payload);
+    if (isChannelPayload(datagram.payload)) {
+      this.#channelHandler?.(datagram.payload);
+    } else this.#handler?.(datagram.payload);
   }
 
   #open(bytes: Uint8Array): Datagram | null {

@@ -139,3 +139,69 @@ export const RECEIVER_QUENCH = 15000;
  * (tmosh only).
  */
 export const PENDING_KEY_TIMEOUT = 60_000;
+
+// ---- Channels (tmosh's chan.v1, docs/wire.md §17; no Mosh equivalent) ----
+
+/** Fragment word of a channel datagram: not final, fragment number 32767 (docs/wire.md §17.1). */
+export const CHANNEL_FRAGMENT_WORD = 0x7fff;
+/** Longest target, reason, bind address or message in a frame, bytes. */
+export const CHANNEL_TARGET_MAX = 1024;
+/** Receive window of one channel, bytes (what the peer may send beyond what was consumed). */
+export const CHANNEL_WINDOW = 4 * 1024 * 1024;
+/** Bytes an application may queue on one channel before its reader pauses. */
+export const CHANNEL_SEND_BUFFER = 1024 * 1024;
+/** Most channels open at once on a connection. */
+export const CHANNELS_MAX = 256;
+/** A receiver acknowledges after this many ack-eliciting packets... */
+export const CHANNEL_ACK_EVERY = 2;
+/** ...or this long after the first unacknowledged one, ms. */
+export const CHANNEL_ACK_DELAY = 5;
+/** Packet ranges an ack frame holds at most. */
+export const CHANNEL_ACK_RANGES_MAX = 32;
+/** A packet this many numbers below an acknowledged one is lost (RFC 9002's kPacketThreshold). */
+export const CHANNEL_LOSS_PACKETS = 3;
+/** Smallest probe timeout, ms. */
+export const CHANNEL_PTO_MIN = 25;
+/** Largest probe timeout after back-off, ms (so data resumes soon after an outage). */
+export const CHANNEL_PTO_MAX = 1000;
+/** Congestion window at start and after persistent loss, bytes. */
+export const CWND_INITIAL = 32 * 1024;
+/** Smallest congestion window, bytes. */
+export const CWND_MIN = 8 * 1024;
+/** Connection-wide cap on bytes in flight, bytes. */
+export const CWND_MAX = 16 * 1024 * 1024;
+/** Loss fraction of one round trip above which the window halves. */
+export const LOSS_BACKOFF_RATE = 0.1;
+/** Queueing delay (smoothed RTT above the minimum) that shrinks the window, fraction of the minimum RTT... */
+export const DELAY_BACKOFF_FRACTION = 0.5;
+/** ...plus this many ms. */
+export const DELAY_BACKOFF_MS = 20;
+/** Channel datagrams sent per turn of the event loop before yielding to terminal traffic. */
+export const CHANNEL_BURST = 24;
+
+/** First 4 bytes of a relay envelope's OCB nonce, "tmrl" (tmosh only; Mosh datagrams use 4 zero bytes; docs/wire.md §16.1). */
+export const ENVELOPE_NONCE_PREFIX = 0x746d726c;
+
+/** Envelope direction bit towards the relay, from the client (tmosh only; docs/wire.md §16.1). */
+export const ENVELOPE_TO_RELAY = 0;
+
+/** Envelope direction bit from the relay, to the client (tmosh only; docs/wire.md §16.1). */
+export const ENVELOPE_FROM_RELAY = 1;
+
+/** Envelope kind: the body is one inner datagram, forwarded unchanged (docs/wire.md §16.1). */
+export const ENVELOPE_DATA = 0;
+
+/** Envelope kind: the client is leaving, the relay ends; empty body (docs/wire.md §16.1). */
+export const ENVELOPE_BYE = 1;
+
+/** Bytes an envelope adds to the inner datagram: nonce tail 8 + kind 1 + tag 16. */
+export const ENVELOPE_OVERHEAD = 8 + 1 + 16;
+
+/** Largest envelope or inner datagram a relay reads, bytes (a 2048-byte datagram in a few nested envelopes). */
+export const RELAY_RECEIVE_MAX = 4096;
+
+/** Sequence numbers a relay remembers below its newest, to drop replays yet keep reordered envelopes (docs/wire.md §16.3). */
+export const ENVELOPE_REPLAY_WINDOW = 64;
+
+/** Copies of the bye envelope a client sends when it closes (UDP may lose some). */
+export const ENVELOPE_BYE_COPIES = 3;

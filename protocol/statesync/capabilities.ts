@@ -24,7 +24,15 @@ export const CAPABILITIES: readonly string[] = Object.freeze([
   "ext.v1",
   "scrollback.v1",
   "attach.v1",
+  "chan.v1",
+  "agent.v1",
 ]);
+
+/** Channels beside SSP: port forwarding and stdio (docs/wire.md §17). */
+export const CHANNEL_CAPABILITY = "chan.v1";
+
+/** Agent forwarding on channels (-A): offered only by a client asked for it (docs/wire.md §17.3). */
+export const AGENT_CAPABILITY = "agent.v1";
 
 /** Native scrollback: the scrollback log and the screen mode (docs/wire.md §14). */
 export const SCROLLBACK_CAPABILITY = "scrollback.v1";

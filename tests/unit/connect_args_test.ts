@@ -51,6 +51,9 @@ Deno.test("parseConnectArgs: defaults match the mosh wrapper's", () => {
     remoteIp: "proxy",
     attach: null,
     name: null,
+    install: "auto",
+    jump: null,
+    relay: "tmosh serve relay",
   });
   assert.equal(DEFAULT_SERVER, "tmosh serve");
 });
@@ -76,6 +79,7 @@ Deno.test("parseConnectArgs: every option", () => {
       "--experimental-remote-ip=remote",
       "--name",
       "work-1",
+      "--relay=/opt/tmosh serve relay",
       "user@host",
       "--",
       "ls",
@@ -99,6 +103,9 @@ Deno.test("parseConnectArgs: every option", () => {
       remoteIp: "remote",
       attach: null,
       name: "work-1",
+      install: "auto",
+      jump: null,
+      relay: "/opt/tmosh serve relay",
     },
   );
 });
@@ -412,4 +419,27 @@ Deno.test("shellWords: Text::ParseWords shellwords rules", () => {
   assert.equal(shellWords("ssh 'open"), null);
   assert.equal(shellWords('ssh "open'), null);
   assert.deepEqual(shellWords(""), []);
+});
+
+Deno.test("parseConnectArgs: -J/--jump takes ssh's jump chain; a chain that cannot be parsed is a one-line error", () => {
+  assert.equal(connect(["-J", "bastion", "target"]).jump, "bastion");
+  assert.equal(
+    connect(["--jump=u@b1:2222,[::1]:22,ssh://c", "target"]).jump,
+    "u@b1:2222,[::1]:22,ssh://c",
+  );
+  assert.equal(connect(["-Jnone", "target"]).jump, "none");
+  assert.match(
+    failure(["-J", "a b", "target"]),
+    /^tmosh: cannot parse jump host "a b" in "a b": .*; use -J /,
+  );
+  assert.match(failure(["-J", "b:99999", "t"]), /bad port "99999"/);
+  assert.match(failure(["-J", "a,,b", "t"]), /jump host "" .*no host/);
+  assert.match(failure(["-J", "-oProxyCommand=x", "t"]), /starts with "-"/);
+  assert.match(failure(["-J", "fe80::1", "t"]), /IPv6 address needs brackets/);
+  assert.match(failure(["-J", ""]), /empty jump host list|missing/);
+  assert.match(
+    failure(["-J", "b", "--local", "t"]),
+    /--local cannot be used with -J/,
+  );
+  assert.match(failure(["-J"]), /needs a value/);
 });

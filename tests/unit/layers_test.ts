@@ -28,6 +28,7 @@ export const LAYERS: Record<string, string[]> = {
     "client/client_args.ts",
     "self_command.ts",
     "stdio.ts",
+    "version.ts",
   ],
   "client/": [
     "client/prediction/",
