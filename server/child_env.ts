@@ -42,7 +42,8 @@ export function isUtf8Locale(env: Record<string, string>): boolean {
  * The child's environment, derived from `base` (which is not modified) as mosh-server does:
  * TERM from the colour count, NCURSES_NO_UTF8_ACS=1, STY removed; if `base`'s locale is not
  * UTF-8 (see {@linkcode isUtf8Locale}), LANG, LANGUAGE and every LC_* are removed and the
- * `locale` pairs put in instead. Checking that the result is UTF-8 is the caller's job.
+ * `locale` pairs put in instead; the variables TMOSH_UNSET_ENV names (set by the
+ * installed launcher for the runtime alone) are removed. Checking that the result is UTF-8 is the caller's job.
  */
 export function buildChildEnv(
   base: Record<string, string>,
@@ -60,6 +61,9 @@ export function buildChildEnv(
   env.TERM = options.colors === 256 ? "xterm-256color" : "xterm";
   env.NCURSES_NO_UTF8_ACS = "1";
   delete env.STY;
+  // What the installed launcher set for the runtime alone (install_payload.ts).
+  for (const name of (env.TMOSH_UNSET_ENV ?? "").split(",")) delete env[name];
+  delete env.TMOSH_UNSET_ENV;
   return env;
 }
 

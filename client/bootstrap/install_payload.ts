@@ -186,7 +186,12 @@ const LAUNCHER = `#!/bin/sh
 # tmosh ${TMOSH_VERSION}, installed by tmosh connect: the Deno runtime and tmosh bundled.
 p=$(readlink -f "$0" 2>/dev/null) || p=$0
 d=\${p%/*}
-DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1 exec "$d/deno" run -A --quiet --no-remote --no-npm --v8-flags=${
+# No update check (no network); the session's shell does not inherit the setting.
+if [ -z "\${DENO_NO_UPDATE_CHECK+x}" ]; then
+  DENO_NO_UPDATE_CHECK=1 TMOSH_UNSET_ENV=DENO_NO_UPDATE_CHECK
+  export DENO_NO_UPDATE_CHECK TMOSH_UNSET_ENV
+fi
+exec "$d/deno" run -A --quiet --no-prompt --no-remote --no-npm --v8-flags=${
   SERVER_V8_FLAGS.join(",")
 } "$d/tmosh.js" "$@"
 `;

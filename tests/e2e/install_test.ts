@@ -63,6 +63,12 @@ async function session(
     }, INSTALL_MS);
     const promptMs = Date.now() - start;
     await roundTrip(tmux, "echo fresh-$((6*7))", { expect: "fresh-42" });
+    // The launcher's settings for the runtime stay out of the user's shell.
+    await roundTrip(
+      tmux,
+      'echo "env-${DENO_NO_UPDATE_CHECK:-unset}-${TMOSH_UNSET_ENV:-unset}"',
+      { expect: "env-unset-unset" },
+    );
     const serverExe = await serverExecutable(mark);
     await typeLine(tmux, "exit");
     assert.equal(await tmux.waitForExit(20_000), 0);

@@ -289,7 +289,7 @@ Deno.test("preparePayload from source: runtime, bundle, config and launcher, com
     assert.equal(entries[3][2], 0o755);
     assert.match(
       launcher,
-      /exec "\$d\/deno" run -A --quiet --no-remote --no-npm .* "\$d\/tmosh\.js" "\$@"/,
+      /exec "\$d\/deno" run -A --quiet --no-prompt --no-remote --no-npm .* "\$d\/tmosh\.js" "\$@"/,
     );
 
     // The next host gets the same file, not compressed again.

@@ -538,6 +538,15 @@ Deno.test("buildChildEnv: TERM, NCURSES_NO_UTF8_ACS, STY and the locale fallback
       NCURSES_NO_UTF8_ACS: "1",
     },
   );
+  // The installed launcher's own settings stay out of the session.
+  assert.deepEqual(
+    buildChildEnv({
+      LANG: "C.UTF-8",
+      DENO_NO_UPDATE_CHECK: "1",
+      TMOSH_UNSET_ENV: "DENO_NO_UPDATE_CHECK",
+    }, { colors: 8, locale: {} }),
+    { LANG: "C.UTF-8", TERM: "xterm", NCURSES_NO_UTF8_ACS: "1" },
+  );
   assert.equal(isUtf8Locale({ LC_ALL: "", LANG: "de_DE.utf8" }), true);
   assert.equal(isUtf8Locale({ LC_ALL: "C", LANG: "de_DE.UTF-8" }), false);
   assert.equal(isUtf8Locale({}), false);
