@@ -4,7 +4,10 @@
  * notification bar, title prefix and escape key (mosh: STMClient).
  * @module
  */
-import { CompleteTerminal } from "../protocol/statesync/complete_terminal.ts";
+import {
+  CompleteTerminal,
+  framebufferBytes,
+} from "../protocol/statesync/complete_terminal.ts";
 import { Connection } from "../protocol/network/connection.ts";
 import { ErrorGuard } from "../protocol/network/guard.ts";
 import { SEND_MINDELAY_CLIENT } from "../protocol/network/constants.ts";
@@ -95,7 +98,9 @@ export async function runClient(
     session = new ClientSession(options, caps, run);
   } catch (err) {
     // A -L/-D port that cannot be bound: nothing was sent.
-    if (!(err instanceof Error) || !err.message.startsWith("tmosh: ")) throw err;
+    if (!(err instanceof Error) || !err.message.startsWith("tmosh: ")) {
+      throw err;
+    }
     console.error(err.message);
     return 1;
   }
@@ -417,7 +422,11 @@ class ClientSession {
   /** A forwarding message: in the bar now, on stderr at exit. */
   #forwardReport(line: string): void {
     if (this.#forwardLines.length < 20) this.#forwardLines.push(line);
-    this.#notify.setNotification(line, { lifetimeMs: NOTICE_MS }, performance.now());
+    this.#notify.setNotification(
+      line,
+      { lifetimeMs: NOTICE_MS },
+      performance.now(),
+    );
     this.#requestDraw();
   }
 
@@ -562,8 +571,11 @@ class ClientSession {
     // A frame larger than the window (a resize under way, or a hostile
     // server) is drawn as far as the window shows it.
     let fb = clipFramebuffer(remote.fb, size);
-    // Applying a screen leaves the emulator's previous snapshot behind.
-    if (remote.fb !== this.#lastRemoteFb) reportGarbage(remote.byteSize());
+    // Applying a screen leaves the emulator's previous snapshot behind (the
+    // log is not garbage: it is held until written, then trimmed).
+    if (remote.fb !== this.#lastRemoteFb) {
+      reportGarbage(framebufferBytes(remote.fb));
+    }
     this.#lastRemoteFb = remote.fb;
     if (options.overlays) {
       this.#predict.setSendInterval(this.#transport.sendIntervalMs);

@@ -95,6 +95,7 @@ export class LocalTerminal {
   #alternate: boolean;
   readonly #caps: TerminalCaps;
   readonly #encoder = new TextEncoder();
+  #out = new Uint8Array(64 * 1024);
   #raw = false;
   #open = false;
   #winchHandlers: (() => void)[] = [];
@@ -192,7 +193,15 @@ export class LocalTerminal {
   /** Writes text to the terminal completely (synchronously, so frames never interleave). */
   write(text: string): void {
     if (text.length === 0) return;
-    const bytes = this.#encoder.encode(text);
+    // One reused buffer: a flood's frames would otherwise leave megabytes of
+    // short-lived external memory behind (each a push towards a full GC).
+    if (this.#out.length < text.length * 3) {
+      this.#out = new Uint8Array(text.length * 3);
+    }
+    const bytes = this.#out.subarray(
+      0,
+      this.#encoder.encodeInto(text, this.#out).written,
+    );
     let off = 0;
     while (off < bytes.length) {
       try {

@@ -299,7 +299,7 @@ function eventBytes(events: HostEvent[]): number {
 const ROW_OVERHEAD = 96, FRAMEBUFFER_OVERHEAD = 512;
 
 /** Approximate bytes a framebuffer holds: cell words, cluster texts, titles and clipboard. */
-function framebufferBytes(fb: Framebuffer): number {
+export function framebufferBytes(fb: Framebuffer): number {
   let n = FRAMEBUFFER_OVERHEAD +
     2 * (fb.title.length + fb.iconName.length + fb.clipboard.length);
   for (const row of fb.rows) {
