@@ -21,7 +21,7 @@
  */
 
 import type { XAttr, XHandler, XLine, XParams } from "./xterm_internals.ts";
-import { WRAP_BIT } from "./xterm_internals.ts";
+import { WRAP_BIT, X_BG_HAS_EXTENDED, X_COMBINED } from "./xterm_internals.ts";
 
 /** xterm content word: width bits. */
 const WIDTH_MASK = 0xc00000;
@@ -66,11 +66,6 @@ interface RecyclableLines {
   recycle(): XLine;
 }
 
-/** xterm content word: a combined (multi-code-point) cell. */
-const X_COMBINED = 0x200000;
-/** xterm bg word: the cell has extended attributes. */
-const X_HAS_EXTENDED = 0x10000000;
-
 /**
  * Makes `line` a blank row of `cell` (what xterm's getBlankLine makes, in
  * place): a line that scrolled out is reused for the one scrolling in.
@@ -79,7 +74,7 @@ function blankLine(line: XLine, options: { cell: XCell; cols: number }): void {
   const { cell, cols } = options;
   if (
     line.length !== cols || (cell.content & X_COMBINED) !== 0 ||
-    (cell.bg & X_HAS_EXTENDED) !== 0
+    (cell.bg & X_BG_HAS_EXTENDED) !== 0
   ) {
     if (line.length !== cols) line.resize(cols, cell);
     (line as unknown as { fill(c: XCell): void }).fill(cell);

@@ -16,7 +16,17 @@ import {
   normalizeLine,
   resetCell,
 } from "./emulator_functions.ts";
-import { WRAP_BIT, type XHandler, type XLine } from "./xterm_internals.ts";
+import {
+  WRAP_BIT,
+  X_BG_HAS_EXTENDED,
+  X_COMBINED,
+  X_WIDTH_SHIFT,
+  type XHandler,
+  type XLine,
+} from "./xterm_internals.ts";
+
+/** xterm content word of a narrow cell, code point aside. */
+const NARROW = 1 << X_WIDTH_SHIFT;
 
 /** Most bytes of content mosh keeps in one cell (mosh: Cell::full). */
 const CELL_MAX_BYTES = 32;
@@ -52,6 +62,15 @@ export class MoshPrinter {
     const f = this.#f;
     for (let i = start; i < end; i++) {
       const code = data[i];
+      if (code <= 0xff && buf.x < cols - 1 && !f.wrapHeld) {
+        // The usual case, a run of narrow characters that cannot wrap: each
+        // replaces a narrow cell, so nothing else on the row changes.
+        const j = this.#printNarrowRun(data, i, end);
+        if (j > i) {
+          i = j - 1;
+          continue;
+        }
+      }
       const width = code <= 0xff ? 1 : cpWidth(code);
       if (width === 3) continue; // unprintable: mosh drops it
       if (width === 0) {
@@ -92,6 +111,50 @@ export class MoshPrinter {
       f.wrapHeld = false;
       f.snapRow();
     }
+  }
+
+  /**
+   * Prints the characters of `data[start..end)` up to the first one that is
+   * not Latin-1, would reach the last column, or would replace a wide cell
+   * (what print() does with them, without its per-character checks); returns
+   * the index of the first one not printed.
+   */
+  #printNarrowRun(data: Uint32Array, start: number, end: number): number {
+    const ih = this.#ih, buf = ih._activeBuffer, f = this.#f;
+    const attr = ih._curAttrData, limit = ih._bufferService.cols - 1;
+    if (
+      ih._coreService.modes.insertMode || (attr.bg & X_BG_HAS_EXTENDED) !== 0
+    ) {
+      return start;
+    }
+    const y = buf.y, line = f.line(y), d = line._data;
+    const fg = attr.fg, bg = attr.bg;
+    let x = buf.x, i = start;
+    if (x > 0 && ((d[(x - 1) * 3] >>> X_WIDTH_SHIFT) & 3) === 2) return start;
+    // mosh snaps the row after each character: when that moves the cursor
+    // (outside the region in origin mode), the run ends after one.
+    f.snapRow();
+    const stop = buf.y !== y ? start + 1 : end;
+    buf.y = y;
+    while (i < stop && x < limit) {
+      const code = data[i];
+      const k = x * 3, old = d[k];
+      if (code > 0xff || ((old >>> X_WIDTH_SHIFT) & 3) !== 1) break;
+      if ((old & X_COMBINED) !== 0) delete line._combined[x];
+      d[k] = (code | NARROW) >>> 0;
+      d[k + 1] = fg;
+      d[k + 2] = bg;
+      x++;
+      i++;
+    }
+    if (i > start) {
+      f.targetY = buf.y;
+      f.targetX = x - 1;
+      buf.x = x;
+      f.wrapHeld = false;
+      f.snapRow();
+    }
+    return i;
   }
 
   /** Attach a width-0 character to mosh's combining target cell. */

@@ -29,6 +29,10 @@ export const X_FG_INVERSE = 0x4000000,
   X_FG_INVISIBLE = 0x40000000;
 /** xterm background-word flags. */
 export const X_BG_ITALIC = 0x4000000, X_BG_DIM = 0x8000000;
+/** xterm background word: the cell has extended attributes (underline style or colour). */
+export const X_BG_HAS_EXTENDED = 0x10000000;
+/** xterm content word: the width bits' shift; a narrow cell is `1 << X_WIDTH_SHIFT`. */
+export const X_WIDTH_SHIFT = 22;
 
 /** An xterm cell attribute (fg/bg words with flags). */
 export interface XAttr {
