@@ -40,6 +40,11 @@ const modules = [
     "./scrollback_bench.ts",
     "benchScrollback",
   ],
+  [
+    "port forwarding (-L vs ssh -L, loss, keystrokes during a transfer)",
+    "./forward_bench.ts",
+    "benchForward",
+  ],
 ] as const;
 
 for (const [name, path, fn] of modules) {

@@ -11,7 +11,10 @@
 import type { Connection } from "../protocol/network/connection.ts";
 import type { ErrorGuard } from "../protocol/network/guard.ts";
 import { ChannelLink } from "../protocol/network/channel_link.ts";
-import { type ByteEnd, ChannelPipes } from "../protocol/network/channel_pipe.ts";
+import {
+  type ByteEnd,
+  ChannelPipes,
+} from "../protocol/network/channel_pipe.ts";
 import {
   CHANNEL_KIND,
   RESET_CODE,
@@ -43,20 +46,20 @@ export interface ClientForwardingOptions {
 
 /** Why forwarding cannot run against a server without chan.v1. */
 export function noChannelsMessage(request: ForwardRequest): string {
-  const what = request.stdio !== null
-    ? "-W"
-    : [
-      request.local.some((l) => l.target !== null) ? "-L" : "",
-      request.local.some((l) => l.target === null) ? "-D" : "",
-      request.remote.length > 0 ? "-R" : "",
-      request.agent ? "-A" : "",
-    ].filter((s) => s !== "").join(", ");
+  const what = request.stdio !== null ? "-W" : [
+    request.local.some((l) => l.target !== null) ? "-L" : "",
+    request.local.some((l) => l.target === null) ? "-D" : "",
+    request.remote.length > 0 ? "-R" : "",
+    request.agent ? "-A" : "",
+  ].filter((s) => s !== "").join(", ");
   return `tmosh: ${what} refused: the server does not speak chan.v1 (stock mosh-server or an older tmosh); nothing was forwarded; install tmosh serve on the host`;
 }
 
 /** Connects to a local target: a TCP host and port or a Unix socket. */
 export async function connectTarget(t: TargetSpec): Promise<Deno.Conn> {
-  if ("path" in t) return await Deno.connect({ transport: "unix", path: t.path });
+  if ("path" in t) {
+    return await Deno.connect({ transport: "unix", path: t.path });
+  }
   const conn = await Deno.connect({ hostname: t.host, port: t.port });
   conn.setNoDelay(true);
   return conn;
@@ -293,7 +296,9 @@ export class ClientForwarding {
       conn = await connectTarget(to);
     } catch (err) {
       const why = `connect to ${describeTarget(to)}: ${errorText(err)}`;
-      if (kind !== CHANNEL_KIND.agent) this.#options.report(`tmosh: -R: ${why}`);
+      if (kind !== CHANNEL_KIND.agent) {
+        this.#options.report(`tmosh: -R: ${why}`);
+      }
       mux.reset(ch, RESET_CODE.refused, why);
       return this.#link.kick();
     }
@@ -309,7 +314,9 @@ export class ClientForwarding {
       this.#options.report(`tmosh: -R ${r.spec}: ${message}`);
     } else if (r.port === 0) {
       this.#options.report(
-        `Allocated port ${port} for remote forward to ${describeTarget(r.target)}`,
+        `Allocated port ${port} for remote forward to ${
+          describeTarget(r.target)
+        }`,
       );
     }
   }

@@ -73,7 +73,10 @@ export async function socksHandshake(
   return null;
 }
 
-async function socks5(conn: Deno.Conn, r: Reader): Promise<SocksRequest | null> {
+async function socks5(
+  conn: Deno.Conn,
+  r: Reader,
+): Promise<SocksRequest | null> {
   const count = await r.take(1);
   const methods = count && await r.take(count[0]);
   if (!methods) return null;
@@ -125,7 +128,10 @@ async function socks5(conn: Deno.Conn, r: Reader): Promise<SocksRequest | null> 
   };
 }
 
-async function socks4(conn: Deno.Conn, r: Reader): Promise<SocksRequest | null> {
+async function socks4(
+  conn: Deno.Conn,
+  r: Reader,
+): Promise<SocksRequest | null> {
   const head = await r.take(7);
   if (head === null) return null;
   const user = await r.until0();

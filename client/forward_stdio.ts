@@ -92,7 +92,9 @@ export async function runStdioClient(options: ClientOptions): Promise<number> {
     );
     if (!forward.enabled) return done.resolve(1);
     const ch = forward.openChannel(target, stdioEnd(), (error) => {
-      if (error !== null) complain(`tmosh: -W ${target.host}:${target.port}: ${error}`);
+      if (error !== null) {
+        complain(`tmosh: -W ${target.host}:${target.port}: ${error}`);
+      }
       done.resolve(error === null ? 0 : 1);
     });
     if (ch === null) done.resolve(1);

@@ -53,9 +53,7 @@ Deno.exit(await runClient({
   );
   return `${shq(Deno.execPath())} run -A --quiet --config ${shq(CONFIG)} ${
     shq(entry)
-  } ${
-    [target.ip, String(target.port), ...target.words].map(shq).join(" ")
-  }`;
+  } ${[target.ip, String(target.port), ...target.words].map(shq).join(" ")}`;
 }
 
 /** A local HTTP server on 127.0.0.1 serving `size` seeded bytes at `/blob`. */
@@ -68,7 +66,10 @@ export interface BlobServer {
 }
 
 /** Starts the blob server (the body is generated once, in memory). */
-export async function startBlobServer(size: number, seed = 13): Promise<BlobServer> {
+export async function startBlobServer(
+  size: number,
+  seed = 13,
+): Promise<BlobServer> {
   const body = new Uint8Array(size);
   xorshiftFill(seed)(body);
   const sha256 = await hexDigest(body);
@@ -105,9 +106,9 @@ export async function curlSha256(
   const cmd = new Deno.Command("bash", {
     args: [
       "-c",
-      `set -o pipefail; curl -sS --max-time ${
-        Math.ceil(timeoutMs / 1000)
-      } ${args.map(shq).join(" ")} | sha256sum`,
+      `set -o pipefail; curl -sS --max-time ${Math.ceil(timeoutMs / 1000)} ${
+        args.map(shq).join(" ")
+      } | sha256sum`,
     ],
     stdout: "piped",
     stderr: "piped",
@@ -121,7 +122,10 @@ export async function curlSha256(
 }
 
 /** Waits until a TCP port on 127.0.0.1 accepts connections. */
-export async function waitListening(port: number, timeoutMs = 20_000): Promise<void> {
+export async function waitListening(
+  port: number,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
@@ -131,7 +135,9 @@ export async function waitListening(port: number, timeoutMs = 20_000): Promise<v
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  throw new Error(`tmosh: nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+  throw new Error(
+    `tmosh: nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`,
+  );
 }
 
 /** Options of {@linkcode connectForwardCommand}. */
@@ -169,9 +175,7 @@ export async function connectForwardCommand(
     await Deno.chmod(server, 0o755);
   }
   const command = options.command ?? shellCommand();
-  const tail = command.length > 0
-    ? ` -- ${command.map(shq).join(" ")}`
-    : "";
+  const tail = command.length > 0 ? ` -- ${command.map(shq).join(" ")}` : "";
   return {
     command: `${tmoshCommand("connect")} --server=${shq(server)} --ssh=${
       shq(ssh)

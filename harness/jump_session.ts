@@ -39,6 +39,8 @@ export interface JumpSessionOptions {
   server?: string;
   /** `-J` and the host to connect to; default `-J bastion target` (`-J bastion-edge` with `edge`). */
   route?: { jump: string | null; target: string };
+  /** The relay's UDP port: default {@linkcode RELAY_PORT}; null lets each relay take the first free one. */
+  relayPort?: number | null;
 }
 
 /** A running jump session and everything under it. */
@@ -140,7 +142,7 @@ async function stage(net: JumpNet, dir: string): Promise<Stage> {
 export interface JumpStage {
   /** The namespaces. */
   net: JumpNet;
-  /** Scratch directory: `ssh_config`, the `target` and `bastion` scripts and their registries. */
+  /** Scratch directory: `ssh_config`, the `target` and `bastion` scripts (tmosh serve, tmosh serve relay) and their registries. */
   dir: string;
   /** Value of TMOSH_TEST_MARK that ssh passes to everything it starts. */
   mark: string;
@@ -153,6 +155,8 @@ export interface JumpStage {
       target?: string;
       server?: string;
       relay?: string;
+      /** `--attach` (the only detached session) instead of a new session's command. */
+      attach?: boolean;
     },
   ): string[];
   /** Runs `argv` in namespace `ns` with `env` added; resolves to its status and output. */
@@ -227,9 +231,9 @@ export async function prepareJumpStage(
       `--server=${options.server ?? `${dir}/target`}`,
       `--relay=${options.relay ?? `${dir}/bastion -p ${RELAY_PORT}`}`,
       ...(options.jump === null ? [] : ["-J", options.jump]),
+      ...(options.attach ? ["--attach"] : []),
       options.target ?? "target",
-      "--",
-      ...shellCommand(),
+      ...(options.attach ? [] : ["--", ...shellCommand()]),
     ],
     run,
     async relays() {
@@ -282,6 +286,11 @@ export async function startJumpSession(
       ...(options.route ??
         { jump: options.edge ? "bastion-edge" : "bastion", target: "target" }),
       server: options.server,
+      relay: `${stage.dir}/bastion${
+        options.relayPort === null
+          ? ""
+          : ` -p ${options.relayPort ?? RELAY_PORT}`
+      }`,
     });
     tmux = await startTmux(argv.map(shq).join(" "), {
       env: { TERM: "xterm-256color", LANG: "C.UTF-8" },

@@ -12,6 +12,7 @@ import type { Connection } from "../protocol/network/connection.ts";
 import { encodeKey, generateKey } from "../protocol/crypto/key.ts";
 import { writeAll } from "../stdio.ts";
 import { readRecords, registryDir } from "./registry.ts";
+import { isRelayRecord } from "./relay_args.ts";
 
 /** What an attach hands the new client: the session's UDP port and its fresh key (22 characters). */
 export interface AttachGrant {
@@ -56,7 +57,8 @@ export function printDetachedNotice(
   try {
     // Sessions a client left (not ones still waiting for their first).
     n = readRecords(registryDir(env)).filter((r) =>
-      !r.attached && r.lastHeard !== null && r.pid !== options.exceptPid
+      !r.attached && r.lastHeard !== null && r.pid !== options.exceptPid &&
+      !isRelayRecord(r) // a jump-host relay (docs/wire.md §16)
     ).length;
   } catch {
     return;

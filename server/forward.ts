@@ -13,7 +13,10 @@
 import type { Connection } from "../protocol/network/connection.ts";
 import type { ErrorGuard } from "../protocol/network/guard.ts";
 import { ChannelLink } from "../protocol/network/channel_link.ts";
-import { type ByteEnd, ChannelPipes } from "../protocol/network/channel_pipe.ts";
+import {
+  type ByteEnd,
+  ChannelPipes,
+} from "../protocol/network/channel_pipe.ts";
 import {
   CHANNEL_KIND,
   RESET_CODE,
@@ -93,7 +96,9 @@ export class ServerForwarding {
         });
       } catch (err) {
         this.#options.log(
-          `tmosh: agent forwarding: cannot create the socket: ${errorText(err)}`,
+          `tmosh: agent forwarding: cannot create the socket: ${
+            errorText(err)
+          }`,
         );
       }
     }
@@ -106,27 +111,31 @@ export class ServerForwarding {
     return this.#agent === null ? {} : { SSH_AUTH_SOCK: this.#agent.path };
   }
 
-  /** Another client attached: every channel and listener of the old one ends. */
+  /**
+   * Another client attached: every channel and listener of the old one ends.
+   * Nothing is sent: the connection already talks to the new client, which
+   * may be stock Mosh (the old one is told by its farewell, wire.md §15.3).
+   */
   newEpoch(): void {
-    this.#stopLink("another client attached");
+    this.#stopLink("another client attached", false);
     this.#agentClient = false;
   }
 
   /** Ends everything (the session is over). */
   close(): void {
-    this.#stopLink("the session ended");
+    this.#stopLink("the session ended", true);
     this.#agent?.close();
     this.#agent = null;
   }
 
-  #stopLink(reason: string): void {
+  #stopLink(reason: string, tell: boolean): void {
     const link = this.#link;
-    if (link !== null) {
+    if (link !== null && tell) {
       link.mux.resetAll(reason);
       link.kick();
       // The resets go out with the next flush; then the link stops.
       setTimeout(() => link.close(), 50);
-    }
+    } else link?.close();
     this.#pipes.closeAll(reason);
     for (const l of this.#listeners.values()) l.close();
     this.#listeners.clear();
@@ -178,23 +187,35 @@ export class ServerForwarding {
     let conn: Deno.Conn;
     if (kind === CHANNEL_KIND.unix) {
       const why = refuseOpen(this.#policyNow(), { path: target });
-      if (why !== null) return refuse(RESET_CODE.policy, `refused by policy: ${why}`);
+      if (why !== null) {
+        return refuse(RESET_CODE.policy, `refused by policy: ${why}`);
+      }
       try {
         conn = await Deno.connect({ transport: "unix", path: target });
       } catch (err) {
-        return refuse(RESET_CODE.refused, `connect to ${target}: ${errorText(err)}`);
+        return refuse(
+          RESET_CODE.refused,
+          `connect to ${target}: ${errorText(err)}`,
+        );
       }
     } else {
       const hp = splitHostPort(target);
-      if (hp === null) return refuse(RESET_CODE.rejected, `bad target "${target}"`);
+      if (hp === null) {
+        return refuse(RESET_CODE.rejected, `bad target "${target}"`);
+      }
       const why = refuseOpen(this.#policyNow(), hp);
-      if (why !== null) return refuse(RESET_CODE.policy, `refused by policy: ${why}`);
+      if (why !== null) {
+        return refuse(RESET_CODE.policy, `refused by policy: ${why}`);
+      }
       try {
         const tcp = await Deno.connect({ hostname: hp.host, port: hp.port });
         tcp.setNoDelay(true);
         conn = tcp;
       } catch (err) {
-        return refuse(RESET_CODE.refused, `connect to ${target}: ${errorText(err)}`);
+        return refuse(
+          RESET_CODE.refused,
+          `connect to ${target}: ${errorText(err)}`,
+        );
       }
     }
     if (link !== this.#link) {
@@ -219,18 +240,26 @@ export class ServerForwarding {
       link.kick();
     };
     const why = refuseListen(policy, bind, port);
-    if (why !== null) return answer(RESET_CODE.policy, 0, `refused by policy: ${why}`);
+    if (why !== null) {
+      return answer(RESET_CODE.policy, 0, `refused by policy: ${why}`);
+    }
     const hostname = listenAddress(policy, bind);
     let listener: Deno.Listener;
     try {
       listener = Deno.listen({ hostname, port });
     } catch (err) {
-      return answer(RESET_CODE.refused, 0, `listen on ${hostname}:${port}: ${errorText(err)}`);
+      return answer(
+        RESET_CODE.refused,
+        0,
+        `listen on ${hostname}:${port}: ${errorText(err)}`,
+      );
     }
     if (link !== this.#link) return listener.close();
     this.#listeners.set(id, listener);
     const got = (listener.addr as Deno.NetAddr).port;
-    this.#options.log(`tmosh: listening on ${hostname}:${got} for the client (-R)`);
+    this.#options.log(
+      `tmosh: listening on ${hostname}:${got} for the client (-R)`,
+    );
     answer(0, got, "");
     await this.#acceptLoop(listener, (conn) => {
       if (link !== this.#link) return conn.close();

@@ -31,13 +31,18 @@ export class AgentSocket {
     this.path = `${this.#dir}/agent.${Deno.pid}`;
     this.#listener = Deno.listen({ transport: "unix", path: this.path });
     Deno.chmodSync(this.path, 0o600);
+    // Also on Deno.exit() paths that skip the session's teardown.
+    globalThis.addEventListener("unload", this.#onUnload);
     void this.#accept(options);
   }
+
+  readonly #onUnload = () => this.close();
 
   /** Stops listening and removes the socket and its directory. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    globalThis.removeEventListener("unload", this.#onUnload);
     try {
       this.#listener.close();
     } catch {

@@ -55,7 +55,7 @@ const MAX_SENDS_IN_FLIGHT = 256;
 
 /** Runs `tmosh serve relay ...` (the words after `relay`); resolves to the exit status. */
 export async function relayMain(args: string[]): Promise<number> {
-  const parsed = parseRelayArgs(args);
+  const parsed = parseRelayArgs(args, Deno.env.toObject());
   if (parsed.kind === "help") {
     writeAll(Deno.stdout, `${RELAY_USAGE}\n`);
     return 0;

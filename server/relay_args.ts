@@ -14,7 +14,7 @@ import { parseSeconds } from "./detached_timeout.ts";
 
 /** Usage of `tmosh serve relay`. */
 export const RELAY_USAGE =
-  "Usage: tmosh serve relay [-v] [-i IP] [-p PORT[:PORT2]] [--idle-timeout=SECONDS] TARGET PORT|--target-stdin\n" +
+  "Usage: tmosh serve relay [-v] [-s | -i IP] [-p PORT[:PORT2]] [--idle-timeout=SECONDS] TARGET PORT|--target-stdin\n" +
   "  forwards a tmosh client's UDP through this jump host to the session at TARGET:PORT\n" +
   "  (tmosh connect -J starts it; prints MOSH CONNECT PORT RELAYKEY)";
 
@@ -47,8 +47,11 @@ export type RelayArgs =
   | { kind: "help" }
   | { kind: "error"; message: string };
 
-/** Parses the words after `serve relay` (the daemon's flag first, if any). */
-export function parseRelayArgs(args: string[]): RelayArgs {
+/** Parses the words after `serve relay` (the daemon's flag first, if any); `env` gives SSH_CONNECTION for `-s`. */
+export function parseRelayArgs(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): RelayArgs {
   const words = [...args];
   const daemon = words[0] === RELAY_DAEMON_FLAG;
   if (daemon) words.shift();
@@ -66,6 +69,7 @@ export function parseRelayArgs(args: string[]): RelayArgs {
     };
     if (word === "-h" || word === "--help") return { kind: "help" };
     if (word === "-v") verbose = true;
+    else if (word === "-s") ip = sshLocalAddress(env);
     else if (word === TARGET_STDIN_FLAG && !daemon) targetStdin = true;
     else if (word.startsWith("-i")) {
       const value = valueOf("-i");
@@ -121,6 +125,23 @@ export function parseRelayArgs(args: string[]): RelayArgs {
       targetStdin,
     },
   };
+}
+
+/** Whether a registry record is a relay's (`relay to ADDR:PORT`, no window), not a session one can attach to. */
+export function isRelayRecord(
+  record: { command: string[]; cols: number; rows: number },
+): boolean {
+  return record.command[0] === "relay" && record.command[1] === "to" &&
+    record.cols === 0 && record.rows === 0;
+}
+
+/** `-s`: this host's side of the ssh connection (SSH_CONNECTION's third word, without `::ffff:`), or undefined (any address). */
+export function sshLocalAddress(
+  env: Record<string, string | undefined>,
+): string | undefined {
+  const ip = env.SSH_CONNECTION?.trim().split(/\s+/)[2];
+  if (ip === undefined || ip === "") return undefined;
+  return ip.replace(/^::ffff:(?=.*\.)/i, "");
 }
 
 /** The option that takes TARGET PORT from stdin (tmosh connect starts the relay before it knows them). */

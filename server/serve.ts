@@ -47,6 +47,7 @@ import {
   SESSION_COMMANDS,
 } from "./session_commands.ts";
 import { printConnect, printDetachedNotice } from "./attach.ts";
+import { RELAY_USAGE } from "./relay_args.ts";
 import {
   DETACHED_TIMEOUT_HELP,
   readDetachedTimeout,
@@ -76,7 +77,7 @@ export async function serve(args: string[]): Promise<number> {
   if (parsed.kind === "help") {
     writeAll(
       Deno.stdout,
-      `${SERVE_USAGE}\n${DETACHED_TIMEOUT_HELP}\n${LIST_USAGE}\n${KILL_USAGE}\n${ATTACH_USAGE}\n`,
+      `${SERVE_USAGE}\n${DETACHED_TIMEOUT_HELP}\n${LIST_USAGE}\n${KILL_USAGE}\n${ATTACH_USAGE}\n${RELAY_USAGE}\n`,
     );
     return 0;
   }

@@ -48,7 +48,7 @@ export function readPolicy(
 ): ForwardPolicy {
   const path = env.TMOSH_SSHD_CONFIG || SSHD_CONFIG;
   const values = new Map<string, string[]>();
-  collect(path, { user, values, depth: 0, inMatch: false });
+  collect(path, { user, values, depth: 0 });
   const first = (k: string) => values.get(k);
   const word = (k: string, d: string) => (first(k)?.[0] ?? d).toLowerCase();
   return {
@@ -66,8 +66,6 @@ interface Collecting {
   user: string;
   values: Map<string, string[]>;
   depth: number;
-  /** Inside a Match block: whether it applies to the user. */
-  inMatch: boolean | "skip";
 }
 
 /** Reads `path` (a glob of Include is not expanded beyond `*` in the last part). */
@@ -194,13 +192,14 @@ export function refuseListen(
 
 /** Why agent forwarding is refused, or null. */
 export function refuseAgent(policy: ForwardPolicy): string | null {
-  return policy.agent
-    ? null
-    : `AllowAgentForwarding no in ${policy.source}`;
+  return policy.agent ? null : `AllowAgentForwarding no in ${policy.source}`;
 }
 
 /** The address a -R listener binds, by GatewayPorts (sshd's rules). */
-export function listenAddress(policy: ForwardPolicy, requested: string): string {
+export function listenAddress(
+  policy: ForwardPolicy,
+  requested: string,
+): string {
   if (policy.gatewayPorts === "yes") return "0.0.0.0";
   if (policy.gatewayPorts === "clientspecified" && requested !== "") {
     if (requested === "*") return "0.0.0.0";

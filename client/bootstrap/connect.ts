@@ -328,9 +328,10 @@ export async function connectMain(
   try {
     if (options.attach?.target === null) {
       const { chooseAttachTarget } = await import("./remote_sessions.ts");
+      const { sshThroughJump } = await import("./jump.ts");
       options = {
         ...options,
-        attach: { target: await chooseAttachTarget(options) },
+        attach: { target: await chooseAttachTarget(sshThroughJump(options)) },
       };
     }
     // Through jump hosts (-J, ProxyJump) or straight (docs/wire.md §16).

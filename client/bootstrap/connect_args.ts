@@ -14,7 +14,11 @@ import {
   VERSION_TEXT,
 } from "../client_args.ts";
 import { checkSessionTarget } from "./session_list.ts";
-import { type ForwardRequest, parseForwards } from "./forward_args.ts";
+import {
+  type ForwardRequest,
+  parseForwards,
+  wantsForwarding,
+} from "./forward_args.ts";
 import { parseJumpChain } from "./jump_chain.ts";
 
 /** Address families accepted by `--family`. */
@@ -374,7 +378,7 @@ export function parseConnectArgs(
       local: values.has("local"),
       remoteIp,
       ...session,
-      forward,
+      ...(wantsForwarding(forward) ? { forward } : {}),
       jump,
       relay: values.get("relay") ?? DEFAULT_RELAY,
       install,

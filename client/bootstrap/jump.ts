@@ -67,6 +67,15 @@ export async function jumpHops(
   return hops;
 }
 
+/** The options with `-J CHAIN` added to the ssh words when `-J` was given (for commands run on the target over plain ssh, such as listing its sessions). */
+export function sshThroughJump(options: ConnectOptions): ConnectOptions {
+  const jump = options.jump;
+  if (jump === undefined || jump === null || jump === "none" || options.local) {
+    return options;
+  }
+  return { ...options, ssh: [...options.ssh, "-J", jump] };
+}
+
 /**
  * Starts the server (through the jump hosts, if any) and the relays; returns
  * where the client sends. The relays' ssh sessions start at once, beside the
@@ -89,6 +98,8 @@ export async function bootstrapRoute(
       extra: { ...extra, echo },
     })
   );
+  // Settled below; a relay failing while the server starts is no crash.
+  for (const relay of relays) relay.catch(() => {});
   relays.forEach((relay, k) => {
     if (k > 0) {
       relay.then(
@@ -187,7 +198,13 @@ async function startRelay(
   if (remoteIp === "proxy") env.SHELL = "/bin/sh";
   const argv = sshArgv({ ...options, ssh: words, sshPty: false, remoteIp }, {
     userhost,
-    remoteCommand: `${relayCommand} ${shellQuote([TARGET_STDIN])}`,
+    // -s: the relay listens on the address the client's ssh reached (as --bind-server=ssh).
+    remoteCommand: `${relayCommand} ${
+      shellQuote([
+        ...(/^ssh$/i.test(options.bindServer) ? ["-s"] : []),
+        TARGET_STDIN,
+      ])
+    }`,
     selfCommand: extra.selfCommand ?? selfCommand(),
   });
   // The target goes to the relay on ssh's stdin: no -n.

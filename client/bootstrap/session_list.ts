@@ -76,7 +76,12 @@ export function parseSessionList(text: string): RemoteSession[] {
 }
 
 /** `--attach` alone: the only detached session, none at all, or ask among them all. */
-export function pickSession(sessions: RemoteSession[]): AttachPick {
+export function pickSession(listed: RemoteSession[]): AttachPick {
+  // Jump-host relays are listed too (`relay to ADDR:PORT`, server/relay.ts); they are no sessions.
+  const sessions = listed.filter((s) =>
+    !(s.command.length === 3 && s.command[0] === "relay" &&
+      s.command[1] === "to")
+  );
   if (sessions.length === 0) return { kind: "none" };
   const detached = sessions.filter((s) => !s.attached);
   if (detached.length === 1) return { kind: "attach", id: detached[0].id };

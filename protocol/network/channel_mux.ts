@@ -17,7 +17,10 @@ import {
   CHANNEL_PTO_MAX,
   CHANNEL_PTO_MIN,
   CHANNEL_WINDOW,
+  CHANNEL_WINDOW_MIN,
   CHANNELS_MAX,
+  CHANNELS_RECEIVE_BUDGET,
+  LISTENS_MAX,
 } from "./constants.ts";
 import { CongestionControl } from "./channel_congestion.ts";
 import {
@@ -160,6 +163,13 @@ export class ChannelMux {
     return this.#cc.inFlight;
   }
 
+  /** Bytes held out of order over all channels (for tests: bounded by the windows). */
+  get heldBytes(): number {
+    let n = 0;
+    for (const ch of this.#channels.values()) n += ch.recv.heldBytes;
+    return n;
+  }
+
   /** Number of channels open. */
   get channelCount(): number {
     return this.#channels.size;
@@ -172,11 +182,12 @@ export class ChannelMux {
     this.#nextChannel += 2;
     const ch = this.#newChannel(id, kind, target);
     ch.opening = true;
+    ch.recv.advertised(ch.recv.limit);
     this.#control.push({
       type: FRAME.open,
       channel: id,
       kind,
-      window: this.#window,
+      window: ch.recv.window,
       target,
     });
     return id;
@@ -187,7 +198,10 @@ export class ChannelMux {
     const ch = this.#channels.get(channel);
     if (ch === undefined || !ch.pending) return;
     ch.pending = false;
-    this.#control.push({ type: FRAME.accept, channel, window: this.#window });
+    this.#grant(ch);
+    ch.recv.advertised(ch.recv.limit);
+    ch.advLimit = ch.recv.limit;
+    this.#control.push({ type: FRAME.accept, channel, window: ch.recv.limit });
   }
 
   /** Queues bytes on a channel (the caller keeps `buffered` bounded). */
@@ -311,6 +325,7 @@ export class ChannelMux {
       this.#unackedEliciting = 0;
     }
     for (const ch of this.#dirtyChannels()) {
+      this.#grant(ch);
       const frame: Frame = {
         type: FRAME.chanAck,
         channel: ch.id,
@@ -320,6 +335,7 @@ export class ChannelMux {
       if (!w.add(frame)) break;
       ch.advOffset = ch.recv.next;
       ch.advLimit = ch.recv.limit;
+      ch.recv.advertised(ch.advLimit);
       carried.push({ t: "chanAck", channel: ch.id });
     }
     while (this.#control.length > 0 && w.add(this.#control[0])) {
@@ -508,7 +524,15 @@ export class ChannelMux {
       case FRAME.listen: {
         if (!this.#server) return;
         const answer = this.#listens.get(f.listen);
-        if (answer === undefined) {
+        if (answer === undefined && this.#listens.size >= LISTENS_MAX) {
+          this.#control.push({
+            type: FRAME.listenResult,
+            listen: f.listen,
+            code: RESET_CODE.rejected,
+            port: 0,
+            message: `at most ${LISTENS_MAX} remote forwards`,
+          });
+        } else if (answer === undefined) {
           this.#listens.set(f.listen, null);
           this.#events.listen?.(f.listen, f.bind, f.port);
         } else if (answer !== null) this.#control.push(answer);
@@ -530,7 +554,7 @@ export class ChannelMux {
         this.#control.push({
           type: FRAME.accept,
           channel: id,
-          window: this.#window,
+          window: known.recv.limit,
         });
       }
       return;
@@ -680,6 +704,7 @@ export class ChannelMux {
   }
 
   #newChannel(id: number, kind: number, target: string): Channel {
+    const window = this.#grant(null);
     const ch: Channel = {
       id,
       kind,
@@ -688,14 +713,35 @@ export class ChannelMux {
       pending: false,
       target,
       send: new SendStream(),
-      recv: new ReceiveStream(this.#window),
+      recv: new ReceiveStream(window),
       advOffset: 0,
-      advLimit: this.#window,
+      advLimit: window,
       full: false,
       inflight: 0,
     };
     this.#channels.set(id, ch);
     return ch;
+  }
+
+  /**
+   * The receive window `ch` may advertise now: all channels together promise
+   * at most CHANNELS_RECEIVE_BUDGET beyond what was consumed (plus
+   * CHANNEL_WINDOW_MIN each), so memory stays bounded however many are open.
+   */
+  #grant(ch: Channel | null): number {
+    let others = 0;
+    for (const o of this.#channels.values()) {
+      if (o !== ch) others += Math.max(0, o.advLimit - o.recv.consumed);
+    }
+    const window = Math.min(
+      this.#window,
+      Math.max(
+        Math.min(CHANNEL_WINDOW_MIN, this.#window),
+        CHANNELS_RECEIVE_BUDGET - others,
+      ),
+    );
+    if (ch !== null) ch.recv.window = window;
+    return window;
   }
 
   /** Marks a channel full when its buffer passed `max` (the caller then waits for `writable`). */

@@ -157,12 +157,20 @@ export class ReceiveStream {
   /** Segments beyond `next`, by offset. */
   readonly #held = new Map<number, Uint8Array>();
   #heldBytes = 0;
+  /** The highest limit advertised so far (a window never takes back what it allowed). */
+  #floor = 0;
 
-  constructor(readonly window: number) {}
+  /** A stream whose receive window is `window` bytes (it may shrink later, see `window`). */
+  constructor(public window: number) {}
 
   /** The highest offset the peer may send up to. */
   get limit(): number {
-    return this.consumed + this.window;
+    return Math.max(this.#floor, this.consumed + this.window);
+  }
+
+  /** Records that `limit` was advertised to the peer. */
+  advertised(limit: number): void {
+    if (limit > this.#floor) this.#floor = limit;
   }
 
   /** Bytes held out of order. */
@@ -185,6 +193,8 @@ export class ReceiveStream {
     if (this.finAt !== null && end > this.finAt) return null;
     if (end <= this.next || bytes.length === 0) return [];
     if (offset > this.next) {
+      // Overlapping segments at other offsets must not add up past the window.
+      if (this.#heldBytes + bytes.length > this.window) return [];
       const have = this.#held.get(offset);
       if (have === undefined || have.length < bytes.length) {
         if (have !== undefined) this.#heldBytes -= have.length;

@@ -152,6 +152,12 @@ export const CHANNEL_WINDOW = 4 * 1024 * 1024;
 export const CHANNEL_SEND_BUFFER = 1024 * 1024;
 /** Most channels open at once on a connection. */
 export const CHANNELS_MAX = 256;
+/** Receive windows of all channels of a connection together, bytes (each gets a share, at least CHANNEL_WINDOW_MIN). */
+export const CHANNELS_RECEIVE_BUDGET = 64 * 1024 * 1024;
+/** Smallest receive window of a channel, bytes. */
+export const CHANNEL_WINDOW_MIN = 128 * 1024;
+/** Most -R listeners a client may ask for in one session. */
+export const LISTENS_MAX = 64;
 /** A receiver acknowledges after this many ack-eliciting packets... */
 export const CHANNEL_ACK_EVERY = 2;
 /** ...or this long after the first unacknowledged one, ms. */
@@ -177,7 +183,7 @@ export const DELAY_BACKOFF_FRACTION = 0.5;
 /** ...plus this many ms. */
 export const DELAY_BACKOFF_MS = 20;
 /** Channel datagrams sent per turn of the event loop before yielding to terminal traffic. */
-export const CHANNEL_BURST = 24;
+export const CHANNEL_BURST = 64;
 
 /** First 4 bytes of a relay envelope's OCB nonce, "tmrl" (tmosh only; Mosh datagrams use 4 zero bytes; docs/wire.md §16.1). */
 export const ENVELOPE_NONCE_PREFIX = 0x746d726c;

@@ -146,14 +146,16 @@ needs.test("-L: keystroke-to-screen latency during a bulk transfer stays within 
     const busy = await echoLatency(run.tmux, 7);
     const got = await download;
     console.log(
-      `echo round trip at 50 ms delay: idle ${idle.toFixed(0)} ms, during the -L transfer ${
-        busy.toFixed(0)
-      } ms`,
+      `echo round trip at 50 ms delay: idle ${
+        idle.toFixed(0)
+      } ms, during the -L transfer ${busy.toFixed(0)} ms`,
     );
     assert.equal(got.sha256, run.blob.sha256, "the transfer completed");
     assert.ok(
       busy <= 2 * idle,
-      `latency during the transfer ${busy.toFixed(0)} ms > 2 x idle ${idle.toFixed(0)} ms`,
+      `latency during the transfer ${busy.toFixed(0)} ms > 2 x idle ${
+        idle.toFixed(0)
+      } ms`,
     );
   } finally {
     await run.stop();

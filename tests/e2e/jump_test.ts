@@ -19,6 +19,9 @@ import {
   startJumpSession,
 } from "../../harness/jump_session.ts";
 import { namespaces } from "../../harness/netns.ts";
+import { findPids } from "../../harness/stock_mosh.ts";
+import { startTmux } from "../../harness/tmux.ts";
+import { shq } from "../../harness/client_session.ts";
 import {
   clearScreen,
   delay,
@@ -321,3 +324,89 @@ jump.test("jump: the ProxyJump of the user's ssh config is honoured without -J: 
     },
   );
 });
+
+jump.test("jump: a chain of two jump hosts (-J bastion,bastion) nests one envelope per relay; both relays forward, both end with the session", async () => {
+  await withJump({
+    route: { jump: "bastion,bastion", target: "target" },
+    relayPort: null,
+  }, async (s) => {
+    await stepEcho(s.tmux);
+    const records = await s.relays();
+    assert.equal(records.length, 2, JSON.stringify(records));
+    const commands = records.map((r) => r.command.join(" ")).sort();
+    const outer = records.find((r) =>
+      r.command[2].startsWith(`${s.net.addr.bastionOuter}:`)
+    );
+    assert.ok(outer !== undefined, JSON.stringify(commands));
+    const inner = records.find((r) => r !== outer)!;
+    assert.match(
+      inner.command.join(" "),
+      new RegExp(`^relay to ${s.net.addr.target}:`),
+    );
+    assert.equal(outer.command[2], `${s.net.addr.bastionOuter}:${inner.port}`);
+    assert.match(outer.client ?? "", new RegExp(`^${s.net.addr.client}:`));
+    assert.match(
+      inner.client ?? "",
+      new RegExp(`^${s.net.addr.bastionOuter}:`),
+    );
+    await stepResize(s.tmux);
+    await endWithExit({ tmux: s.tmux, mark: s.mark, stop: s.stop });
+    assert.deepEqual(await s.relays(), []);
+  });
+});
+
+jump.test("jump: a client killed with -9 leaves the session; tmosh connect -J bastion --attach resumes it through a new relay", async () => {
+  const stage = await prepareJumpStage();
+  const tmuxes: { kill(): Promise<void> }[] = [];
+  try {
+    const env = { TERM: "xterm-256color", LANG: "C.UTF-8" };
+    const first = await startTmux(
+      stage.connectArgv({ jump: "bastion", relay: `${stage.dir}/bastion` })
+        .map(shq).join(" "),
+      { env },
+    );
+    tmuxes.push(first);
+    await waitPromptOn(first);
+    await roundTrip(first, "echo before-$((20+1))", { expect: "before-21" });
+    const clients = await findPids(
+      new RegExp(`main\\.ts connect .*${stage.mark}.*-J bastion target`),
+    );
+    assert.equal(clients.length, 1);
+    Deno.kill(clients[0], "SIGKILL");
+    await first.waitForExit(STEP_MS);
+    const second = await startTmux(
+      stage.connectArgv({
+        jump: "bastion",
+        relay: `${stage.dir}/bastion`,
+        attach: true,
+      }).map(shq).join(" "),
+      { env },
+    );
+    tmuxes.push(second);
+    // The list came over ssh -J; the killed client was heard from seconds ago.
+    await second.waitFor(/Attach which one\?/, STEP_MS);
+    await typeLine(second, "1");
+    // The resumed screen is the session's: the earlier output is there.
+    await second.waitFor(/^before-21$/m, STEP_MS);
+    await roundTrip(second, "echo after-$((20+2))", { expect: "after-22" });
+    const relays = await stage.relays();
+    assert.equal(relays.length, 2, "the old relay waits for its idle timeout");
+    assert.match(
+      relays[1].client ?? "",
+      new RegExp(`^${stage.net.addr.client}:`),
+    );
+    await typeLine(second, "exit");
+    assert.equal(await second.waitForExit(STEP_MS), 0);
+  } finally {
+    for (const t of tmuxes) await t.kill();
+    await stage.stop();
+  }
+});
+
+/** Waits for the first prompt on a plain tmux session. */
+async function waitPromptOn(tmux: { waitFor: JumpSession["tmux"]["waitFor"] }) {
+  await tmux.waitFor(
+    (screen) => lines(screen).some((l) => l.startsWith("e2e$")),
+    60_000,
+  );
+}

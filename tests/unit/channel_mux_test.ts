@@ -326,3 +326,60 @@ Deno.test("channel frames: the marker, round trips and garbage", () => {
     decodeChannelPacket(junk);
   }
 });
+
+Deno.test("channel frames: the example datagram of docs/wire.md §17.2", () => {
+  const w = new PacketWriter(5, 1224);
+  w.add({
+    type: FRAME.data,
+    channel: 0,
+    offset: 0,
+    fin: true,
+    bytes: new TextEncoder().encode("abc"),
+  });
+  const hex = [...w.finish()].map((b) => b.toString(16).padStart(2, "0"))
+    .join(" ");
+  assert.equal(hex, "80 00 00 00 00 00 00 05 7f ff 04 00 00 01 03 61 62 63");
+});
+
+Deno.test("channel mux: receive memory stays bounded (windows shared, overlapping segments capped)", () => {
+  const b = new ChannelMux({
+    role: "server",
+    events: { open: (ch) => b.accept(ch) },
+  });
+  const a = new ChannelMux({ role: "client" });
+  // 256 channels share the connection's receive budget.
+  const ids: number[] = [];
+  for (let i = 0; i < 256; i++) ids.push(a.open(CHANNEL_KIND.tcp, "x:1")!);
+  for (let p = a.nextPacket(0, 1252); p !== null; p = a.nextPacket(0, 1252)) {
+    b.receive(p, 0);
+  }
+  let windows = 0;
+  for (let p = b.nextPacket(0, 1252); p !== null; p = b.nextPacket(0, 1252)) {
+    for (const f of decodeChannelPacket(p)!.frames) {
+      if (f.type === FRAME.accept) windows += f.window;
+    }
+  }
+  // Together they promise at most the budget plus the minimum window each.
+  assert.ok(windows <= 64 * 1024 * 1024 + 256 * 128 * 1024, `${windows}`);
+  assert.ok(windows >= 64 * 1024 * 1024, `${windows}`);
+  // A hostile sender's overlapping segments cannot pile up past the window.
+  let held = 0;
+  for (let off = 1; off < 5000; off++) {
+    const pw = new PacketWriter(1000 + off, 1252);
+    pw.add({
+      type: FRAME.data,
+      channel: ids[0],
+      offset: off,
+      fin: false,
+      bytes: new Uint8Array(1000),
+    });
+    b.receive(pw.finish(), 1);
+    held = off;
+  }
+  assert.equal(held, 4999);
+  // 4999 overlapping 1000-byte segments (5 MB) were offered; the first
+  // channel's window (4 MiB) bounds what is kept.
+  assert.ok(b.heldBytes <= 4 * 1024 * 1024, `${b.heldBytes}`);
+  assert.ok(b.heldBytes > 0);
+  assert.equal(b.channelCount, 256);
+});

@@ -12,6 +12,8 @@ import { Connection } from "../../protocol/network/connection.ts";
 import { relayPath } from "../../protocol/network/relay_envelope.ts";
 import { generateKey } from "../../protocol/crypto/key.ts";
 import type { SessionRecord } from "../../server/registry.ts";
+import { isRelayRecord } from "../../server/relay_args.ts";
+import { pickSession } from "../../client/bootstrap/session_list.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -201,4 +203,37 @@ Deno.test("serve relay: bad arguments are one-line errors with exit 1", async ()
   } finally {
     await Deno.remove(state, { recursive: true });
   }
+});
+
+Deno.test("relay records are listed, but --attach never picks one and they count as no detached session", () => {
+  const base = {
+    name: null,
+    created: "2026-01-01T00:00:00.000Z",
+    lastHeard: "2026-01-01T00:00:01.000Z",
+    attached: false,
+    client: "192.0.2.1:5000",
+  };
+  const relay = {
+    ...base,
+    id: "aaaaaaaa",
+    command: ["relay", "to", "192.0.2.9:60001"],
+  };
+  const session = { ...base, id: "bbbbbbbb", command: ["/bin/bash"] };
+  assert.deepEqual(pickSession([relay, session]), {
+    kind: "attach",
+    id: "bbbbbbbb",
+  });
+  assert.deepEqual(pickSession([relay]), { kind: "none" });
+  assert.equal(
+    isRelayRecord({ command: relay.command, cols: 0, rows: 0 }),
+    true,
+  );
+  assert.equal(
+    isRelayRecord({ command: relay.command, cols: 80, rows: 24 }),
+    false,
+  );
+  assert.equal(
+    isRelayRecord({ command: ["/bin/bash"], cols: 0, rows: 0 }),
+    false,
+  );
 });
