@@ -25,6 +25,7 @@ import type { ByteEnd } from "../protocol/network/channel_pipe.ts";
 import type { ClientOptions } from "./client_args.ts";
 import { ClientForwarding } from "./forward.ts";
 import { writeAll } from "../stdio.ts";
+import { relayPath } from "../protocol/network/relay_envelope.ts";
 
 /** The server must answer within this long, ms (mosh-client's 15000). */
 const FIRST_CONTACT_TIMEOUT = 15000;
@@ -59,6 +60,7 @@ export async function runStdioClient(options: ClientOptions): Promise<number> {
     ip: options.ip,
     port: options.port,
     guard,
+    path: relayPath(options.relayKeys), // -J: through the jump host's relay
   });
   key.fill(0);
   const applier = new EmulatorApplier();

@@ -1,8 +1,9 @@
 /**
  * The host's sshd forwarding policy, honoured by `tmosh serve` (docs/wire.md
  * §17.7): AllowTcpForwarding, AllowStreamLocalForwarding,
- * AllowAgentForwarding, GatewayPorts, PermitListen and PermitOpen, read from
- * sshd_config (TMOSH_SSHD_CONFIG, else /etc/ssh/sshd_config) with its
+ * AllowAgentForwarding, GatewayPorts, PermitListen and PermitOpen of
+ * sshd_config (TMOSH_SSHD_CONFIG, else /etc/ssh/sshd_config): as `sshd -T`
+ * evaluates it for the user where it can (root), else read here with its
  * Include files and the Match blocks that name the user (sshd's rule: the
  * first value of a keyword wins). Each check returns why it refuses, or null.
  * @module
@@ -41,14 +42,19 @@ const SSHD_CONFIG = "/etc/ssh/sshd_config";
 /** Include depth limit (sshd's is 16). */
 const MAX_INCLUDE_DEPTH = 16;
 
-/** Reads the policy for `user` (TMOSH_SSHD_CONFIG names another file); a missing file gives sshd's defaults. */
+/**
+ * Reads the policy for `user` (TMOSH_SSHD_CONFIG names another file): what
+ * `sshd -T -C user=USER` prints where sshd can evaluate the file (as root,
+ * with readable host keys), else the file as parsed here; a missing file
+ * gives sshd's defaults.
+ */
 export function readPolicy(
   user: string,
   env: Record<string, string | undefined>,
 ): ForwardPolicy {
   const path = env.TMOSH_SSHD_CONFIG || SSHD_CONFIG;
-  const values = new Map<string, string[]>();
-  collect(path, { user, values, depth: 0 });
+  const values = sshdTest(path, user) ?? new Map<string, string[]>();
+  if (values.size === 0) collect(path, { user, values, depth: 0 });
   const first = (k: string) => values.get(k);
   const word = (k: string, d: string) => (first(k)?.[0] ?? d).toLowerCase();
   return {
@@ -60,6 +66,34 @@ export function readPolicy(
     permitOpen: first("permitopen") ?? DEFAULTS.permitOpen,
     source: path,
   };
+}
+
+/** sshd's own evaluation (`sshd -T`), or null where it cannot run. */
+function sshdTest(path: string, user: string): Map<string, string[]> | null {
+  if (Deno.uid() !== 0 || !/^[A-Za-z0-9._-]+$/.test(user)) return null;
+  try {
+    const out = new Deno.Command("sshd", {
+      args: [
+        "-T",
+        "-f",
+        path,
+        "-C",
+        `user=${user},host=localhost,addr=127.0.0.1`,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    if (!out.success) return null;
+    const values = new Map<string, string[]>();
+    for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+      const [key, ...args] = line.trim().split(/\s+/);
+      if (key && !values.has(key)) values.set(key, args);
+    }
+    return values.has("allowtcpforwarding") ? values : null;
+  } catch {
+    return null; // no sshd here
+  }
 }
 
 interface Collecting {

@@ -151,8 +151,8 @@ export const CONNECT_USAGE =
 
 -J HOST[,HOST...]
         --jump=[user@]host[:port][,...]  reach the server through jump hosts;
-                                the UDP session goes through a relay on the
-                                last one (default: the ssh config's ProxyJump)
+                                the UDP session goes through a relay on
+                                each (default: the ssh config's ProxyJump)
         --relay=COMMAND      relay command on the jump host
                                 (default: "tmosh serve relay")
 

@@ -87,7 +87,11 @@ export class ChannelLink {
     const mux = this.mux;
     if (now >= mux.nextWake()) mux.onTimer(now);
     let sent = 0;
-    while (sent < CHANNEL_BURST) {
+    // Never more than a burst waits in the socket's queue, so a keystroke's
+    // datagram (sent by the transport) waits behind at most CHANNEL_BURST.
+    while (
+      sent < CHANNEL_BURST && this.#connection.sendBacklog < CHANNEL_BURST
+    ) {
       const packet = mux.nextPacket(now, this.#connection.mtu);
       if (packet === null) break;
       this.#connection.send(packet);
@@ -96,6 +100,10 @@ export class ChannelLink {
     if (sent === CHANNEL_BURST) {
       // More is due: yield to the rest of the event loop first.
       this.#arm(0);
+      return;
+    }
+    if (this.#connection.sendBacklog >= CHANNEL_BURST) {
+      this.#arm(1); // the socket catches up first
       return;
     }
     this.#arm(mux.nextWake() - now);

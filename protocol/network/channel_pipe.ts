@@ -28,11 +28,21 @@ const READ_BYTES = 64 * 1024;
 
 interface Pipe {
   end: ByteEnd;
-  writeTail: Promise<void>;
+  /** Delivered bytes not yet written out. */
+  pending: Uint8Array[];
+  /** A write loop runs. */
+  writing: boolean;
+  /** The peer finished: half-close once the pending bytes are written. */
+  finPending: boolean;
+  /** Both streams are done: close once the pending bytes are written. */
+  closeAfter: boolean;
   wake: (() => void) | null;
   closed: boolean;
   onEnd: ((error: string | null) => void) | undefined;
 }
+
+/** Most bytes joined into one write to a socket. */
+const WRITE_BATCH_BYTES = 256 * 1024;
 
 /** The pipes of one link: the events `data`, `fin`, `reset`, `closed` and `writable` of its multiplexer land here. */
 export class ChannelPipes {
@@ -58,7 +68,10 @@ export class ChannelPipes {
   ): void {
     const pipe: Pipe = {
       end,
-      writeTail: Promise.resolve(),
+      pending: [],
+      writing: false,
+      finPending: false,
+      closeAfter: false,
       wake: null,
       closed: false,
       onEnd,
@@ -81,22 +94,16 @@ export class ChannelPipes {
       this.#held.set(channel, held);
       return;
     }
-    const copy = bytes.slice();
-    pipe.writeTail = pipe.writeTail.then(async () => {
-      if (pipe.closed) return;
-      await writeAll(pipe.end, copy);
-      this.#link?.mux.consumed(channel, copy.length);
-      this.#link?.kick();
-    }).catch(() => this.#abort(channel, pipe, "write failed"));
+    pipe.pending.push(bytes.slice());
+    this.#startWriting(channel, pipe);
   }
 
   /** The peer finished: half-close after the pending writes. */
   fin(channel: number): void {
     const pipe = this.#pipes.get(channel);
     if (pipe === undefined) return;
-    pipe.writeTail = pipe.writeTail.then(async () => {
-      if (!pipe.closed) await pipe.end.closeWrite();
-    }).catch(() => {});
+    pipe.finPending = true;
+    this.#startWriting(channel, pipe);
   }
 
   /** The channel was reset: close the socket now. */
@@ -113,7 +120,8 @@ export class ChannelPipes {
     const pipe = this.#pipes.get(channel);
     if (pipe === undefined) return;
     this.#pipes.delete(channel);
-    pipe.writeTail.then(() => this.#close(pipe, null));
+    pipe.closeAfter = true;
+    this.#startWriting(channel, pipe);
   }
 
   /** The channel's send buffer has room again. */
@@ -127,6 +135,53 @@ export class ChannelPipes {
   /** Closes every pipe (the link is going away). */
   closeAll(reason: string): void {
     for (const channel of [...this.#pipes.keys()]) this.reset(channel, reason);
+  }
+
+  #startWriting(channel: number, pipe: Pipe): void {
+    if (pipe.writing || pipe.closed) return;
+    pipe.writing = true;
+    this.#writeLoop(channel, pipe).catch(() =>
+      this.#abort(channel, pipe, "write failed")
+    ).finally(() => {
+      pipe.writing = false;
+      // Bytes (or a fin) that came while the loop was finishing.
+      const more = pipe.pending.length > 0 || pipe.finPending ||
+        pipe.closeAfter;
+      if (more && !pipe.closed) this.#startWriting(channel, pipe);
+    });
+  }
+
+  /** Writes what was delivered in batches (one write for many datagrams), then the half-close or close. */
+  async #writeLoop(channel: number, pipe: Pipe): Promise<void> {
+    while (pipe.pending.length > 0 && !pipe.closed) {
+      let n = 0, count = 0;
+      while (count < pipe.pending.length && n < WRITE_BATCH_BYTES) {
+        n += pipe.pending[count++].length;
+      }
+      const parts = pipe.pending.splice(0, count);
+      let batch = parts[0];
+      if (parts.length > 1) {
+        batch = new Uint8Array(n);
+        let at = 0;
+        for (const p of parts) {
+          batch.set(p, at);
+          at += p.length;
+        }
+      }
+      await writeAll(pipe.end, batch);
+      this.#link?.mux.consumed(channel, n);
+      this.#link?.kick();
+    }
+    if (pipe.closed) return;
+    if (pipe.finPending) {
+      pipe.finPending = false;
+      try {
+        await pipe.end.closeWrite();
+      } catch {
+        // the socket is gone already
+      }
+    }
+    if (pipe.closeAfter) this.#close(pipe, null);
   }
 
   async #readLoop(channel: number, pipe: Pipe): Promise<void> {

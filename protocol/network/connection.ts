@@ -121,6 +121,8 @@ export class Connection {
   #sendTail: Promise<void> = Promise.resolve();
   #handler: ((payload: Uint8Array) => void) | null = null;
   #channelHandler: ((payload: Uint8Array) => void) | null = null;
+  /** Sends handed to the socket chain and not yet completed. */
+  #backlog = 0;
   #remote: RemoteAddr | null;
   #hasRemote: boolean;
   #mtu: number;
@@ -269,6 +271,11 @@ export class Connection {
     return this.#dropped;
   }
 
+  /** Datagrams handed to send() whose send has not completed (the channel layer keeps it short, docs/wire.md §17.6). */
+  get sendBacklog(): number {
+    return this.#backlog;
+  }
+
   /** Number of sockets open (more than one on a client after port hops). */
   get socketCount(): number {
     return this.#sockets.length;
@@ -368,15 +375,20 @@ export class Connection {
     // Chained so datagrams leave in sequence order (Deno may reorder
     // concurrent sends on a fresh socket); a socket pruned meanwhile is
     // replaced by the newest one.
+    this.#backlog++;
     const sent = this.#sendTail.then(() => {
       const via = socket.closed ? this.#newest() : socket;
       if (via === undefined || via.closed) return bytes.length;
       return via.conn.send(bytes, { transport: "udp", hostname, port });
     }).then(
       (n) => {
+        this.#backlog--;
         if (n !== bytes.length) this.#sendError = "sendto: short send";
       },
-      (err) => this.#sendFailed(err),
+      (err) => {
+        this.#backlog--;
+        this.#sendFailed(err);
+      },
     );
     this.#sendTail = sent;
     this.#track(sent);

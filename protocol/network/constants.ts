@@ -159,7 +159,7 @@ export const CHANNEL_WINDOW_MIN = 128 * 1024;
 /** Most -R listeners a client may ask for in one session. */
 export const LISTENS_MAX = 64;
 /** A receiver acknowledges after this many ack-eliciting packets... */
-export const CHANNEL_ACK_EVERY = 2;
+export const CHANNEL_ACK_EVERY = 4;
 /** ...or this long after the first unacknowledged one, ms. */
 export const CHANNEL_ACK_DELAY = 5;
 /** Packet ranges an ack frame holds at most. */
