@@ -97,6 +97,11 @@ export class NativeScreen {
     return this.#on;
   }
 
+  /** Whether the terminal shows its alternate screen (mirroring the server's). */
+  get alternate(): boolean {
+    return this.#alternate;
+  }
+
   /** Records below this number are written (the client states' log floor). */
   get written(): number {
     return this.#written;

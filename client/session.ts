@@ -31,6 +31,7 @@ import {
   SCROLLBACK_CAPABILITY,
 } from "../protocol/statesync/capabilities.ts";
 import { ClientForwarding } from "./forward.ts";
+import { PullWatch, pushRowsBack } from "./pulled_rows.ts";
 import { wantsForwarding } from "./bootstrap/forward_args.ts";
 import { NativeScreen } from "./native_screen.ts";
 import { EscapeKeyFilter, parseEscapeKey } from "./escape_key.ts";
@@ -134,6 +135,9 @@ class ClientSession {
   #drawTimer: ReturnType<typeof setTimeout> | null = null;
   #drawQueued = false;
   #moreLogTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Rows a taller window pulled back from the scrollback (client/pulled_rows.ts). */
+  readonly #pull = new PullWatch();
+  #pullTimer: ReturnType<typeof setTimeout> | null = null;
   /** Earliest time of the next frame not drawn for a keystroke, ms (see DRAW_SHARE). */
   #nextDraw = 0;
   #throttleTimer: ReturnType<typeof setTimeout> | null = null;
@@ -272,6 +276,7 @@ class ClientSession {
     if (this.#drawTimer !== null) clearTimeout(this.#drawTimer);
     if (this.#throttleTimer !== null) clearTimeout(this.#throttleTimer);
     if (this.#moreLogTimer !== null) clearTimeout(this.#moreLogTimer);
+    if (this.#pullTimer !== null) clearTimeout(this.#pullTimer);
     // Last frame without the bar and the title prefix, then restore the terminal.
     guard.run(
       "drawing",
@@ -334,8 +339,18 @@ class ClientSession {
     }
   }
 
-  #userInput(bytes: Uint8Array): void {
+  #userInput(input: Uint8Array): void {
     const now = performance.now();
+    let bytes = input;
+    const answer = this.#pull.take(bytes, this.#term.size());
+    if (answer !== null) {
+      // The rows a taller window pulled back go back to the scrollback.
+      this.#term.write(pushRowsBack(answer.pulled, this.#term.size().rows));
+      this.#repaint = true;
+      this.#requestDraw();
+      bytes = answer.rest;
+      if (bytes.length === 0) return;
+    }
     const r = this.#escape.feed(bytes);
     if (r.helpShown) {
       this.#notify.setNotification(this.#escape.helpText, {
@@ -373,6 +388,16 @@ class ClientSession {
 
   #resized(): void {
     const { cols, rows } = this.#term.size();
+    if (this.#native.on && !this.#native.alternate) {
+      // A taller window may show rows pulled back from the scrollback: ask
+      // where the cursor went before the next frame repaints them away.
+      const local = this.#local;
+      this.#term.write(this.#pull.resized(
+        { rows: local.height, cols: local.width, cursorRow: local.cursorRow },
+        { rows, cols },
+        performance.now(),
+      ));
+    }
     this.#predict.reset();
     this.#pushState(this.#transport.currentState.pushResize(cols, rows));
   }
@@ -534,6 +559,16 @@ class ClientSession {
 
   #draw(): void {
     if (this.#suspended) return;
+    if (this.#pull.waiting(performance.now())) {
+      this.#pullTimer ??= setTimeout(
+        this.#guard.wrap("drawing", () => {
+          this.#pullTimer = null;
+          this.#draw();
+        }),
+        Math.ceil(this.#pull.waitTime(performance.now())),
+      );
+      return;
+    }
     const start = performance.now();
     // Its own boundary: a failed frame must not cost the keystroke being
     // echoed or the timer of the next frame.

@@ -16,8 +16,8 @@
  * 3. `clear` and `CSI 3 J` in the middle of output; ED 2 alone; resizes
  *    (narrower and shorter, then wider) while a script prints; a scroll
  *    region with a status line below it (top row 1: LF, IND, NEL, SU) and one
- *    whose top is below row 1. A taller window loses rows (a known bug: that
- *    test runs only with TMOSH_TEST_KNOWN_BUGS=1).
+ *    whose top is below row 1; a taller window (the rows tmux pulls back
+ *    from its history stay there).
  *
  * Faint (SGR 2) is left out: the server's emulator ignores it as Mosh 1.4
  * does (docs/emulation.md §7).
@@ -572,27 +572,15 @@ tmux.test("scrollback fidelity: resizes while a script prints (narrower and shor
 });
 
 /**
- * KNOWN BUG, so only run with TMOSH_TEST_KNOWN_BUGS=1: when the window grows
- * taller, tmux (like VTE, kitty, xterm.js) pulls rows back from its history
- * onto the screen; the client's full repaint at the new size
- * (protocol/terminal/display.ts newFrame, nativeScrollback: eraseRows over
- * every row) erases them, so they are lost from the user's scrollback. The
- * server's emulator adds blank rows at the bottom instead (scrollback 0), and
- * the client cannot tell what the terminal did.
+ * When the window grows taller, tmux (like VTE, kitty, xterm.js) pulls rows
+ * back from its history onto the screen; the client asks where the cursor
+ * went and scrolls them back before its full repaint at the new size
+ * (client/pulled_rows.ts), so the history is the plain terminal's.
  */
-const tallerWindow = peerTestDefinition(
-  "scrollback fidelity: a taller window while a script prints keeps the rows the terminal pulled back",
-  ["tmux"],
-  async () => {
-    await withTwin(async (twin) => {
-      await resizeCase(twin, [[WIDTH, HEIGHT + 4]]);
-    });
-  },
-);
-Deno.test({
-  ...tallerWindow,
-  ignore: tallerWindow.ignore ||
-    Deno.env.get("TMOSH_TEST_KNOWN_BUGS") !== "1",
+tmux.test("scrollback fidelity: a taller window while a script prints keeps the rows the terminal pulled back", async () => {
+  await withTwin(async (twin) => {
+    await resizeCase(twin, [[WIDTH, HEIGHT + 4]]);
+  });
 });
 
 /** A status line on the last row below a scroll region from row `top` (1-based) to HEIGHT - 1. */
