@@ -1,12 +1,15 @@
 /**
- * Flow control of the scrollback log (docs/wire.md §14.6): while a client
- * that keeps acknowledging has many log records waiting, the session stops
- * reading the program's output, so a flood reaches the user's scrollback
- * whole (the program waits, as over ssh) instead of collapsing into gaps.
- * Reading resumes when the backlog drains, when acknowledgements stall (a
- * dead link or a detached session never blocks the program), and at once on
- * an interrupt key, which also collapses what waits: Ctrl-C brings the prompt
- * back as fast as in Mosh.
+ * Flow control of the scrollback log (docs/wire.md §14.2): while a client
+ * that keeps up has many log records waiting, the session stops reading the
+ * program's output, so a flood reaches the user's scrollback whole (the
+ * program waits a moment, as over ssh) instead of collapsing into gaps.
+ * "Keeps up" means its acknowledgements would drain what waits within
+ * LOG_DRAIN_MAX_MS at their recent rate: on a slow link the program never
+ * waits for the network (Mosh's promise) and the oldest lines collapse as
+ * before. Reading resumes when the backlog drains, when acknowledgements
+ * stall (a dead link or a detached session never blocks the program), and at
+ * once on an interrupt key, which also collapses what waits: Ctrl-C brings
+ * the prompt back as fast as in Mosh.
  * @module
  */
 
@@ -16,9 +19,15 @@ export const LOG_PAUSE_RECORDS = 40_000;
 export const LOG_PAUSE_BYTES = 2 * 1024 * 1024;
 /** Without an advance of the acknowledged log end for this long, reading resumes, ms (tmosh). */
 export const LOG_ACK_STALL_MS = 3000;
+/** Longest the acknowledgements may take to drain what waits for reading to pause, ms (tmosh); past twice this, a pause ends. */
+export const LOG_DRAIN_MAX_MS = 1000;
+/** The acknowledgement rate is measured over this much recent time, ms (tmosh). */
+export const LOG_RATE_WINDOW_MS = 1000;
 
 /** The keys that interrupt a program (default VINTR, VQUIT, VSUSP: Ctrl-C, Ctrl-\, Ctrl-Z). */
 const INTERRUPT_KEYS = [0x03, 0x1c, 0x1a];
+/** Shortest span of acknowledgements a rate is taken from, ms. */
+const RATE_SPAN_MIN_MS = 50;
 
 /** What waits for the log, as the flow sees it. */
 export interface LogBacklogSize {
@@ -30,8 +39,8 @@ export interface LogBacklogSize {
 
 /** Decides when the program's output is held back for the scrollback log. */
 export class LogFlow {
-  #ackedEnd = 0;
-  #ackAt = -Infinity;
+  /** Recent advances of the acknowledged log end: time (ms) and end. */
+  #acks: { at: number; end: number }[] = [];
   #paused = false;
 
   /** Whether reading is held now. */
@@ -41,20 +50,23 @@ export class LogFlow {
 
   /** Notes the log end the client acknowledged at `now` (ms). */
   acked(end: number, now: number): void {
-    if (end > this.#ackedEnd) {
-      this.#ackedEnd = end;
-      this.#ackAt = now;
-    }
+    const last = this.#acks.at(-1);
+    if (last !== undefined && end <= last.end) return;
+    this.#acks.push({ at: now, end });
+    while (
+      this.#acks.length > 2 && now - this.#acks[1].at > LOG_RATE_WINDOW_MS
+    ) this.#acks.shift();
   }
 
   /**
    * Whether reading should be held at `now` (ms): pauses at the thresholds
-   * while acknowledgements advance, resumes below half of them or when they
-   * stall.
+   * while the acknowledgements would drain what waits within
+   * LOG_DRAIN_MAX_MS, resumes below half of them, when they stall, or when
+   * draining would take twice that.
    */
   update(waiting: LogBacklogSize, now: number): boolean {
-    const live = now - this.#ackAt < LOG_ACK_STALL_MS;
-    if (!live) {
+    const drain = this.#drainMs(waiting.records, now);
+    if (drain > LOG_DRAIN_MAX_MS * (this.#paused ? 2 : 1)) {
       this.#paused = false;
     } else if (this.#paused) {
       this.#paused = waiting.records > LOG_PAUSE_RECORDS / 2 ||
@@ -68,14 +80,29 @@ export class LogFlow {
 
   /** Milliseconds until the stall rule may resume reading (Infinity when not paused). */
   waitTime(now: number): number {
-    return this.#paused
-      ? Math.max(0, this.#ackAt + LOG_ACK_STALL_MS - now)
+    const last = this.#acks.at(-1);
+    return this.#paused && last !== undefined
+      ? Math.max(0, last.at + LOG_ACK_STALL_MS - now)
       : Infinity;
   }
 
   /** Stops holding (an interrupt, the program's end, a new client). */
   release(): void {
     this.#paused = false;
+  }
+
+  /** How long the acknowledgements would take to drain `records` at their recent rate, ms (Infinity when stalled or unknown). */
+  #drainMs(records: number, now: number): number {
+    const acks = this.#acks;
+    const last = acks.at(-1);
+    if (last === undefined || now - last.at >= LOG_ACK_STALL_MS) {
+      return Infinity;
+    }
+    const first = acks[0];
+    const span = last.at - first.at;
+    if (span < RATE_SPAN_MIN_MS) return Infinity;
+    const perMs = (last.end - first.end) / span;
+    return records / perMs;
   }
 }
 

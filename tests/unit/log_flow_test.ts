@@ -1,11 +1,13 @@
 /**
  * The scrollback log's flow control (server/log_flow.ts): when the session
- * holds the program's output back so a flood is not collapsed into gaps.
+ * holds the program's output back so a flood is not collapsed into gaps, and
+ * when it never does (a slow link, a silent client).
  */
 import assert from "node:assert/strict";
 import {
   hasInterrupt,
   LOG_ACK_STALL_MS,
+  LOG_DRAIN_MAX_MS,
   LOG_PAUSE_BYTES,
   LOG_PAUSE_RECORDS,
   LogFlow,
@@ -14,6 +16,13 @@ import {
 const small = { records: 10, bytes: 600 };
 const many = { records: LOG_PAUSE_RECORDS, bytes: 1000 };
 
+/** A flow whose client acknowledged `perMs` records per ms from 0 to `at`. */
+function fed(perMs: number, at = 200): LogFlow {
+  const flow = new LogFlow();
+  for (let t = 0; t <= at; t += 20) flow.acked(1 + t * perMs, t);
+  return flow;
+}
+
 Deno.test("log flow: no pause before the client acknowledged anything (a detached session never blocks)", () => {
   const flow = new LogFlow();
   assert.equal(flow.update(many, 0), false);
@@ -21,42 +30,57 @@ Deno.test("log flow: no pause before the client acknowledged anything (a detache
   assert.equal(flow.waitTime(5), Infinity);
 });
 
-Deno.test("log flow: pauses at the thresholds while acks advance, resumes below half of them", () => {
-  const flow = new LogFlow();
-  flow.acked(100, 0);
-  assert.equal(flow.update(small, 10), false);
-  assert.equal(flow.update(many, 20), true);
+Deno.test("log flow: a fast client: pauses at the thresholds, resumes below half of them", () => {
+  const flow = fed(500); // 40,000 records drain in 80 ms
+  assert.equal(flow.update(small, 200), false);
+  assert.equal(flow.update(many, 200), true);
   assert.equal(flow.paused, true);
-  flow.acked(200, 30);
   assert.equal(
-    flow.update({ records: LOG_PAUSE_RECORDS / 2 + 1, bytes: 0 }, 40),
+    flow.update({ records: LOG_PAUSE_RECORDS / 2 + 1, bytes: 0 }, 210),
     true,
     "hysteresis: still above half",
   );
   assert.equal(
-    flow.update({ records: LOG_PAUSE_RECORDS / 2, bytes: 0 }, 50),
+    flow.update({ records: LOG_PAUSE_RECORDS / 2, bytes: 0 }, 220),
     false,
   );
   assert.equal(
-    flow.update({ records: 0, bytes: LOG_PAUSE_BYTES }, 60),
+    flow.update({ records: 1000, bytes: LOG_PAUSE_BYTES }, 230),
     true,
     "bytes count too",
   );
 });
 
-Deno.test("log flow: acks stalled for LOG_ACK_STALL_MS resume reading; waitTime says when", () => {
-  const flow = new LogFlow();
-  flow.acked(5, 1000);
-  assert.equal(flow.update(many, 1100), true);
-  assert.equal(flow.waitTime(1100), LOG_ACK_STALL_MS - 100);
-  flow.acked(5, 1500); // no advance: the stall clock keeps running
-  assert.equal(flow.update(many, 1000 + LOG_ACK_STALL_MS - 1), true);
-  assert.equal(flow.update(many, 1000 + LOG_ACK_STALL_MS), false);
-  assert.equal(flow.waitTime(1000 + LOG_ACK_STALL_MS), Infinity);
-  flow.acked(6, 5000);
-  assert.equal(flow.update(many, 5001), true, "a live client again");
-  flow.release();
-  assert.equal(flow.paused, false);
+Deno.test("log flow: a slow link never holds the program (what waits collapses, as in Mosh)", () => {
+  // 10 records per ms: 40,000 would take 4 s to drain.
+  const flow = fed(10);
+  assert.ok(LOG_PAUSE_RECORDS / 10 > LOG_DRAIN_MAX_MS);
+  assert.equal(flow.update(many, 200), false);
+  assert.equal(
+    flow.update({ records: 20_000, bytes: LOG_PAUSE_BYTES }, 200),
+    false,
+  );
+});
+
+Deno.test("log flow: acks stalled for LOG_ACK_STALL_MS, or slowed to twice the drain limit, resume reading", () => {
+  const flow = fed(500);
+  assert.equal(flow.update(many, 200), true);
+  assert.equal(flow.waitTime(200), LOG_ACK_STALL_MS - 0);
+  flow.acked(100, 300); // no advance: ignored
+  assert.equal(flow.update(many, 200 + LOG_ACK_STALL_MS - 1), true);
+  assert.equal(flow.update(many, 200 + LOG_ACK_STALL_MS), false);
+  assert.equal(flow.waitTime(200 + LOG_ACK_STALL_MS), Infinity);
+
+  const slowing = fed(500);
+  assert.equal(slowing.update(many, 200), true);
+  // A second later the acks crawl: the last second drained 15 records per ms
+  // (40,000 would take 2.7 s, past twice LOG_DRAIN_MAX_MS).
+  for (let t = 220; t <= 1400; t += 20) {
+    slowing.acked(100_001 + (t - 200) * 15, t);
+  }
+  assert.equal(slowing.update(many, 1400), false);
+  slowing.release();
+  assert.equal(slowing.paused, false);
 });
 
 Deno.test("log flow: Ctrl-C, Ctrl-\\ and Ctrl-Z are interrupts; other keys are not", () => {
