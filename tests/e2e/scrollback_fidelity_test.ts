@@ -25,7 +25,7 @@
  */
 
 import assert from "node:assert/strict";
-import { peers, peerTestDefinition } from "../../harness/require_peer.ts";
+import { peers } from "../../harness/require_peer.ts";
 import { type PreparedTmux, prepareTmux, runTmux } from "../../harness/tmux.ts";
 import { canonicalLines } from "../../harness/sgr_canonical.ts";
 import { startTmoshServer } from "../../harness/tmosh_server.ts";
