@@ -198,9 +198,7 @@ export function toLogRecords(records: readonly ScrollRecord[]): LogRecord[] {
       const { text, cols } = rowText(r.row);
       return { kind: "line", text, cols, wrap: r.row.wrap };
     }
-    if (r.kind === "text") {
-      return { kind: "line", text: r.text, cols: r.cols, wrap: r.wrap };
-    }
+    if (r.kind === "line") return r; // already the log's shape
     return r.kind === "gap" ? { kind: "gap", lines: r.lines } : r;
   });
 }

@@ -79,7 +79,7 @@ export class ScrollRecorder {
       const line = buf.lines.get(buf.ybase + y);
       const plain = this.#plain ? plainLineText(line, options.cols) : undefined;
       if (plain !== undefined) {
-        this.#push({ kind: "text", ...plain });
+        this.#push(plain);
         continue;
       }
       this.#push({ kind: "row", row: this.#rows.row(line, options) });

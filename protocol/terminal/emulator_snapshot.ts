@@ -183,7 +183,7 @@ export function loadRow(
 export function plainLineText(
   line: XLine | undefined,
   cols: number,
-): { text: string; cols: number; wrap: boolean } | undefined {
+): { kind: "line"; text: string; cols: number; wrap: boolean } | undefined {
   if (line === undefined || line.length < cols) return undefined;
   const d = line._data;
   let end = 0;
@@ -203,7 +203,7 @@ export function plainLineText(
     const cp = d[x * 3] & X_CONTENT_CODE;
     text += cp === 0 ? " " : String.fromCodePoint(cp);
   }
-  return { text, cols: n, wrap };
+  return { kind: "line", text, cols: n, wrap };
 }
 
 /** xterm content word: the code point bits. */

@@ -15,13 +15,14 @@ export const SCROLL_RECORDS_MAX = 10_000;
  * and combining characters, `wrap` = soft-wrapped into the next row), or
  * such a row already as text when it held only narrow characters of the
  * default rendition (`text` as row_text.ts renders it, `cols` covered; most
- * rows of a flood); an explicit scrollback clear (E3, `CSI 3 J`), or `lines`
+ * rows of a flood: the shape of the scrollback log's line record, so it
+ * enters the log as it is); an explicit scrollback clear (E3, `CSI 3 J`), or `lines`
  * rows dropped by the cap.
  */
 export type ScrollRecord =
   | { readonly kind: "row"; readonly row: Row }
   | {
-    readonly kind: "text";
+    readonly kind: "line";
     readonly text: string;
     readonly cols: number;
     readonly wrap: boolean;

@@ -58,7 +58,7 @@ function show(records: ScrollRecord[], width: number): string[] {
   return records.map((r) =>
     r.kind === "row"
       ? text(r.row)
-      : r.kind === "text"
+      : r.kind === "line"
       ? r.text.replaceAll(" ", ".").padEnd(width, ".") + (r.wrap ? "/" : "")
       : r.kind === "gap"
       ? `gap ${r.lines}`
@@ -305,7 +305,7 @@ function logOf(
     }
     return {
       log: toLogRecords(records),
-      texts: records.filter((r) => r.kind === "text").length,
+      texts: records.filter((r) => r.kind === "line").length,
     };
   } finally {
     e.dispose();
