@@ -8,6 +8,7 @@
 import { writeAll } from "../../stdio.ts";
 import { checkHost, DEFAULT_SERVER, shellWords } from "./connect_args.ts";
 import { checkSessionTarget } from "./session_list.ts";
+import { parseJumpChain } from "./jump_chain.ts";
 import {
   failureText,
   type RemoteTarget,
@@ -16,19 +17,21 @@ import {
 
 /** Usage of `tmosh sessions`. */
 export const SESSIONS_USAGE =
-  `Usage: tmosh sessions [--json] [--ssh=COMMAND] [--server=COMMAND] [user@]host
+  `Usage: tmosh sessions [--json] [-J HOST[,HOST...]] [--ssh=COMMAND] [--server=COMMAND] [user@]host
 Lists your tmosh sessions on host (tmosh serve list, run over ssh): id, name,
 age, attached or detached, last contact, client, command, window size.
         --json               the sessions as a JSON array
+-J, --jump=[user@]host[:port][,...]  reach host through jump hosts (ssh -J)
         --ssh=COMMAND        ssh command (default: "ssh")
         --server=COMMAND     tmosh server on remote machine (default: "tmosh serve")
 `;
 
 /** Usage of `tmosh kill`. */
 export const KILL_USAGE =
-  `Usage: tmosh kill [--ssh=COMMAND] [--server=COMMAND] [user@]host ID|NAME|--detached
+  `Usage: tmosh kill [-J HOST[,HOST...]] [--ssh=COMMAND] [--server=COMMAND] [user@]host ID|NAME|--detached
 Ends one of your tmosh sessions on host by id or name, or every detached one
 (tmosh serve kill, run over ssh).
+-J, --jump=[user@]host[:port][,...]  reach host through jump hosts (ssh -J)
         --ssh=COMMAND        ssh command (default: "ssh")
         --server=COMMAND     tmosh server on remote machine (default: "tmosh serve")
 `;
@@ -52,13 +55,14 @@ export function parseSessionsArgs(
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "-h" || arg === "--help") return { kind: "help", text: usage };
-    const match = /^--(ssh|server)(?:=(.*))?$/s.exec(arg);
+    const match = /^(?:--(ssh|server|jump)(?:=(.*))?|-(J)(.*))$/s.exec(arg);
     if (match !== null) {
-      const value = match[2] ?? args[++i];
+      const name = match[1] ?? "jump";
+      const value = match[2] ?? (match[4] || undefined) ?? args[++i];
       if (value === undefined) {
-        return error(`option --${match[1]} needs a value`, options);
+        return error(`option ${arg} needs a value`, options);
       }
-      values.set(match[1], value);
+      values.set(name, value);
     } else if (flags.includes(arg.slice(2)) && arg.startsWith("--")) {
       values.set(arg.slice(2), "true");
     } else if (arg.startsWith("-")) {
@@ -77,6 +81,13 @@ export function parseSessionsArgs(
       }" into words (empty or unbalanced quotes)`,
       options,
     );
+  }
+  const jump = values.get("jump");
+  if (jump !== undefined && jump !== "none") {
+    // The server command runs over ssh alone: ssh's own -J reaches the host.
+    const hops = parseJumpChain(jump);
+    if (typeof hops === "string") return { kind: "error", message: hops };
+    ssh.push("-J", jump);
   }
   const target: RemoteTarget = {
     userhost,

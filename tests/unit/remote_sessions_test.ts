@@ -315,6 +315,24 @@ Deno.test("parseSessionsArgs: tmosh sessions and tmosh kill command lines", () =
   assert.deepEqual(json.target.ssh, ["ssh", "-p", "2222"]);
   assert.equal(json.target.server, "/opt/tmosh serve");
   assert.deepEqual(run(["h", "work"], "kill").words, ["kill", "work"]);
+  // -J reaches the host through jump hosts with ssh's own -J.
+  assert.deepEqual(run(["-J", "b1,u@b2:22", "h"], "sessions").target.ssh, [
+    "ssh",
+    "-J",
+    "b1,u@b2:22",
+  ]);
+  assert.deepEqual(run(["--jump=b", "h", "x"], "kill").target.ssh, [
+    "ssh",
+    "-J",
+    "b",
+  ]);
+  assert.deepEqual(run(["-Jb", "h"], "sessions").target.ssh, [
+    "ssh",
+    "-J",
+    "b",
+  ]);
+  assert.match(fail(["-J", "a b", "h"], "sessions"), /cannot parse jump host/);
+  assert.match(fail(["h", "-J"], "kill"), /option -J needs a value/);
   assert.deepEqual(run(["--detached", "h"], "kill").words, [
     "kill",
     "--detached",
