@@ -84,6 +84,47 @@ function varintSize(n: number): number {
   return size;
 }
 
+/** Longest text the ASCII path copies by hand (longer ones go through encodeInto at once). */
+const ASCII_PATH_MAX = 256;
+
+/**
+ * Writes a line record whose text is ASCII by hand (no encoder call: most
+ * rows of a flood); false, with nothing written, for any other text.
+ */
+function writeAsciiLine(
+  out: Bytes,
+  r: { text: string; cols: number; wrap: boolean },
+): boolean {
+  const t = r.text, n = t.length;
+  if (n > ASCII_PATH_MAX) return false;
+  const body = 1 + varintSize(n) + n + 1 + varintSize(r.cols) +
+    (r.wrap ? 2 : 0);
+  out.room(body + 6);
+  const start = out.pos;
+  const b = out.buf;
+  b[out.pos++] = TAG_RECORD;
+  out.varint(body);
+  b[out.pos++] = TAG_TEXT;
+  out.varint(n);
+  let pos = out.pos;
+  for (let i = 0; i < n; i++) {
+    const c = t.charCodeAt(i);
+    if (c >= 0x80) {
+      out.pos = start;
+      return false;
+    }
+    b[pos++] = c;
+  }
+  b[pos++] = TAG_COLS;
+  out.pos = pos;
+  out.varint(r.cols);
+  if (r.wrap) {
+    b[out.pos++] = TAG_WRAP;
+    b[out.pos++] = 1;
+  }
+  return true;
+}
+
 /** The ScrollSlice message's bytes, as protobuf writes them (a flood's hot path: no per-field writer calls). */
 function encodeScrollSlice(slice: LogSlice): Uint8Array {
   const out = new Bytes();
@@ -92,6 +133,7 @@ function encodeScrollSlice(slice: LogSlice): Uint8Array {
   out.varint(TAG_FIRST);
   out.varint(slice.first);
   for (const r of slice.records) {
+    if (r.kind === "line" && writeAsciiLine(out, r)) continue;
     if (r.kind === "line") {
       if (text.length < r.text.length * 3) {
         text = new Uint8Array(r.text.length * 3);
