@@ -183,20 +183,31 @@ export function readScrollSlice(bytes: Uint8Array): LogSlice | null {
   return readSliceQuickly(bytes) ?? readSliceFully(bytes);
 }
 
-/** A varint of at most `max` bytes at `pos`, or -1 if longer, unfinished or past the end. */
-function varintAt(
-  b: Uint8Array,
-  pos: number,
-  max: number,
-): { value: number; next: number } | null {
+/** Where the varint varintAt read last ends. */
+let varintEnd = 0;
+
+/** The varint of at most `max` bytes at `pos` (its end in varintEnd), or -1 if longer, unfinished or past the end. */
+function varintAt(b: Uint8Array, pos: number, max: number): number {
   let value = 0, scale = 1;
   for (let i = 0; i < max && pos + i < b.length; i++) {
     const byte = b[pos + i];
     value += (byte & 0x7f) * scale;
-    if (byte < 0x80) return { value, next: pos + i + 1 };
+    if (byte < 0x80) {
+      varintEnd = pos + i + 1;
+      return value;
+    }
     scale *= 0x80;
   }
-  return null;
+  return -1;
+}
+
+/** One UTF-16 unit per byte: a slice decoded at once, its ASCII texts cut out of it. */
+const bytewise = new TextDecoder("latin1");
+
+/** Whether `b[from..to)` is all ASCII. */
+function isAscii(b: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (b[i] >= 0x80) return false;
+  return true;
 }
 
 /**
@@ -208,40 +219,48 @@ function varintAt(
 export function readSliceQuickly(b: Uint8Array): LogSlice | undefined {
   let first = 0, pos = 0;
   const records: LogRecord[] = [];
+  // Decoded once, byte for byte: ASCII texts are substrings of it.
+  let whole: string | undefined;
   while (pos < b.length) {
     const tag = b[pos++];
     if (tag === TAG_FIRST) {
       const v = varintAt(b, pos, 7);
-      if (v === null) return undefined;
-      first = v.value;
-      pos = v.next;
+      if (v < 0) return undefined;
+      first = v;
+      pos = varintEnd;
       continue;
     }
     if (tag !== TAG_RECORD) return undefined;
     const len = varintAt(b, pos, 5);
-    if (len === null || len.next + len.value > b.length) return undefined;
-    const end = len.next + len.value;
-    pos = len.next;
+    if (len < 0 || varintEnd + len > b.length) return undefined;
+    const end = varintEnd + len;
+    pos = varintEnd;
     let text: string | undefined, cols = 0, wrap = false, clear = false;
     let gap = -1;
     while (pos < end) {
       const t = b[pos++];
       if (t === TAG_TEXT) {
         const n = varintAt(b, pos, 5);
-        if (n === null || n.next + n.value > end) return undefined;
-        text = decoder.decode(b.subarray(n.next, n.next + n.value));
-        pos = n.next + n.value;
+        const from = varintEnd;
+        if (n < 0 || from + n > end) return undefined;
+        if (isAscii(b, from, from + n)) {
+          whole ??= bytewise.decode(b);
+          text = whole.substring(from, from + n);
+        } else {
+          text = decoder.decode(b.subarray(from, from + n));
+        }
+        pos = from + n;
         continue;
       }
       const v = varintAt(b, pos, 5);
-      if (v === null || v.next > end) return undefined;
-      pos = v.next;
+      if (v < 0 || varintEnd > end) return undefined;
+      pos = varintEnd;
       if (t === TAG_COLS) {
-        if (v.value > 0xffffffff) return undefined;
-        cols = v.value;
-      } else if (t === TAG_WRAP) wrap = v.value !== 0;
-      else if (t === TAG_CLEAR) clear = v.value !== 0;
-      else if (t === TAG_GAP) gap = v.value;
+        if (v > 0xffffffff) return undefined;
+        cols = v;
+      } else if (t === TAG_WRAP) wrap = v !== 0;
+      else if (t === TAG_CLEAR) clear = v !== 0;
+      else if (t === TAG_GAP) gap = v;
       else return undefined;
     }
     if (gap >= 0) records.push({ kind: "gap", lines: gap });
