@@ -66,6 +66,9 @@ interface RecyclableLines {
   recycle(): XLine;
 }
 
+/** The cells of the last blank row blankLine made, copied into the next. */
+let blankTemplate = new Uint32Array(0);
+
 /**
  * Makes `line` a blank row of `cell` (what xterm's getBlankLine makes, in
  * place): a line that scrolled out is reused for the one scrolling in.
@@ -81,13 +84,17 @@ function blankLine(line: XLine, options: { cell: XCell; cols: number }): void {
     line.isWrapped = false;
     return;
   }
-  const d = line._data, end = cols * 3;
   const { content, fg, bg } = cell;
-  for (let i = 0; i < end; i += 3) {
-    d[i] = content;
-    d[i + 1] = fg;
-    d[i + 2] = bg;
+  let t = blankTemplate;
+  if (t.length !== cols * 3 || t[0] !== content || t[1] !== fg || t[2] !== bg) {
+    t = blankTemplate = new Uint32Array(cols * 3);
+    for (let i = 0; i < t.length; i += 3) {
+      t[i] = content;
+      t[i + 1] = fg;
+      t[i + 2] = bg;
+    }
   }
+  line._data.set(t); // one copy of a blank row of this cell
   line._combined = {};
   line._extendedAttrs = {};
   line.isWrapped = false;
