@@ -101,6 +101,8 @@ export class Pty {
   #closing = false;
   /** When the read loop last yielded through a timer, ms. */
   #lastTimerYield = 0;
+  /** The read loop waited for output (poll) since its last read. */
+  #waited = false;
   #closedAt = -1;
   #readDone = false;
   #reaped = false;
@@ -231,8 +233,13 @@ export class Pty {
           const chunk = buf.slice(0, n);
           // setImmediate alone lets a flood starve the UDP socket (acks
           // unread for half a second); a timer now and then lets I/O in.
+          // Output after a wait (an echo) goes on at once: the wait let
+          // everything else run, and a timer costs a millisecond or two.
           const now = performance.now();
-          if (now - this.#lastTimerYield >= IO_YIELD_MS) {
+          if (this.#waited) {
+            this.#waited = false;
+            this.#lastTimerYield = now;
+          } else if (now - this.#lastTimerYield >= IO_YIELD_MS) {
             await new Promise((resolve) => setTimeout(resolve, 0));
             this.#lastTimerYield = performance.now();
           } else {
@@ -253,6 +260,7 @@ export class Pty {
         if (code !== EAGAIN) break; // EIO: every slave fd is closed
         const revents = await this.#poll(this.#master, POLLIN);
         if (revents === WOKEN || revents & POLLNVAL) break;
+        this.#waited = true;
       }
     } finally {
       this.#readDone = true;

@@ -493,12 +493,13 @@ class ServerSession {
   #queueSnapshot(): void {
     if (this.#snapshotQueued || this.#finished) return;
     this.#snapshotQueued = true;
-    setTimeout(
+    // setImmediate, not a timer: a timer costs a millisecond or two of
+    // keystroke echo; the check phase still comes after this task's writes.
+    setImmediate(
       this.#guard.wrap("publishing the screen", () => {
         this.#snapshotQueued = false;
         this.#publish();
       }),
-      0,
     );
   }
 
