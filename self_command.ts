@@ -4,8 +4,8 @@
  * `deno run -A --quiet main.ts` under `deno run`.
  * @module
  */
-import { basename } from "node:path";
-import { fileURLToPath } from "node:url";
+// No node: imports here: any of them costs ~25 ms of start-up to every
+// process that loads this (the `serve new` front; docs/architecture.md §12.4).
 
 /**
  * The argv that runs tmosh itself: `[binary]` when compiled, else
@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
  */
 export function selfCommand(options: { v8Flags?: string[] } = {}): string[] {
   const exe = Deno.execPath();
-  const name = basename(exe);
+  const name = exe.slice(exe.lastIndexOf("/") + 1);
   if (name !== "deno" && name !== "deno.exe") return [exe];
   const flags = options.v8Flags ?? [];
   return [
@@ -23,7 +23,7 @@ export function selfCommand(options: { v8Flags?: string[] } = {}): string[] {
     "-A",
     "--quiet",
     ...(flags.length > 0 ? [`--v8-flags=${flags.join(",")}`] : []),
-    fileURLToPath(entryPoint()),
+    decodeURIComponent(entryPoint().pathname),
   ];
 }
 
@@ -39,5 +39,13 @@ function entryPoint(): URL {
     : here;
 }
 
-/** V8 flags for the long-running server: a 1 MiB young generation keeps its idle memory low. */
-export const SERVER_V8_FLAGS = ["--max-semi-space-size=1"];
+/**
+ * V8 flags for the long-running server (and the compiled binary): a 1 MiB
+ * young generation keeps its idle memory low; without the memory reducer an
+ * idle process is not woken for full collections every few seconds (2-3x the
+ * idle CPU, bench/light_bench.ts).
+ */
+export const SERVER_V8_FLAGS = [
+  "--max-semi-space-size=1",
+  "--no-memory-reducer",
+];

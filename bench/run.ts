@@ -45,6 +45,11 @@ const modules = [
     "./forward_bench.ts",
     "benchForward",
   ],
+  [
+    "light (start, idle CPU and wake-ups, memory, flood, 10 sessions; vs stock mosh and ssh)",
+    "./light_bench.ts",
+    "benchLight",
+  ],
 ] as const;
 
 for (const [name, path, fn] of modules) {

@@ -6,7 +6,7 @@
  */
 
 import type { ForwardRequest } from "./bootstrap/forward_args.ts";
-import { isIP } from "node:net";
+import { isIP } from "../protocol/network/ip_syntax.ts";
 import { decodeKey } from "../protocol/crypto/key.ts";
 import { TMOSH_VERSION } from "../version.ts";
 import { writeAll } from "../stdio.ts";

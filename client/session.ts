@@ -47,6 +47,7 @@ import { applyTitlePrefix } from "./title.ts";
 import { takenOverBy, takeoverMessage } from "./takeover.ts";
 import { writeAll } from "../stdio.ts";
 import { reportGarbage } from "../protocol/network/garbage_valve.ts";
+import { LazyTimer } from "../protocol/network/lazy_timer.ts";
 import { relayPath } from "../protocol/network/relay_envelope.ts";
 
 /** Window before the "nothing received" notice, ms (mosh: STMClient::main, 250). */
@@ -132,7 +133,10 @@ class ClientSession {
   /** Native scrollback (docs/wire.md §14.3). */
   readonly #native: NativeScreen;
   #repaint = true;
-  #drawTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The next frame the bar or the predictions need (lazy: see protocol/network/lazy_timer.ts). */
+  readonly #drawTimer = new LazyTimer(
+    () => this.#guard.run("drawing", () => this.#draw()),
+  );
   #drawQueued = false;
   #moreLogTimer: ReturnType<typeof setTimeout> | null = null;
   /** Rows a taller window pulled back from the scrollback (client/pulled_rows.ts). */
@@ -273,7 +277,7 @@ class ClientSession {
     clearTimeout(giveUp);
     for (const s of signals) Deno.removeSignalListener(s, onSignal);
     Deno.removeSignalListener("SIGCONT", onCont);
-    if (this.#drawTimer !== null) clearTimeout(this.#drawTimer);
+    this.#drawTimer.cancel();
     if (this.#throttleTimer !== null) clearTimeout(this.#throttleTimer);
     if (this.#moreLogTimer !== null) clearTimeout(this.#moreLogTimer);
     if (this.#pullTimer !== null) clearTimeout(this.#pullTimer);
@@ -579,17 +583,7 @@ class ClientSession {
       this.#notify.waitTime(now),
       this.#predict.waitTime(now),
     );
-    if (this.#drawTimer !== null) clearTimeout(this.#drawTimer);
-    this.#drawTimer = null;
-    if (Number.isFinite(wait)) {
-      this.#drawTimer = setTimeout(
-        this.#guard.wrap("drawing", () => {
-          this.#drawTimer = null;
-          this.#draw();
-        }),
-        Math.max(1, Math.ceil(wait)),
-      );
-    }
+    this.#drawTimer.after(Math.max(1, Math.ceil(wait)));
   }
 
   #drawFrame(options: { overlays: boolean; last?: boolean }): void {

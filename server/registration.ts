@@ -1,10 +1,12 @@
 /**
  * A running session's entry in the registry (server/registry.ts): its
  * record, kept current, and its control socket (server/control_socket.ts).
- * The client's state is looked at once a second and the record rewritten
- * only when it changed (a client first heard, gone silent, roamed, or the
- * window resized), so a busy session does not write on every packet; the
- * socket's `status` is always current. Closing removes record and socket;
+ * The client's state is looked at once a second (or, `driven`, whenever the
+ * session wakes anyway: no timer of its own, docs/architecture.md §12.1) and
+ * the record rewritten only when it changed (a client first heard, gone
+ * silent, roamed, or the window resized), at most once a second, so a busy
+ * session does not write on every packet; the socket's `status` is always
+ * current. Closing removes record and socket;
  * so does the process's `unload` event, as a backstop.
  * @module
  */
@@ -16,6 +18,7 @@ import { type ControlServer, listenControl } from "./control_socket.ts";
 import { type AttachGrant, prepareAttach } from "./attach.ts";
 import { formatAddr } from "./epoch.ts";
 import { startTime } from "./owner.ts";
+import { LazyTimer } from "../protocol/network/lazy_timer.ts";
 import {
   ensurePrivateDir,
   fallbackSocketDir,
@@ -67,6 +70,8 @@ export interface RegisterOptions {
   log?: (line: string) => void;
   /** The control socket's `attach` (docs/wire.md §15); absent: the session refuses it. */
   attach?: () => AttachGrant;
+  /** The owner calls poke() whenever it wakes (each session tick), so nothing polls once a second: only a change, or a client going quiet, sets a timer. */
+  driven?: boolean;
 }
 
 /** A registered session. */
@@ -81,6 +86,8 @@ export interface Registration {
   resize(cols: number, rows: number): void;
   /** Looks at the client now and rewrites the record if it changed (another client attached). */
   refresh(): void;
+  /** The owner is awake anyway (`driven`): a change is written now, or once the last write is STATUS_POLL_MS old. */
+  poke(): void;
   /** Stops listening, removes the record and the socket (idempotent). */
   close(): void;
 }
@@ -151,15 +158,20 @@ export function registerSession(options: RegisterOptions): Registration {
     );
   }
   let failed = false;
-  const look = () => {
-    const next = current();
+  let wroteAt = -Infinity;
+  const changed = (next: SessionRecord): boolean => {
     const heard = client.lastHeard;
-    const changed = next.attached !== written.attached ||
+    return next.attached !== written.attached ||
       next.client !== written.client || next.cols !== written.cols ||
       next.rows !== written.rows ||
       (heard !== null &&
         (writtenHeard === null || heard - writtenHeard >= LAST_HEARD_WRITE_MS));
-    if (!changed) return;
+  };
+  const look = () => {
+    const next = current();
+    const heard = client.lastHeard;
+    if (!changed(next)) return;
+    wroteAt = now();
     try {
       writeRecord(dir, next);
       written = next;
@@ -174,18 +186,38 @@ export function registerSession(options: RegisterOptions): Registration {
       failed = true;
     }
   };
-  const timer = setInterval(look, STATUS_POLL_MS);
-  Deno.unrefTimer(timer);
+  // Driven: a deferred write, and the look when an attached client's
+  // silence reaches DETACHED_AFTER_MS.
+  const later = new LazyTimer(() => lookDriven(), { now, unref: true });
+  const lookDriven = () => {
+    look();
+    const heard = client.lastHeard;
+    later.after(
+      written.attached && heard !== null
+        ? heard + DETACHED_AFTER_MS - now()
+        : Infinity,
+    );
+  };
+  const poke = () => {
+    if (closed || !changed(current())) return;
+    const wait = wroteAt + STATUS_POLL_MS - now();
+    if (wait <= 0) lookDriven();
+    else later.after(wait);
+  };
+  const timer = options.driven ? undefined : setInterval(look, STATUS_POLL_MS);
+  if (timer !== undefined) Deno.unrefTimer(timer);
   let closed = false;
   const close = () => {
     if (closed) return;
     closed = true;
     clearInterval(timer);
+    later.cancel();
     globalThis.removeEventListener("unload", close);
     server.close();
     removeSession(dir, id);
   };
   globalThis.addEventListener("unload", close);
+  if (options.driven) lookDriven(); // arms the silence timer if attached
   return {
     id,
     stop: controller.signal,
@@ -194,7 +226,8 @@ export function registerSession(options: RegisterOptions): Registration {
       cols = c;
       rows = r;
     },
-    refresh: look,
+    refresh: () => options.driven ? lookDriven() : look(),
+    poke,
     close,
   };
 }
@@ -225,6 +258,7 @@ export function registerServe(
     client: connection,
     log: session.log,
     attach: () => prepareAttach(connection),
+    driven: true,
   });
   return {
     id: registration.id,
@@ -232,6 +266,7 @@ export function registerServe(
       ...session,
       onResize: (cols, rows) => registration.resize(cols, rows),
       onAttach: () => registration.refresh(),
+      onWake: () => registration.poke(),
       stop: registration.stop,
     },
     close: registration.close,

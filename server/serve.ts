@@ -16,7 +16,9 @@
  * @module
  */
 
-import { Connection } from "../protocol/network/connection.ts";
+// Only a type: the front process ssh runs never loads the network (and node:
+// compatibility) code, which costs it ~30 ms of start-up (docs/architecture.md §12.4).
+import type { Connection } from "../protocol/network/connection.ts";
 import { TMOSH_VERSION } from "../version.ts";
 import { writeAll } from "../stdio.ts";
 import { errorText } from "../protocol/network/os_error.ts";
@@ -39,7 +41,7 @@ import {
 } from "./serve_args.ts";
 import type { SessionOptions } from "./session.ts";
 import { takeOwnerPid } from "./owner.ts";
-import { type Registered, registerServe } from "./registration.ts";
+import type { Registered } from "./registration.ts";
 import {
   ATTACH_USAGE,
   KILL_USAGE,
@@ -203,12 +205,16 @@ async function runDaemon(
   session: SessionOptions,
 ): Promise<number> {
   let connection: Connection;
-  // The session code (emulator, pty) loads while the first process reports
-  // MOSH CONNECT: it is off the critical path of the ssh bootstrap.
-  const sessionModule = import("./session.ts");
-  sessionModule.catch(() => {}); // awaited below
+  let sessionModule: Promise<typeof import("./session.ts")> | undefined;
+  const registration = import("./registration.ts");
+  registration.catch(() => {}); // awaited below
   const key = generateKey();
   try {
+    const { Connection } = await import("../protocol/network/connection.ts");
+    // The session code (emulator, pty) loads while the first process reports
+    // MOSH CONNECT: it is off the critical path of the ssh bootstrap.
+    sessionModule = import("./session.ts");
+    sessionModule.catch(() => {}); // awaited below
     connection = await Connection.listen(key, {
       ip: opts.ip,
       portRange: opts.portRange,
@@ -222,6 +228,7 @@ async function runDaemon(
   }
   let registered: Registered;
   try {
+    const { registerServe } = await registration;
     registered = registerServe(connection, { name: opts.name, session });
   } catch (err) {
     writeAll(Deno.stdout, `error ${oneLine(err)}\n`);
@@ -233,7 +240,7 @@ async function runDaemon(
   key.fill(0);
   silenceStdio();
   try {
-    const { runSession } = await sessionModule;
+    const { runSession } = await sessionModule!;
     return await runSession(connection, registered.session);
   } finally {
     registered.close();
@@ -250,6 +257,7 @@ async function runAttached(
   let runSession: typeof import("./session.ts").runSession;
   try {
     ({ runSession } = await import("./session.ts"));
+    const { Connection } = await import("../protocol/network/connection.ts");
     connection = await Connection.listen(key, {
       ip: opts.ip,
       portRange: opts.portRange,
@@ -262,6 +270,7 @@ async function runAttached(
   for (const w of connection.warnings) writeAll(Deno.stderr, `${w}\n`);
   let registered: Registered;
   try {
+    const { registerServe } = await import("./registration.ts");
     registered = registerServe(connection, { name: opts.name, session });
   } catch (err) {
     writeAll(Deno.stderr, `${oneLine(err)}\n`);

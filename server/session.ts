@@ -55,6 +55,7 @@ import { blankFramebuffer } from "../protocol/terminal/framebuffer.ts";
 import { type Farewell, formatAddr, sayFarewell } from "./epoch.ts";
 import { idleLimit, idleMessage } from "./detached_timeout.ts";
 import { ServerForwarding } from "./forward.ts";
+import { LazyTimer } from "../protocol/network/lazy_timer.ts";
 
 /** Options of {@linkcode runSession}. */
 export interface SessionOptions {
@@ -92,6 +93,8 @@ export interface SessionOptions {
   onAttach?: (client: string) => void;
   /** Aborting it ends the session as SIGTERM does (the control socket's kill). */
   stop?: AbortSignal;
+  /** Called each time the loop wakes (a transport tick, a client state), so the registry needs no timer of its own. */
+  onWake?: () => void;
 }
 
 /** Longest sleep between checks while no client has spoken or a shutdown is under way, ms (mosh: serve). */
@@ -186,7 +189,10 @@ class ServerSession {
   #hostEnded = false;
   #idleFired = false;
   #finished = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The next check (lazy: re-arming on every tick costs no wake-up, protocol/network/lazy_timer.ts). */
+  readonly #timer = new LazyTimer(
+    () => this.#guard.run("the session timer", () => this.#service()),
+  );
 
   constructor(connection: Connection, options: SessionOptions) {
     this.#options = options;
@@ -584,6 +590,7 @@ class ServerSession {
   /** Checks every exit condition and the echo ack, then sleeps until the next one can change. */
   #service(): void {
     if (this.#finished) return;
+    this.#options.onWake?.();
     const now = performance.now();
     const transport = this.#transport;
     const end = transport.sessionEnd();
@@ -627,13 +634,7 @@ class ServerSession {
       wait = Math.min(wait, idleLimitMs - idle);
     }
     wait = Math.min(wait, this.#flow.waitTime(now), MAX_TIMER_MS);
-    clearTimeout(this.#timer);
-    this.#timer = Number.isFinite(wait)
-      ? setTimeout(
-        this.#guard.wrap("the session timer", () => this.#service()),
-        Math.max(0, Math.ceil(wait)),
-      )
-      : undefined;
+    this.#timer.after(wait);
   }
 
   /** Ends the loop (once). */
@@ -642,7 +643,7 @@ class ServerSession {
     this.#finished = true;
     this.#connection.closeRekey();
     if (why !== undefined) this.#log(why);
-    clearTimeout(this.#timer);
+    this.#timer.cancel();
     this.#done.resolve();
   }
 

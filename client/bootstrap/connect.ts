@@ -7,7 +7,7 @@
  * @module
  */
 
-import { isIP } from "node:net";
+import { isIP } from "../../protocol/network/ip_syntax.ts";
 import { selfCommand } from "../../self_command.ts";
 import { writeAll } from "../../stdio.ts";
 import { BootstrapScanner, runAndScan } from "./server_output.ts";

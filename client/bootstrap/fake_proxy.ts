@@ -5,8 +5,9 @@
  * @module
  */
 
-import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
+// node:dns only for a name, when it is needed: any node: module costs ~25 ms of
+// start-up on ssh's critical path (docs/architecture.md §12.4).
+import { isIP } from "../../protocol/network/ip_syntax.ts";
 import { writeAll } from "../../stdio.ts";
 import type { FakeProxyOptions, Family } from "./connect_args.ts";
 
@@ -21,6 +22,7 @@ export async function resolveHost(
     found = [{ address: host, family: version }];
   } else {
     try {
+      const { lookup } = await import("node:dns/promises");
       found = await lookup(host, { all: true });
     } catch (e) {
       throw new Error(

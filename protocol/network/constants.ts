@@ -6,8 +6,6 @@
  * @module
  */
 
-import { U64_MAX } from "../protobufs/messages.ts";
-
 /** Protocol version carried in every Instruction (mosh: MOSH_PROTOCOL_VERSION). */
 export const PROTOCOL_VERSION = 2;
 
@@ -44,8 +42,12 @@ export const TO_SERVER = 0;
 /** Direction bit value for datagrams to the client (mosh: TO_CLIENT). */
 export const TO_CLIENT = 1;
 
-/** State number that signals shutdown, 2^64-1 (mosh: uint64_t(-1)). */
-export const SHUTDOWN_NUM = U64_MAX;
+/**
+ * State number that signals shutdown, 2^64-1 (mosh: uint64_t(-1)); written
+ * out, not imported from the protobuf codec, so that importing these numbers
+ * loads no npm package (docs/architecture.md §12.4).
+ */
+export const SHUTDOWN_NUM = 0xffffffffffffffffn;
 
 /** Lowest port of the server's default search range (mosh: PORT_RANGE_LOW). */
 export const PORT_RANGE_LOW = 60001;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isIP } from "node:net";
+import { isIP } from "./ip_syntax.ts";
 import { errorText } from "./os_error.ts";
 
 /** Largest valid UDP port number. */

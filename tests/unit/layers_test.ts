@@ -25,6 +25,7 @@ export const LAYERS: Record<string, string[]> = {
   "client/prediction/": ["protocol/terminal/", "client/client_args.ts"],
   "client/bootstrap/": [
     "protocol/crypto/",
+    "protocol/network/ip_syntax.ts",
     "client/client_args.ts",
     "self_command.ts",
     "stdio.ts",

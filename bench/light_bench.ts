@@ -1,0 +1,395 @@
+/**
+ * Lighter and quicker (issue 16): every figure side by side with stock Mosh
+ * (and ssh where it has one) in one run. Start to prompt through the private
+ * loopback sshd; idle CPU time and wake-ups of server and client over
+ * IDLE_S seconds (default 60); idle, peak (during `seq 1 2000000`) memory;
+ * the flood's wall time; and 10 idle sessions on one server.
+ *
+ * Sessions run in tmux (80x24). tmosh's client runs with the server daemon's
+ * V8 flags, as the compiled binary does (self_command.ts SERVER_V8_FLAGS). CPU is
+ * schedstat time of every thread (V8 workers and tokio threads included) and
+ * wake-ups are context switches; measuring starts 12 s after the prompt, when
+ * Deno's start-up threads have ended. Memory: RSS counts shared pages (the
+ * deno binary) in full, PSS splits them, USS is what ending the process frees.
+ * @module
+ */
+
+import { type Sshd, startSshd, TEST_MARK_VAR } from "../harness/sshd.ts";
+import { startTmux, type TmuxSession } from "../harness/tmux.ts";
+import { findBinary } from "../harness/require_peer.ts";
+import { freeUdpPort } from "../harness/ports.ts";
+import {
+  findPids,
+  killPidsWithEnv,
+  startStockServer,
+} from "../harness/stock_mosh.ts";
+import { startTmoshServer } from "../harness/tmosh_server.ts";
+import {
+  connectCommand,
+  MAIN_TS,
+  PS1,
+  shq,
+} from "../harness/client_session.ts";
+import { resetPeak } from "../harness/proc_memory.ts";
+import {
+  type MemoryUsage,
+  memoryUsage,
+  type ThreadUsage,
+  threadUsage,
+  usageDelta,
+} from "../harness/proc_usage.ts";
+import { summary, timePrompt } from "./connect_bench.ts";
+
+/** Which Mosh runs a session. */
+type Side = "stock" | "tmosh";
+
+/** Seconds of idle measured. */
+const IDLE_S = Number(Deno.env.get("IDLE_S") ?? 60);
+/** Connects timed per connector. */
+const RUNS = Number(Deno.env.get("RUNS") ?? 3);
+/** Sessions of the scaling part. */
+const SESSIONS = Number(Deno.env.get("SESSIONS") ?? 10);
+/** Lines of the flood. */
+const LINES = Number(Deno.env.get("LINES") ?? 2_000_000);
+/** After the prompt, before idle is measured: Deno's start-up threads end after 10 s. */
+const SETTLE_MS = 12_000;
+/** The shell every session runs, with a fixed prompt. */
+const SHELL = ["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"];
+const START_MS = 30_000;
+const FLOOD_MS = 300_000;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A session: its server, the client's terminal and the client's pid. */
+interface Session {
+  side: Side;
+  serverPid: number;
+  clientPid: number;
+  tmux: TmuxSession;
+  stop(): Promise<void>;
+}
+
+/** The sh command that runs tmosh's client with the V8 flags of `serverPid`'s command line, as the compiled binary would (self_command.ts SERVER_V8_FLAGS). */
+async function tmoshClientCommand(
+  port: number,
+  serverPid: number,
+): Promise<string> {
+  const argv = (await Deno.readTextFile(`/proc/${serverPid}/cmdline`)).split(
+    "\0",
+  );
+  const flags = argv.find((a) => a.startsWith("--v8-flags="));
+  return `exec ${shq(Deno.execPath())} run -A --quiet ${
+    flags === undefined ? "" : shq(flags)
+  } ${shq(MAIN_TS)} client 127.0.0.1 ${port}`;
+}
+
+/** Starts a server of `side` and a client (`client`, default the same side) in tmux; resolves at the prompt. */
+async function startSession(side: Side, client: Side = side): Promise<Session> {
+  const server = side === "stock"
+    ? await startStockServer({ command: SHELL, port: `${await freeUdpPort()}` })
+    : await startTmoshServer(SHELL);
+  const command = client === "stock"
+    ? `exec mosh-client 127.0.0.1 ${server.port}`
+    : await tmoshClientCommand(server.port, server.pid);
+  const tmux = await startTmux(command, {
+    env: { MOSH_KEY: server.key, LANG: "C.UTF-8", TERM: "xterm-256color" },
+  });
+  try {
+    await tmux.waitFor(/^\$\s*$/m, START_MS);
+    const pattern = client === "stock"
+      ? `mosh-client 127.0.0.1 ${server.port}`
+      : `main.ts client 127.0.0.1 ${server.port}`;
+    const [clientPid] = await findPids(pattern);
+    return {
+      side,
+      serverPid: server.pid,
+      clientPid,
+      tmux,
+      async stop() {
+        await tmux.kill();
+        await server.stop();
+      },
+    };
+  } catch (err) {
+    await tmux.kill();
+    await server.stop();
+    throw err;
+  }
+}
+
+/** Sums usage over processes. */
+function sumUsage(list: (ThreadUsage | null)[]): ThreadUsage {
+  return list.reduce<ThreadUsage>(
+    (a, b) => ({
+      cpuMs: a.cpuMs + (b?.cpuMs ?? 0),
+      wakeups: a.wakeups + (b?.wakeups ?? 0),
+    }),
+    { cpuMs: 0, wakeups: 0 },
+  );
+}
+
+/** Sums memory over processes. */
+function sumMemory(list: (MemoryUsage | null)[]): MemoryUsage {
+  return list.reduce<MemoryUsage>(
+    (a, b) => ({
+      rss: a.rss + (b?.rss ?? 0),
+      pss: a.pss + (b?.pss ?? 0),
+      uss: a.uss + (b?.uss ?? 0),
+      peak: a.peak + (b?.peak ?? 0),
+    }),
+    { rss: 0, pss: 0, uss: 0, peak: 0 },
+  );
+}
+
+/** CPU and wake-ups of each pid over IDLE_S seconds (all measured in the same window). */
+async function idleUsage(pids: number[]): Promise<(ThreadUsage | null)[]> {
+  const before = await Promise.all(pids.map(threadUsage));
+  await delay(IDLE_S * 1000);
+  const after = await Promise.all(pids.map(threadUsage));
+  return pids.map((_, i) => usageDelta(before[i], after[i]));
+}
+
+/** Types the flood and a marker; returns the seconds until the marker shows, checking the last line. */
+async function timeFlood(tmux: TmuxSession, prompt: RegExp): Promise<number> {
+  await tmux.waitFor(prompt, START_MS);
+  await tmux.sendKeys(`seq 1 ${LINES}; echo LIGHT-$((20+22))-DONE`, {
+    literal: true,
+  });
+  await delay(200);
+  const start = performance.now();
+  await tmux.sendKeys("Enter");
+  const screen = await tmux.waitFor(/^LIGHT-42-DONE$/m, FLOOD_MS);
+  const wall = (performance.now() - start) / 1000;
+  const rows = screen.split("\n");
+  if (rows[rows.indexOf("LIGHT-42-DONE") - 1] !== `${LINES}`) {
+    throw new Error(`tmosh: the flood did not end with ${LINES}:\n${screen}`);
+  }
+  return wall;
+}
+
+/** Median of samples. */
+function median(samples: number[]): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Milliseconds `argv` takes to print MOSH CONNECT and exit (median of RUNS). */
+async function timeServeNew(argv: string[], mark: string): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const start = performance.now();
+    await new Deno.Command(argv[0], {
+      args: [...argv.slice(1), "new", "-i", "127.0.0.1", "--", "true"],
+      env: { LANG: "C.UTF-8", [TEST_MARK_VAR]: mark },
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    samples.push(performance.now() - start);
+  }
+  await killPidsWithEnv(TEST_MARK_VAR, mark); // they wait for a client
+  return median(samples);
+}
+
+/** Start to prompt: ssh, stock mosh, tmosh; and the server start alone. */
+async function startFigures(sshd: Sshd, dir: string): Promise<void> {
+  const samples = new Map<string, number[]>();
+  const add = (label: string, ms: number) =>
+    samples.set(label, [...samples.get(label) ?? [], ms]);
+  for (let run = 0; run < RUNS; run++) {
+    const mark = `light-${crypto.randomUUID()}`;
+    const ssh = `env ${TEST_MARK_VAR}=${mark} ${sshd.sshCommand} -tt ` +
+      `root@127.0.0.1 -- env ${shq(`PS1=${PS1}`)} bash --norc --noprofile -i`;
+    add("ssh -tt", await timePrompt(ssh, { mark, dir }));
+    for (
+      const [connector, label] of [["stock-mosh", "stock mosh"], [
+        "tmosh",
+        "tmosh connect",
+      ]] as const
+    ) {
+      const c = await connectCommand(connector, { sshd, dir });
+      add(label, await timePrompt(c.command, { mark: c.mark, dir }));
+    }
+  }
+  console.log(`start to prompt (loopback sshd, tmux 80x24), ${RUNS} runs:`);
+  for (const [label, list] of samples) {
+    console.log(`  ${label.padEnd(16)} ${summary(list)}`);
+  }
+  const mark = `light-${crypto.randomUUID()}`;
+  const self = [Deno.execPath(), "run", "-A", "--quiet", MAIN_TS, "serve"];
+  const moshServer = (await findBinary("mosh-server"))!;
+  const stock = await timeServeNew([moshServer], mark);
+  const ours = await timeServeNew(self, mark);
+  console.log(
+    `  server start until MOSH CONNECT (no ssh): mosh-server new ${
+      stock.toFixed(0)
+    } ms, tmosh serve new ${ours.toFixed(0)} ms (${
+      (ours / stock).toFixed(1)
+    }x)`,
+  );
+}
+
+/** A figure row: label, stock, tmosh, ratio, the goal. */
+function row(
+  label: string,
+  stock: number,
+  tmosh: number,
+  options: { digits?: number; goal?: string } = {},
+): void {
+  const d = options.digits ?? 1;
+  const ratio = stock > 0 ? `${(tmosh / stock).toFixed(1)}x` : "-";
+  console.log(
+    `  ${label.padEnd(34)}${stock.toFixed(d).padStart(10)}${
+      tmosh.toFixed(d).padStart(10)
+    }${ratio.padStart(8)}   ${options.goal ?? ""}`,
+  );
+}
+
+/** One session per side: idle CPU, wake-ups and memory, then the flood. */
+async function sessionFigures(sshd: Sshd): Promise<void> {
+  const stock = await startSession("stock");
+  const tmosh = await startSession("tmosh");
+  try {
+    await delay(SETTLE_MS);
+    const pids = [
+      stock.serverPid,
+      stock.clientPid,
+      tmosh.serverPid,
+      tmosh.clientPid,
+    ];
+    const usage = await idleUsage(pids);
+    const mem = await Promise.all(pids.map(memoryUsage));
+    const cpu = usage.map((u) => u?.cpuMs ?? NaN);
+    const wake = usage.map((u) => u?.wakeups ?? NaN);
+    console.log(
+      `\none session each, idle ${IDLE_S} s, then seq 1 ${LINES}:\n` +
+        `  ${"".padEnd(34)}${"stock".padStart(10)}${
+          "tmosh".padStart(10)
+        }   ratio`,
+    );
+    row("server CPU, ms", cpu[0], cpu[2], { goal: "goal <= 2x" });
+    row("client CPU, ms", cpu[1], cpu[3], { goal: "goal <= 2x" });
+    row("server wake-ups", wake[0], wake[2], { digits: 0 });
+    row("client wake-ups", wake[1], wake[3], { digits: 0 });
+    row("server idle RSS / PSS, MiB", mem[0]!.rss, mem[2]!.rss);
+    row("", mem[0]!.pss, mem[2]!.pss);
+    row("server idle USS, MiB", mem[0]!.uss, mem[2]!.uss);
+    row("client idle RSS, MiB", mem[1]!.rss, mem[3]!.rss, {
+      goal: "goal < 45 MiB",
+    });
+    row("client idle USS, MiB", mem[1]!.uss, mem[3]!.uss);
+    await Promise.all(pids.map(resetPeak));
+    const wallStock = await timeFlood(stock.tmux, /^\$\s*$/m);
+    const wallTmosh = await timeFlood(tmosh.tmux, /^\$\s*$/m);
+    const peak = await Promise.all(pids.map(memoryUsage));
+    row("server peak RSS in the flood, MiB", peak[0]!.peak, peak[2]!.peak);
+    console.log(
+      `  ${"".padEnd(34)}tmosh peak / idle: server ${
+        (peak[2]!.peak / mem[2]!.rss).toFixed(2)
+      }x, client ${(peak[3]!.peak / mem[3]!.rss).toFixed(2)}x (goal < 1.5x)`,
+    );
+    row("client peak RSS in the flood, MiB", peak[1]!.peak, peak[3]!.peak);
+    row("flood wall, s", wallStock, wallTmosh, { digits: 2 });
+    const after = await Promise.all(pids.map(memoryUsage));
+    row("server RSS after the flood, MiB", after[0]!.rss, after[2]!.rss);
+    row("client RSS after the flood, MiB", after[1]!.rss, after[3]!.rss);
+    const wallSsh = await sshFlood(sshd);
+    console.log(
+      `  flood wall, ssh -tt: ${wallSsh.toFixed(2)} s; tmosh / ssh ${
+        (wallTmosh / wallSsh).toFixed(2)
+      }x (goal <= 1.1x), stock / ssh ${(wallStock / wallSsh).toFixed(2)}x`,
+    );
+  } finally {
+    await stock.stop();
+    await tmosh.stop();
+  }
+}
+
+/** The flood through `ssh -tt` in tmux, the reference. */
+async function sshFlood(sshd: Sshd): Promise<number> {
+  const mark = `light-${crypto.randomUUID()}`;
+  const tmux = await startTmux(
+    `exec env ${TEST_MARK_VAR}=${mark} ${sshd.sshCommand} -tt root@127.0.0.1 -- ${
+      shq(SHELL[2])
+    }`,
+    { env: { LANG: "C.UTF-8", TERM: "xterm-256color" } },
+  );
+  try {
+    return await timeFlood(tmux, /^\$\s*$/m);
+  } finally {
+    await tmux.kill();
+    await killPidsWithEnv(TEST_MARK_VAR, mark);
+  }
+}
+
+/** SESSIONS idle sessions per server kind (stock mosh-client for all): totals. */
+async function scalingFigures(): Promise<void> {
+  const sessions: Session[] = [];
+  try {
+    for (let i = 0; i < SESSIONS; i++) {
+      sessions.push(await startSession("stock", "stock"));
+      sessions.push(await startSession("tmosh", "stock"));
+    }
+    await delay(SETTLE_MS);
+    const pids = sessions.map((s) => s.serverPid);
+    const usage = await idleUsage(pids);
+    const mem = await Promise.all(pids.map(memoryUsage));
+    const pick = <T>(list: T[], side: Side) =>
+      list.filter((_, i) => sessions[i].side === side);
+    const u = (side: Side) => sumUsage(pick(usage, side));
+    const m = (side: Side) => sumMemory(pick(mem, side));
+    const distinct = (side: Side) => new Set(pick(pids, side)).size;
+    console.log(
+      `\n${SESSIONS} idle sessions on one server host (stock mosh-client each), ${IDLE_S} s:\n` +
+        `  ${"".padEnd(34)}${"stock".padStart(10)}${
+          "tmosh".padStart(10)
+        }   ratio`,
+    );
+    row("server processes", distinct("stock"), distinct("tmosh"), {
+      digits: 0,
+    });
+    row("total server CPU, ms", u("stock").cpuMs, u("tmosh").cpuMs);
+    row("total server wake-ups", u("stock").wakeups, u("tmosh").wakeups, {
+      digits: 0,
+    });
+    row("total server RSS, MiB", m("stock").rss, m("tmosh").rss);
+    row("total server PSS, MiB", m("stock").pss, m("tmosh").pss);
+    row("total server USS, MiB", m("stock").uss, m("tmosh").uss);
+    row(
+      "server PSS per session, MiB",
+      m("stock").pss / SESSIONS,
+      m("tmosh").pss / SESSIONS,
+      { goal: "goal <= 15 MiB (tmosh)" },
+    );
+  } finally {
+    for (const s of sessions) await s.stop();
+  }
+}
+
+/** Runs every part and prints its figures (skips when a peer program is missing). */
+export async function benchLight(): Promise<void> {
+  for (
+    const name of ["sshd", "ssh", "tmux", "mosh", "mosh-server", "mosh-client"]
+  ) {
+    if (await findBinary(name) === null) {
+      console.log(`light: skipped ('${name}' is not installed)`);
+      return;
+    }
+  }
+  const sshd = await startSshd();
+  const dir = await Deno.makeTempDir({ prefix: "tmosh_light_" });
+  try {
+    await startFigures(sshd, dir);
+    await sessionFigures(sshd);
+    await scalingFigures();
+  } finally {
+    await sshd.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+if (import.meta.main) {
+  await benchLight();
+}
