@@ -56,6 +56,8 @@ const SETTLE_MS = 12_000;
 /** The shell every session runs, with a fixed prompt. */
 const SHELL = ["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"];
 const START_MS = 30_000;
+/** After the flood, before memory is read again (tmosh collects 2 s after a burst, protocol/network/idle_collect.ts). */
+const AFTER_FLOOD_MS = 10_000;
 const FLOOD_MS = 300_000;
 
 function delay(ms: number): Promise<void> {
@@ -292,9 +294,10 @@ async function sessionFigures(sshd: Sshd): Promise<void> {
     );
     row("client peak RSS in the flood, MiB", peak[1]!.peak, peak[3]!.peak);
     row("flood wall, s", wallStock, wallTmosh, { digits: 2 });
+    await delay(AFTER_FLOOD_MS);
     const after = await Promise.all(pids.map(memoryUsage));
-    row("server RSS after the flood, MiB", after[0]!.rss, after[2]!.rss);
-    row("client RSS after the flood, MiB", after[1]!.rss, after[3]!.rss);
+    row("server RSS 10 s after the flood", after[0]!.rss, after[2]!.rss);
+    row("client RSS 10 s after the flood", after[1]!.rss, after[3]!.rss);
     const wallSsh = await sshFlood(sshd);
     console.log(
       `  flood wall, ssh -tt: ${wallSsh.toFixed(2)} s; tmosh / ssh ${

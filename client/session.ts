@@ -48,6 +48,7 @@ import { takenOverBy, takeoverMessage } from "./takeover.ts";
 import { writeAll } from "../stdio.ts";
 import { reportGarbage } from "../protocol/network/garbage_valve.ts";
 import { LazyTimer } from "../protocol/network/lazy_timer.ts";
+import { noteWork } from "../protocol/network/idle_collect.ts";
 import { relayPath } from "../protocol/network/relay_envelope.ts";
 
 /** Window before the "nothing received" notice, ms (mosh: STMClient::main, 250). */
@@ -603,7 +604,9 @@ class ClientSession {
     // Applying a screen leaves the emulator's previous snapshot behind (the
     // log is not garbage: it is held until written, then trimmed).
     if (remote.fb !== this.#lastRemoteFb) {
-      reportGarbage(framebufferBytes(remote.fb));
+      const bytes = framebufferBytes(remote.fb);
+      reportGarbage(bytes);
+      noteWork(bytes); // a collection once the screen is quiet again
     }
     this.#lastRemoteFb = remote.fb;
     if (options.overlays) {

@@ -56,6 +56,7 @@ import { type Farewell, formatAddr, sayFarewell } from "./epoch.ts";
 import { idleLimit, idleMessage } from "./detached_timeout.ts";
 import { ServerForwarding } from "./forward.ts";
 import { LazyTimer } from "../protocol/network/lazy_timer.ts";
+import { noteWork } from "../protocol/network/idle_collect.ts";
 
 /** Options of {@linkcode runSession}. */
 export interface SessionOptions {
@@ -345,7 +346,10 @@ class ServerSession {
       this.#spawn();
       for (const bytes of pending) this.#writeHost(bytes);
     }
-    this.#queueSnapshot();
+    // A heartbeat (no events) changes no screen: no snapshot, so an idle
+    // session is not woken again for it (docs/architecture.md §12.1).
+    const logWaits = this.#backlog !== null && this.#backlog.pendingCount > 0;
+    if (events.length > 0 || logWaits) this.#queueSnapshot();
     this.#service();
   }
 
@@ -412,6 +416,7 @@ class ServerSession {
     const guard = this.#guard;
     this.#childAlive = true;
     pty.onData(guard.wrap("the pty reader", (chunk) => {
+      noteWork(chunk.length); // a collection once the output is quiet again
       this.#feed(chunk);
       this.#options.onOutput?.(chunk);
     }));

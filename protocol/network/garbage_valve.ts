@@ -28,6 +28,12 @@ export function reportGarbage(bytes: number): void {
   collector()?.({ type: "major" });
 }
 
+/** Runs a full collection now (protocol/network/idle_collect.ts, after a burst of work). */
+export function collectGarbage(): void {
+  reported = 0;
+  collector()?.({ type: "major" });
+}
+
 /** V8's gc(), exposed on first use; null where the runtime refuses. */
 function collector(): Collect | null {
   if (collect !== undefined) return collect;
