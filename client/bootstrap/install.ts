@@ -123,6 +123,10 @@ async function upload(
     }
   }
   progress.finish(sent, performance.now(), { ok: sentAll });
+  // The host now checks and unpacks it (a second or two for the runtime).
+  if (sentAll) {
+    write(`tmosh: checking and unpacking it on ${context.host}...\n`);
+  }
   const status = await child.status;
   const lines = (await stdout).split("\n");
   const result = lines.map(parseInstallerLine).findLast((r) => r !== null) ??

@@ -181,6 +181,10 @@ tests.test("install: the first connect installs and works, the second uploads no
         first.said.join("\n"),
       );
     }
+    assert.ok(
+      first.said.includes("tmosh: checking and unpacking it on 127.0.0.1..."),
+      first.said.join("\n"),
+    );
     assert.equal(first.serverExe, `${dir}/deno`, "the installed runtime runs");
     assert.deepEqual(await entries(dir), INSTALLED);
     const before = await Deno.stat(`${dir}/deno`);
