@@ -24,11 +24,10 @@
 import { Relay } from "../demo/impairment_relay.ts";
 import { startSshd } from "../harness/sshd.ts";
 import { startTmoshServer } from "../harness/tmosh_server.ts";
-import { startTmux, type TmuxSession } from "../harness/tmux.ts";
+import { startTmux } from "../harness/tmux.ts";
 import {
   clearScreen,
   delay,
-  roundTrip,
   shellCommand,
   shq,
   waitPrompt,
@@ -36,6 +35,7 @@ import {
 import { freeTcpPort } from "../harness/ports.ts";
 import {
   type BlobServer,
+  echoLatency,
   forwardClientCommand,
   startBlobServer,
   waitListening,
@@ -62,20 +62,6 @@ async function download(url: string, extra: string[] = []): Promise<number> {
     throw new Error(`curl failed: ${new TextDecoder().decode(out.stderr)}`);
   }
   return Number(new TextDecoder().decode(out.stdout)) / 1e6;
-}
-
-/** Median echo round trip over `rounds` commands, ms. */
-async function echoLatency(tmux: TmuxSession, rounds: number): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    const n = 1000 + Math.floor(Math.random() * 9000);
-    const t0 = performance.now();
-    await roundTrip(tmux, `echo k$((${n}+1))`, { expect: `k${n + 1}` });
-    times.push(performance.now() - t0);
-    await delay(150);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
 }
 
 /** A tmosh client with -L to the blob server, under tmux; `relay`: through the relay with these impairments. */
@@ -142,10 +128,10 @@ export async function benchForward(): Promise<void> {
       const url = `http://127.0.0.1:${sshPort}/blob`;
       ssh = await download(url);
       await clearScreen(sshTmux);
-      sshIdle = await echoLatency(sshTmux, 7);
+      sshIdle = await echoLatency(sshTmux, { rounds: 7, gapMs: 150 });
       const bulk = download(url, ["--limit-rate", "0"]);
       await delay(200);
-      sshBusy = await echoLatency(sshTmux, 5);
+      sshBusy = await echoLatency(sshTmux, { rounds: 5, gapMs: 150 });
       await bulk;
     } finally {
       await sshTmux.kill();
@@ -169,10 +155,10 @@ export async function benchForward(): Promise<void> {
     let lossyRate = 0, idle = 0, busy = 0;
     try {
       await clearScreen(lossy.tmux);
-      idle = await echoLatency(lossy.tmux, 7);
+      idle = await echoLatency(lossy.tmux, { rounds: 7, gapMs: 150 });
       const bulk = download(lossy.url);
       await delay(2000);
-      busy = await echoLatency(lossy.tmux, 5);
+      busy = await echoLatency(lossy.tmux, { rounds: 5, gapMs: 150 });
       lossyRate = await bulk;
     } finally {
       await lossy.stop();

@@ -7,7 +7,14 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { shellCommand, shq, tmoshCommand } from "./client_session.ts";
+import {
+  delay,
+  roundTrip,
+  shellCommand,
+  shq,
+  tmoshCommand,
+} from "./client_session.ts";
+import type { TmuxSession } from "./tmux.ts";
 import { type Sshd, TEST_MARK_VAR } from "./sshd.ts";
 import { xorshiftFill } from "./prng.ts";
 
@@ -182,4 +189,21 @@ export async function connectForwardCommand(
     } ${options.words.map(shq).join(" ")} root@127.0.0.1${tail}`,
     mark,
   };
+}
+
+/** Median of the echo round trip (type a command, see its output) over `rounds` commands `gapMs` apart, ms. */
+export async function echoLatency(
+  tmux: TmuxSession,
+  options: { rounds: number; gapMs: number },
+): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < options.rounds; i++) {
+    const n = 1000 + Math.floor(Math.random() * 9000);
+    const t0 = performance.now();
+    await roundTrip(tmux, `echo k$((${n}+1))`, { expect: `k${n + 1}` });
+    times.push(performance.now() - t0);
+    await delay(options.gapMs);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
 }

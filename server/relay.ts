@@ -17,7 +17,7 @@
 
 import { lookup } from "node:dns/promises";
 import { hostname as hostName } from "node:os";
-import { isIP } from "node:net";
+import { isIP } from "../protocol/network/ip_syntax.ts";
 import { writeAll } from "../stdio.ts";
 import { encodeKey, generateKey } from "../protocol/crypto/key.ts";
 import { errorText } from "../protocol/network/os_error.ts";
@@ -30,7 +30,6 @@ import {
   type PeerAddr,
   RelayState,
 } from "../protocol/network/relay_envelope.ts";
-import { selfCommand, SERVER_V8_FLAGS } from "../self_command.ts";
 import { redirectStdioToDevNull } from "../libc.ts";
 import { TMOSH_VERSION } from "../version.ts";
 import { SERVER_FIRST_CONTACT_TIMEOUT } from "./constants.ts";
@@ -46,7 +45,7 @@ import {
   type RelayOptions,
   TARGET_STDIN_FLAG,
 } from "./relay_args.ts";
-import { readReport } from "./serve.ts";
+import { startDaemon } from "./serve.ts";
 
 /** How often the relay looks at its timeouts, ms. */
 const RELAY_TICK_MS = 1000;
@@ -329,27 +328,9 @@ async function readLoop(
 
 /** Starts the relay daemon, prints its MOSH CONNECT line; does not wait for it. */
 async function detachRelay(args: string[]): Promise<number> {
-  const [exe, ...selfArgs] = selfCommand({ v8Flags: SERVER_V8_FLAGS });
-  const child = new Deno.Command(exe, {
-    args: [...selfArgs, "serve", "relay", RELAY_DAEMON_FLAG, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "null",
-    detached: true,
-  }).spawn();
-  const report = await readReport(child);
-  child.unref();
-  if (report.kind !== "ok") {
-    writeAll(Deno.stderr, `${report.text}\n`);
-    if (report.kind === "silent") {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-    return 1;
-  }
+  const started = await startDaemon(["relay", RELAY_DAEMON_FLAG, ...args]);
+  if (started === null) return 1;
+  const { child, report } = started;
   printConnect(report.port, report.key);
   writeAll(
     Deno.stderr,

@@ -298,32 +298,12 @@ async function detach(
   args: string[],
   size: { cols: number; rows: number },
 ): Promise<number> {
-  const [exe, ...selfArgs] = selfCommand({ v8Flags: SERVER_V8_FLAGS });
-  const child = new Deno.Command(exe, {
-    args: [
-      ...selfArgs,
-      "serve",
-      `${DAEMON_FLAG}=${size.cols}x${size.rows}`,
-      ...args,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "null",
-    detached: true,
-  }).spawn();
-  const report = await readReport(child);
-  child.unref();
-  if (report.kind !== "ok") {
-    writeAll(Deno.stderr, `${report.text}\n`);
-    if (report.kind === "silent") {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-    return 1;
-  }
+  const started = await startDaemon([
+    `${DAEMON_FLAG}=${size.cols}x${size.rows}`,
+    ...args,
+  ]);
+  if (started === null) return 1;
+  const { child, report } = started;
   for (const w of report.warnings) writeAll(Deno.stderr, `${w}\n`);
   printDetachedNotice(Deno.env.toObject(), { exceptPid: child.pid });
   printConnect(report.port, report.key);
@@ -334,13 +314,44 @@ async function detach(
   return 0;
 }
 
+/**
+ * Starts `tmosh serve WORDS` as a detached daemon and reads its report; on
+ * failure prints why (killing a daemon that never reported) and returns null.
+ */
+export async function startDaemon(
+  words: string[],
+): Promise<
+  { child: Deno.ChildProcess; report: Extract<Report, { kind: "ok" }> } | null
+> {
+  const [exe, ...selfArgs] = selfCommand({ v8Flags: SERVER_V8_FLAGS });
+  const child = new Deno.Command(exe, {
+    args: [...selfArgs, "serve", ...words],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+    detached: true,
+  }).spawn();
+  const report = await readReport(child);
+  child.unref();
+  if (report.kind === "ok") return { child, report };
+  writeAll(Deno.stderr, `${report.text}\n`);
+  if (report.kind === "silent") {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  return null;
+}
+
 /** What the daemon reported on its pipe. */
-export type Report =
+type Report =
   | { kind: "ok"; port: number; key: string; warnings: string[] }
   | { kind: "error" | "silent"; text: string };
 
 /** Reads `warn`/`ok`/`error` lines from the daemon until ok or error, EOF or the timeout. */
-export async function readReport(
+async function readReport(
   child: Deno.ChildProcess,
 ): Promise<Report> {
   const reader = child.stdout.getReader();

@@ -28,7 +28,7 @@ import {
   proxyJumpOf,
 } from "./jump_chain.ts";
 import { BootstrapScanner, runAndScan } from "./server_output.ts";
-import { isIP } from "node:net";
+import { isIP } from "../../protocol/network/ip_syntax.ts";
 
 /** Where the client sends, with the relay keys of the chain (first relay first). */
 export interface RoutedEndpoint extends ServerEndpoint {

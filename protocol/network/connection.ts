@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isIP } from "node:net";
+import { isIP } from "./ip_syntax.ts";
 import {
   DEFAULT_IPV4_MTU,
   DEFAULT_IPV6_MTU,

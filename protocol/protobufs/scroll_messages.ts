@@ -84,76 +84,57 @@ function varintSize(n: number): number {
   return size;
 }
 
-/** Longest text the ASCII path copies by hand (longer ones go through encodeInto at once). */
+/** Longest text whose bytes are copied by hand when ASCII (longer ones go through the encoder). */
 const ASCII_PATH_MAX = 256;
 
+/** Whether `text` is short and all ASCII (its UTF-8 is its char codes). */
+function isShortAscii(text: string): boolean {
+  if (text.length > ASCII_PATH_MAX) return false;
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) >= 0x80) return false;
+  }
+  return true;
+}
+
 /**
- * Writes a line record whose text is ASCII by hand (no encoder call: most
- * rows of a flood); false, with nothing written, for any other text.
+ * Writes a line record; ASCII text is copied by hand, without an encoder
+ * call (most rows of a flood).
  */
-function writeAsciiLine(
+function writeLine(
   out: Bytes,
   r: { text: string; cols: number; wrap: boolean },
-): boolean {
-  const t = r.text, n = t.length;
-  if (n > ASCII_PATH_MAX) return false;
+): void {
+  const t = r.text;
+  const utf8 = isShortAscii(t) ? null : encoder.encode(t);
+  const n = utf8 === null ? t.length : utf8.length;
   const body = 1 + varintSize(n) + n + 1 + varintSize(r.cols) +
     (r.wrap ? 2 : 0);
   out.room(body + 6);
-  const start = out.pos;
   const b = out.buf;
   b[out.pos++] = TAG_RECORD;
   out.varint(body);
   b[out.pos++] = TAG_TEXT;
   out.varint(n);
-  let pos = out.pos;
-  for (let i = 0; i < n; i++) {
-    const c = t.charCodeAt(i);
-    if (c >= 0x80) {
-      out.pos = start;
-      return false;
-    }
-    b[pos++] = c;
-  }
-  b[pos++] = TAG_COLS;
-  out.pos = pos;
+  if (utf8 !== null) b.set(utf8, out.pos);
+  else for (let i = 0; i < n; i++) b[out.pos + i] = t.charCodeAt(i);
+  out.pos += n;
+  b[out.pos++] = TAG_COLS;
   out.varint(r.cols);
   if (r.wrap) {
     b[out.pos++] = TAG_WRAP;
     b[out.pos++] = 1;
   }
-  return true;
 }
 
 /** The ScrollSlice message's bytes, as protobuf writes them (a flood's hot path: no per-field writer calls). */
 function encodeScrollSlice(slice: LogSlice): Uint8Array {
   const out = new Bytes();
-  let text = new Uint8Array(1024);
   out.room(11);
   out.varint(TAG_FIRST);
   out.varint(slice.first);
   for (const r of slice.records) {
-    if (r.kind === "line" && writeAsciiLine(out, r)) continue;
     if (r.kind === "line") {
-      if (text.length < r.text.length * 3) {
-        text = new Uint8Array(r.text.length * 3);
-      }
-      const n = encoder.encodeInto(r.text, text).written;
-      const body = 1 + varintSize(n) + n + 1 + varintSize(r.cols) +
-        (r.wrap ? 2 : 0);
-      out.room(body + 6);
-      out.buf[out.pos++] = TAG_RECORD;
-      out.varint(body);
-      out.buf[out.pos++] = TAG_TEXT;
-      out.varint(n);
-      out.buf.set(text.subarray(0, n), out.pos);
-      out.pos += n;
-      out.buf[out.pos++] = TAG_COLS;
-      out.varint(r.cols);
-      if (r.wrap) {
-        out.buf[out.pos++] = TAG_WRAP;
-        out.buf[out.pos++] = 1;
-      }
+      writeLine(out, r);
     } else if (r.kind === "clear") {
       out.room(4);
       out.buf[out.pos++] = TAG_RECORD;

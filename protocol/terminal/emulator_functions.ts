@@ -258,7 +258,17 @@ export class MoshFunctions {
   /** Clamp the cursor's row to mosh's borders (mosh snaps after every move, printing included). */
   snapRow(): void {
     const buf = this.#ih._activeBuffer;
-    buf.y = Math.max(this.#top(), Math.min(this.#bottom(), buf.y));
+    buf.y = this.#snapped(buf.y);
+  }
+
+  /** Whether the cursor's row is within mosh's borders (snapRow leaves it). */
+  get rowInBorders(): boolean {
+    const y = this.#ih._activeBuffer.y;
+    return this.#snapped(y) === y;
+  }
+
+  #snapped(y: number): number {
+    return Math.max(this.#top(), Math.min(this.#bottom(), y));
   }
 
   /** Put the cursor at (y, x) clamped to mosh's borders; clears a pending wrap. */

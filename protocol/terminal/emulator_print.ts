@@ -20,13 +20,11 @@ import {
   WRAP_BIT,
   X_BG_HAS_EXTENDED,
   X_COMBINED,
+  X_NARROW,
   X_WIDTH_SHIFT,
   type XHandler,
   type XLine,
 } from "./xterm_internals.ts";
-
-/** xterm content word of a narrow cell, code point aside. */
-const NARROW = 1 << X_WIDTH_SHIFT;
 
 /** Most bytes of content mosh keeps in one cell (mosh: Cell::full). */
 const CELL_MAX_BYTES = 32;
@@ -133,15 +131,13 @@ export class MoshPrinter {
     if (x > 0 && ((d[(x - 1) * 3] >>> X_WIDTH_SHIFT) & 3) === 2) return start;
     // mosh snaps the row after each character: when that moves the cursor
     // (outside the region in origin mode), the run ends after one.
-    f.snapRow();
-    const stop = buf.y !== y ? start + 1 : end;
-    buf.y = y;
+    const stop = f.rowInBorders ? end : start + 1;
     while (i < stop && x < limit) {
       const code = data[i];
       const k = x * 3, old = d[k];
       if (code > 0xff || ((old >>> X_WIDTH_SHIFT) & 3) !== 1) break;
       if ((old & X_COMBINED) !== 0) delete line._combined[x];
-      d[k] = (code | NARROW) >>> 0;
+      d[k] = (code | X_NARROW) >>> 0;
       d[k + 1] = fg;
       d[k + 2] = bg;
       x++;

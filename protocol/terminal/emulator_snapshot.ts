@@ -34,6 +34,7 @@ import {
   X_CM_P16 as CM_P16,
   X_CM_P256 as CM_P256,
   X_CM_RGB as CM_RGB,
+  X_CODEPOINT,
   X_COLOR_BITS as COLOR_BITS,
   X_COMBINED,
   X_CONTENT,
@@ -42,6 +43,7 @@ import {
   X_FG_INVERSE as FG_INVERSE,
   X_FG_INVISIBLE as FG_INVISIBLE,
   X_FG_UNDERLINE as FG_UNDERLINE,
+  X_NARROW,
   type XAttr,
   type XBuffer,
   type XLine,
@@ -191,25 +193,20 @@ export function plainLineText(
     const content = d[i];
     if (
       d[i + 1] !== 0 || (d[i + 2] & ~WRAP_BIT) !== 0 ||
-      (content & ~X_CONTENT_CODE) !== NARROW_CELL
+      (content & ~X_CODEPOINT) !== X_NARROW
     ) return undefined;
-    const cp = content & X_CONTENT_CODE;
+    const cp = content & X_CODEPOINT;
     if (cp !== 0 && cp !== 0x20) end = x + 1;
   }
   const wrap = (d[(cols - 1) * 3 + 2] & WRAP_BIT) !== 0;
   const n = wrap ? cols : end;
   let text = "";
   for (let x = 0; x < n; x++) {
-    const cp = d[x * 3] & X_CONTENT_CODE;
+    const cp = d[x * 3] & X_CODEPOINT;
     text += cp === 0 ? " " : String.fromCodePoint(cp);
   }
   return { kind: "line", text, cols: n, wrap };
 }
-
-/** xterm content word: the code point bits. */
-const X_CONTENT_CODE = 0x1fffff;
-/** xterm content word of a narrow, uncombined cell, code point bits aside. */
-const NARROW_CELL = 1 << 22;
 
 interface CachedRow {
   raw: Uint32Array;

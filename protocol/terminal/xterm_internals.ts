@@ -31,8 +31,12 @@ export const X_FG_INVERSE = 0x4000000,
 export const X_BG_ITALIC = 0x4000000, X_BG_DIM = 0x8000000;
 /** xterm background word: the cell has extended attributes (underline style or colour). */
 export const X_BG_HAS_EXTENDED = 0x10000000;
-/** xterm content word: the width bits' shift; a narrow cell is `1 << X_WIDTH_SHIFT`. */
+/** xterm content word: the width bits' shift. */
 export const X_WIDTH_SHIFT = 22;
+/** xterm content word of a narrow (width 1), uncombined cell, code point aside. */
+export const X_NARROW = 1 << X_WIDTH_SHIFT;
+/** xterm content word: the code point bits. */
+export const X_CODEPOINT = 0x1fffff;
 
 /** An xterm cell attribute (fg/bg words with flags). */
 export interface XAttr {

@@ -16,7 +16,6 @@ import { startTmux, type TmuxSession } from "../../harness/tmux.ts";
 import {
   clearScreen,
   delay,
-  roundTrip,
   shellCommand,
   waitPrompt,
 } from "../../harness/client_session.ts";
@@ -24,6 +23,7 @@ import { freeTcpPort } from "../../harness/ports.ts";
 import {
   type BlobServer,
   curlSha256,
+  echoLatency,
   forwardClientCommand,
   startBlobServer,
   waitListening,
@@ -118,32 +118,18 @@ needs.test("-L through the relay: 50 MB at 2% loss and 50 ms delay, across a roa
   }
 });
 
-/** Median of the echo round trip (type a command, see its output), ms. */
-async function echoLatency(tmux: TmuxSession, rounds: number): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    const n = 1000 + Math.floor(Math.random() * 9000);
-    const t0 = performance.now();
-    await roundTrip(tmux, `echo k$((${n}+1))`, { expect: `k${n + 1}` });
-    times.push(performance.now() - t0);
-    await delay(200);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
-
 needs.test("-L: keystroke-to-screen latency during a bulk transfer stays within 2x of idle", async () => {
   const run = await start(60 << 20);
   try {
     run.relay.set({ delayMs: 50 });
     await clearScreen(run.tmux);
-    const idle = await echoLatency(run.tmux, 7);
+    const idle = await echoLatency(run.tmux, { rounds: 7, gapMs: 200 });
     const download = curlSha256(
       [`http://127.0.0.1:${run.local}/blob`],
       120_000,
     );
     await delay(3000); // the transfer is at full speed
-    const busy = await echoLatency(run.tmux, 7);
+    const busy = await echoLatency(run.tmux, { rounds: 7, gapMs: 200 });
     const got = await download;
     console.log(
       `echo round trip at 50 ms delay: idle ${

@@ -90,7 +90,12 @@ Deno.test("channel link: a stream beside SSP on one connection; SSP sees no chan
   await sT.close();
 });
 
-Deno.test("channel link: nothing is sent before enable()", async () => {
+/** A UDP socket on loopback that only counts the datagrams it receives. */
+function countingPeer(): {
+  port: number;
+  readonly received: number;
+  close(): Promise<void>;
+} {
   const raw = Deno.listenDatagram({
     transport: "udp",
     hostname: "127.0.0.1",
@@ -107,42 +112,40 @@ Deno.test("channel link: nothing is sent before enable()", async () => {
       // closed
     }
   })();
+  return {
+    port: (raw.addr as Deno.NetAddr).port,
+    get received() {
+      return received;
+    },
+    async close() {
+      raw.close();
+      await loop;
+    },
+  };
+}
+
+Deno.test("channel link: nothing is sent before enable()", async () => {
+  const peer = countingPeer();
   const client = Connection.connect(generateKey(), {
     ip: "127.0.0.1",
-    port: (raw.addr as Deno.NetAddr).port,
+    port: peer.port,
   });
   const link = new ChannelLink(client, { role: "client", events: {} });
   const ch = link.mux.open(CHANNEL_KIND.tcp, "x:1")!;
   link.mux.write(ch, new Uint8Array(5000));
   link.kick();
   await wait(300);
-  assert.equal(received, 0);
+  assert.equal(peer.received, 0);
   link.close();
   await client.close();
-  raw.close();
-  await loop;
+  await peer.close();
 });
 
 Deno.test("client forwarding: a server without chan.v1 gets nothing; the user is told; local connections close", async () => {
-  const raw = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
-  let received = 0;
-  const loop = (async () => {
-    try {
-      for (;;) {
-        await raw.receive();
-        received++;
-      }
-    } catch {
-      // closed
-    }
-  })();
+  const peer = countingPeer();
   const client = Connection.connect(generateKey(), {
     ip: "127.0.0.1",
-    port: (raw.addr as Deno.NetAddr).port,
+    port: peer.port,
   });
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (probe.addr as Deno.NetAddr).port;
@@ -161,15 +164,14 @@ Deno.test("client forwarding: a server without chan.v1 gets nothing; the user is
   assert.equal(n, null, "the local connection was closed");
   conn.close();
   await wait(200);
-  assert.equal(received, 0, "no datagram reached the server");
+  assert.equal(peer.received, 0, "no datagram reached the server");
   assert.deepEqual(reports, [
     "tmosh: -L refused: the server does not speak chan.v1 (stock mosh-server or an older tmosh); nothing was forwarded; install tmosh serve on the host",
   ]);
   fwd.close();
   await wait(100);
   await client.close();
-  raw.close();
-  await loop;
+  await peer.close();
 });
 
 Deno.test("server forwarding: another client attaching ends the channels and target connections, sending nothing", async () => {

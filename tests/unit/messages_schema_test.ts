@@ -95,6 +95,27 @@ function randomSlice(rand: () => number): LogSlice {
   return { first: Math.floor(rand() * 2 ** 40), records };
 }
 
+/** The generated schema's ScrollSlice for `slice`. */
+function generatedSlice(slice: LogSlice) {
+  return create(ext.ScrollSliceSchema, {
+    first: BigInt(slice.first),
+    record: slice.records.map((r) =>
+      create(
+        ext.LogLineSchema,
+        r.kind === "line"
+          ? {
+            text: new TextEncoder().encode(r.text),
+            cols: r.cols,
+            ...(r.wrap ? { wrap: true } : {}),
+          }
+          : r.kind === "clear"
+          ? { clear: true }
+          : { gap: BigInt(r.lines) },
+      )
+    ),
+  });
+}
+
 function randomInt32(rand: () => number): number {
   return rand() < 0.2
     ? Math.floor(rand() * 2 ** 32) - 2 ** 31
@@ -167,23 +188,7 @@ function generatedHost(events: HostEvent[]): Uint8Array {
       setExtension(
         ins,
         ext.scroll,
-        create(ext.ScrollSliceSchema, {
-          first: BigInt(ev.slice.first),
-          record: ev.slice.records.map((r) =>
-            create(
-              ext.LogLineSchema,
-              r.kind === "line"
-                ? {
-                  text: new TextEncoder().encode(r.text),
-                  cols: r.cols,
-                  ...(r.wrap ? { wrap: true } : {}),
-                }
-                : r.kind === "clear"
-                ? { clear: true }
-                : { gap: BigInt(r.lines) },
-            )
-          ),
-        }),
+        generatedSlice(ev.slice),
       );
     } else if (ev.type === "screen") {
       setExtension(
@@ -367,26 +372,7 @@ Deno.test("ScrollSlice: the quick reader agrees with the full one on every input
   let quick = 0, mutants = 0;
   for (let n = 0; n < 3000; n++) {
     const slice = randomSlice(rand);
-    const generated = toBinary(
-      ext.ScrollSliceSchema,
-      create(ext.ScrollSliceSchema, {
-        first: BigInt(slice.first),
-        record: slice.records.map((r) =>
-          create(
-            ext.LogLineSchema,
-            r.kind === "line"
-              ? {
-                text: new TextEncoder().encode(r.text),
-                cols: r.cols,
-                ...(r.wrap ? { wrap: true } : {}),
-              }
-              : r.kind === "clear"
-              ? { clear: true }
-              : { gap: BigInt(r.lines) },
-          )
-        ),
-      }),
-    );
+    const generated = toBinary(ext.ScrollSliceSchema, generatedSlice(slice));
     assert.deepEqual(readSliceQuickly(generated), slice, `case ${n}`);
     assert.deepEqual(readSliceFully(generated), slice, `case ${n}`);
     for (let m = 0; m < 8; m++) {
