@@ -246,7 +246,10 @@ class ClientSession {
     const onCont = guard.wrap("the SIGCONT handler", () => this.#resume());
     Deno.addSignalListener("SIGCONT", onCont);
     this.#transport.onRemoteState(() => this.#remoteState());
-    this.#transport.onTick(() => this.#checkFinished());
+    this.#transport.onTick(() => {
+      this.#checkFinished();
+      this.#armNotification(performance.now());
+    });
     const firstContact = setTimeout(
       guard.wrap("a timer", () => {
         if (!this.#contact) {
@@ -580,11 +583,20 @@ class ClientSession {
     this.#guard.run("drawing", () => this.#drawFrame({ overlays: true }));
     const now = performance.now();
     this.#nextDraw = now + (now - start) * (1 / DRAW_SHARE - 1);
-    const wait = Math.min(
-      this.#notify.waitTime(now),
-      this.#predict.waitTime(now),
-    );
-    this.#drawTimer.after(Math.max(1, Math.ceil(wait)));
+    this.#drawTimer.after(Math.max(1, Math.ceil(this.#predict.waitTime(now))));
+    this.#armNotification(now);
+  }
+
+  /**
+   * Wakes for the bar (a count-up due, a message expiring) only when that
+   * comes before the transport's own next tick, which looks again: an idle
+   * session with regular heartbeats then sets no timer for the bar.
+   */
+  #armNotification(now: number): void {
+    const wait = this.#notify.waitTime(now);
+    if (wait < this.#transport.waitTime()) {
+      this.#drawTimer.within(Math.max(1, Math.ceil(wait)));
+    }
   }
 
   #drawFrame(options: { overlays: boolean; last?: boolean }): void {

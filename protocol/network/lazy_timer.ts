@@ -53,6 +53,13 @@ export class LazyTimer {
     this.#arm(now);
   }
 
+  /** Calls back at the latest `ms` from now: an earlier due time is kept. */
+  within(ms: number): void {
+    if (!(ms < Infinity)) return;
+    if (this.#due <= this.#now() + Math.max(0, ms)) return;
+    this.after(ms);
+  }
+
   /** Calls back no more, and lets the process exit: the pending timer is cleared. */
   cancel(): void {
     this.#due = Infinity;

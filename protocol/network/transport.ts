@@ -83,6 +83,8 @@ export interface SessionTransport<L, R> {
   onTick(handler: () => void): void;
   /** Re-arms the timer for the sender's next due time. */
   schedule(): void;
+  /** Milliseconds until the sender is next due (Infinity when never). */
+  waitTime(): number;
   /** Stops the timer and closes the connection. */
   close(): Promise<void>;
   /** Sends from now on through `connection` and receives nothing more (the farewell to a replaced client, docs/wire.md §15). */

@@ -80,3 +80,20 @@ Deno.test("LazyTimer: a fake clock that has not reached the due time re-arms for
   await sleep(40);
   assert.equal(fired, 1);
 });
+
+Deno.test("LazyTimer: within() keeps an earlier due time and brings a later one forward", async () => {
+  const fired: number[] = [];
+  const start = performance.now();
+  const timer = new LazyTimer(() => fired.push(performance.now() - start));
+  timer.after(30);
+  timer.within(200); // later: the 30 ms due time stays
+  await sleep(80);
+  assert.equal(fired.length, 1, "fired at the earlier time");
+  assert.ok(fired[0] < 150, `fired at ${fired[0]} ms`);
+  timer.after(10_000);
+  timer.within(30); // earlier: it wins
+  timer.within(Infinity); // never: changes nothing
+  await sleep(100);
+  assert.equal(fired.length, 2, "within() brought the due time forward");
+  assert.equal(timer.pending, false);
+});
