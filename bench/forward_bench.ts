@@ -136,6 +136,16 @@ export async function benchForward(): Promise<void> {
     } finally {
       await sshTmux.kill();
     }
+    if (Deno.args.includes("--clean")) {
+      const clean = await tmoshRun(blob, null);
+      try {
+        const tmosh = await download(clean.url);
+        console.log(`ssh ${ssh.toFixed(1)} tmosh ${tmosh.toFixed(1)} MB/s`);
+      } finally {
+        await clean.stop();
+      }
+      return;
+    }
     const clean = await tmoshRun(blob, null);
     let tmosh = 0;
     try {

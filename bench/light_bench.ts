@@ -3,7 +3,12 @@
  * (and ssh where it has one) in one run. Start to prompt through the private
  * loopback sshd; idle CPU time and wake-ups of server and client over
  * IDLE_S seconds (default 60); idle, peak (during `seq 1 2000000`) memory;
- * the flood's wall time; and 10 idle sessions on one server.
+ * the flood's wall time; and 10 idle sessions on one server, where tmosh's
+ * share one process, the user's daemon (server/user_daemon.ts): its memory
+ * with 1 and with 10 sessions gives the cost of each further session. Start
+ * to prompt is timed for a user's first tmosh session (the daemon starts)
+ * and a further one (the daemon runs). `PARTS=start,session,scaling` picks
+ * parts (default all).
  *
  * Sessions run in tmux (80x24). tmosh's client runs with the server daemon's
  * V8 flags, as the compiled binary does (self_command.ts SERVER_V8_FLAGS). CPU is
@@ -59,6 +64,8 @@ const START_MS = 30_000;
 /** After the flood, before memory is read again (tmosh collects 2 s after a burst, protocol/network/idle_collect.ts). */
 const AFTER_FLOOD_MS = 10_000;
 const FLOOD_MS = 300_000;
+/** The parts to run. */
+const PARTS = (Deno.env.get("PARTS") ?? "start,session,scaling").split(",");
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -87,11 +94,17 @@ async function tmoshClientCommand(
   } ${shq(MAIN_TS)} client 127.0.0.1 ${port}`;
 }
 
-/** Starts a server of `side` and a client (`client`, default the same side) in tmux; resolves at the prompt. */
-async function startSession(side: Side, client: Side = side): Promise<Session> {
+/** Starts a server of `side` and a client (`client`, default the same side) in tmux; resolves at the prompt. tmosh sessions of one `state` (XDG_STATE_HOME) share a daemon; default one each. */
+async function startSession(
+  side: Side,
+  client: Side = side,
+  state?: string,
+): Promise<Session> {
   const server = side === "stock"
     ? await startStockServer({ command: SHELL, port: `${await freeUdpPort()}` })
-    : await startTmoshServer(SHELL);
+    : await startTmoshServer(SHELL, {
+      env: state === undefined ? {} : { XDG_STATE_HOME: state },
+    });
   const command = client === "stock"
     ? `exec mosh-client 127.0.0.1 ${server.port}`
     : await tmoshClientCommand(server.port, server.pid);
@@ -177,14 +190,19 @@ function median(samples: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-/** Milliseconds `argv` takes to print MOSH CONNECT and exit (median of RUNS). */
-async function timeServeNew(argv: string[], mark: string): Promise<number> {
+/** Milliseconds `argv` takes to print MOSH CONNECT and exit (median of RUNS); tmosh with registry `state` (a running daemon), else a fresh one each run (the daemon starts). */
+async function timeServeNew(
+  argv: string[],
+  options: { mark: string; dir: string; state?: string },
+): Promise<number> {
+  const { mark, dir } = options;
   const samples: number[] = [];
   for (let i = 0; i < RUNS; i++) {
+    const state = options.state ?? await Deno.makeTempDir({ dir });
     const start = performance.now();
     await new Deno.Command(argv[0], {
       args: [...argv.slice(1), "new", "-i", "127.0.0.1", "--", "true"],
-      env: { LANG: "C.UTF-8", [TEST_MARK_VAR]: mark },
+      env: { LANG: "C.UTF-8", [TEST_MARK_VAR]: mark, XDG_STATE_HOME: state },
       stdin: "null",
       stdout: "null",
       stderr: "null",
@@ -195,11 +213,60 @@ async function timeServeNew(argv: string[], mark: string): Promise<number> {
   return median(samples);
 }
 
-/** Start to prompt: ssh, stock mosh, tmosh; and the server start alone. */
+/** Start to prompt: ssh, stock mosh, tmosh (a user's first session, and a further one); and the server start alone. */
 async function startFigures(sshd: Sshd, dir: string): Promise<void> {
   const samples = new Map<string, number[]>();
   const add = (label: string, ms: number) =>
     samples.set(label, [...samples.get(label) ?? [], ms]);
+  // A session that keeps the daemon of `state` running: later connects are further sessions.
+  const state = await Deno.makeTempDir({ dir, prefix: "state_" });
+  const holder = await startTmoshServer(["sleep", "600"], {
+    env: { XDG_STATE_HOME: state },
+  });
+  try {
+    await startRuns(sshd, { dir, state, add });
+  } finally {
+    await holder.stop();
+  }
+  console.log(`start to prompt (loopback sshd, tmux 80x24), ${RUNS} runs:`);
+  for (const [label, list] of samples) {
+    console.log(`  ${label.padEnd(24)} ${summary(list)}`);
+  }
+  const mark = `light-${crypto.randomUUID()}`;
+  const self = [Deno.execPath(), "run", "-A", "--quiet", MAIN_TS, "serve"];
+  const moshServer = (await findBinary("mosh-server"))!;
+  const stock = await timeServeNew([moshServer], { mark, dir });
+  const first = await timeServeNew(self, { mark, dir });
+  const warm = await startTmoshServer(["sleep", "600"], {
+    env: { XDG_STATE_HOME: state },
+  });
+  let further: number;
+  try {
+    further = await timeServeNew(self, { mark, dir, state });
+  } finally {
+    await warm.stop();
+  }
+  console.log(
+    `  server start until MOSH CONNECT (no ssh): mosh-server new ${
+      stock.toFixed(0)
+    } ms, tmosh serve new: first session ${first.toFixed(0)} ms (${
+      (first / stock).toFixed(1)
+    }x), further session ${further.toFixed(0)} ms (${
+      (further / stock).toFixed(1)
+    }x)`,
+  );
+}
+
+/** RUNS rounds of: ssh, stock mosh, tmosh as a user's first session, tmosh as a further one (registry `state`). */
+async function startRuns(
+  sshd: Sshd,
+  options: {
+    dir: string;
+    state: string;
+    add: (label: string, ms: number) => void;
+  },
+): Promise<void> {
+  const { dir, state, add } = options;
   for (let run = 0; run < RUNS; run++) {
     const mark = `light-${crypto.randomUUID()}`;
     const ssh = `env ${TEST_MARK_VAR}=${mark} ${sshd.sshCommand} -tt ` +
@@ -214,23 +281,12 @@ async function startFigures(sshd: Sshd, dir: string): Promise<void> {
       const c = await connectCommand(connector, { sshd, dir });
       add(label, await timePrompt(c.command, { mark: c.mark, dir }));
     }
+    const c = await connectCommand("tmosh", { sshd, dir, state });
+    add(
+      "tmosh connect, further",
+      await timePrompt(c.command, { mark: c.mark, dir }),
+    );
   }
-  console.log(`start to prompt (loopback sshd, tmux 80x24), ${RUNS} runs:`);
-  for (const [label, list] of samples) {
-    console.log(`  ${label.padEnd(16)} ${summary(list)}`);
-  }
-  const mark = `light-${crypto.randomUUID()}`;
-  const self = [Deno.execPath(), "run", "-A", "--quiet", MAIN_TS, "serve"];
-  const moshServer = (await findBinary("mosh-server"))!;
-  const stock = await timeServeNew([moshServer], mark);
-  const ours = await timeServeNew(self, mark);
-  console.log(
-    `  server start until MOSH CONNECT (no ssh): mosh-server new ${
-      stock.toFixed(0)
-    } ms, tmosh serve new ${ours.toFixed(0)} ms (${
-      (ours / stock).toFixed(1)
-    }x)`,
-  );
 }
 
 /** A figure row: label, stock, tmosh, ratio, the goal. */
@@ -327,23 +383,35 @@ async function sshFlood(sshd: Sshd): Promise<number> {
   }
 }
 
-/** SESSIONS idle sessions per server kind (stock mosh-client for all): totals. */
-async function scalingFigures(): Promise<void> {
+/** SESSIONS idle sessions per server kind (stock mosh-client for all; tmosh's in one daemon): totals, and the daemon with 1 and with SESSIONS sessions. */
+async function scalingFigures(dir: string): Promise<void> {
   const sessions: Session[] = [];
+  const state = await Deno.makeTempDir({ dir, prefix: "state_" });
   try {
-    for (let i = 0; i < SESSIONS; i++) {
+    sessions.push(await startSession("stock", "stock"));
+    sessions.push(await startSession("tmosh", "stock", state));
+    await delay(SETTLE_MS);
+    const one = await Promise.all(
+      sessions.map((s) => memoryUsage(s.serverPid)),
+    );
+    for (let i = 1; i < SESSIONS; i++) {
       sessions.push(await startSession("stock", "stock"));
-      sessions.push(await startSession("tmosh", "stock"));
+      sessions.push(await startSession("tmosh", "stock", state));
     }
     await delay(SETTLE_MS);
-    const pids = sessions.map((s) => s.serverPid);
+    // Each process once (tmosh's sessions share one).
+    const seen = new Set<number>();
+    const procs = sessions.filter((s) =>
+      !seen.has(s.serverPid) && seen.add(s.serverPid)
+    );
+    const pids = procs.map((s) => s.serverPid);
     const usage = await idleUsage(pids);
     const mem = await Promise.all(pids.map(memoryUsage));
     const pick = <T>(list: T[], side: Side) =>
-      list.filter((_, i) => sessions[i].side === side);
+      list.filter((_, i) => procs[i].side === side);
     const u = (side: Side) => sumUsage(pick(usage, side));
     const m = (side: Side) => sumMemory(pick(mem, side));
-    const distinct = (side: Side) => new Set(pick(pids, side)).size;
+    const distinct = (side: Side) => pick(pids, side).length;
     console.log(
       `\n${SESSIONS} idle sessions on one server host (stock mosh-client each), ${IDLE_S} s:\n` +
         `  ${"".padEnd(34)}${"stock".padStart(10)}${
@@ -364,8 +432,24 @@ async function scalingFigures(): Promise<void> {
       "server PSS per session, MiB",
       m("stock").pss / SESSIONS,
       m("tmosh").pss / SESSIONS,
+    );
+    const daemon = mem[pids.indexOf(sessions[1].serverPid)]!;
+    const further = (k: "rss" | "pss") =>
+      (daemon[k] - one[1]![k]) / (SESSIONS - 1);
+    console.log(
+      `  tmosh's daemon: RSS ${one[1]!.rss.toFixed(1)} MiB with 1 session, ${
+        daemon.rss.toFixed(1)
+      } MiB with ${SESSIONS}; PSS ${one[1]!.pss.toFixed(1)} -> ${
+        daemon.pss.toFixed(1)
+      } MiB`,
+    );
+    row(
+      "each further session, RSS MiB",
+      one[0]!.rss,
+      further("rss"),
       { goal: "goal <= 15 MiB (tmosh)" },
     );
+    row("each further session, PSS MiB", one[0]!.pss, further("pss"));
   } finally {
     for (const s of sessions) await s.stop();
   }
@@ -384,9 +468,9 @@ export async function benchLight(): Promise<void> {
   const sshd = await startSshd();
   const dir = await Deno.makeTempDir({ prefix: "tmosh_light_" });
   try {
-    await startFigures(sshd, dir);
-    await sessionFigures(sshd);
-    await scalingFigures();
+    if (PARTS.includes("start")) await startFigures(sshd, dir);
+    if (PARTS.includes("session")) await sessionFigures(sshd);
+    if (PARTS.includes("scaling")) await scalingFigures(dir);
   } finally {
     await sshd.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});

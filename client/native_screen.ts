@@ -7,10 +7,7 @@
  * @module
  */
 import type { CompleteTerminal } from "../protocol/statesync/complete_terminal.ts";
-import {
-  type LogRecord,
-  recordWireBytes,
-} from "../protocol/statesync/scroll_log.ts";
+import type { LogRecord } from "../protocol/statesync/scroll_log.ts";
 import {
   negotiatedCapabilities,
   SCROLLBACK_CAPABILITY,
@@ -35,21 +32,17 @@ export const HELD_WRAPPED_ROWS_MAX = 1000;
 export const FRAME_LOG_BYTES_MAX = 256 * 1024;
 
 /**
- * How many of `records` fit in one frame's FRAME_LOG_BYTES_MAX, without
- * splitting a logical line unless it alone is larger.
+ * How many of `records` (one frame's share, more waiting) end at a logical
+ * line's end: the ones of a line going on past them wait for the next frame,
+ * unless that line alone fills the share.
  */
 function frameShare(records: readonly LogRecord[]): number {
-  let bytes = 0, n = 0;
-  while (n < records.length && bytes < FRAME_LOG_BYTES_MAX) {
-    bytes += recordWireBytes(records[n++]);
-  }
-  if (n === records.length) return n;
-  let cut = n;
+  let cut = records.length;
   while (
     cut > 0 && records[cut - 1].kind === "line" &&
     (records[cut - 1] as { wrap: boolean }).wrap
   ) cut--;
-  return cut > 0 ? cut : n;
+  return cut > 0 ? cut : records.length;
 }
 
 /**
@@ -136,19 +129,25 @@ export class NativeScreen {
       out += `\x1b[r\x1b[${rows};1H` + "\n".repeat(rows);
     }
     if (remote.scroll.end > this.#written) {
-      const slice = remote.scroll.since(this.#written);
-      // A logical line whose last rows are still on the server's screen waits
-      // for them: written now, its soft wrap into the next batch would be lost.
-      const held = options.flush ? 0 : unfinishedLine(slice.records);
-      const ready = slice.records.slice(0, slice.records.length - held);
-      const share = options.flush ? ready.length : frameShare(ready);
-      more = share < ready.length;
-      const records: LogRecord[] = [
-        ...(slice.first > this.#written
-          ? [{ kind: "gap" as const, lines: slice.first - this.#written }]
-          : []),
-        ...(more ? ready.slice(0, share) : ready),
-      ];
+      // Only this frame's share is read out of the log (a flood's slice
+      // holds many frames' worth).
+      const limit = options.flush ? Infinity : FRAME_LOG_BYTES_MAX;
+      const slice = remote.scroll.recordsFrom(this.#written, limit);
+      let ready = slice.records;
+      if (slice.complete) {
+        // A logical line whose last rows are still on the server's screen
+        // waits for them: written now, its soft wrap into the next batch
+        // would be lost.
+        const held = options.flush ? 0 : unfinishedLine(ready);
+        if (held > 0) ready = ready.slice(0, ready.length - held);
+      } else {
+        more = true;
+        const share = frameShare(ready);
+        if (share < ready.length) ready = ready.slice(0, share);
+      }
+      const records: LogRecord[] = slice.first > this.#written
+        ? [{ kind: "gap", lines: slice.first - this.#written }, ...ready]
+        : ready;
       if (records.length > 0) {
         // Records belong to the normal screen's scrollback: visit it if needed.
         if (this.#alternate) out += ALT_SCREEN_OFF;
@@ -156,7 +155,7 @@ export class NativeScreen {
         if (this.#alternate) out += ALT_SCREEN_ON;
         repaint = true;
       }
-      this.#written = more ? slice.first + share : remote.scroll.end - held;
+      this.#written = slice.first + ready.length;
     }
     if (remote.alternate !== this.#alternate) {
       out += remote.alternate ? ALT_SCREEN_ON : ALT_SCREEN_OFF;

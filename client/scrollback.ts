@@ -38,6 +38,16 @@ function textLayout(
   text: string,
   cols: number,
 ): { rows: number; col: number } {
+  let printable = true;
+  for (let i = 0; i < text.length && printable; i++) {
+    const c = text.charCodeAt(i);
+    printable = c >= 0x20 && c < 0x7f;
+  }
+  if (printable) {
+    // One column a character (most rows of a flood).
+    const n = Math.max(1, Math.ceil(text.length / cols));
+    return { rows: n, col: text.length - (n - 1) * cols };
+  }
   let rows = 1, col = 0;
   for (let i = 0; i < text.length;) {
     const cp = text.codePointAt(i)!;

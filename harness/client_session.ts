@@ -82,14 +82,14 @@ export interface StartConnectOptions {
 /** Who connects: a combination of tmosh's client, or plain stock `mosh` (for comparisons). */
 export type Connector = Combination | "stock-mosh";
 
-/** Returns the sh command line that connects to root@127.0.0.1, and the mark its server gets. */
+/** Returns the sh command line that connects to root@127.0.0.1, and the mark its server gets (its own registry and daemon unless `state` names an XDG_STATE_HOME). */
 export async function connectCommand(
   connector: Connector,
-  options: { sshd: Sshd; dir: string },
+  options: { sshd: Sshd; dir: string; state?: string },
 ): Promise<{ command: string; mark: string }> {
   const mark = `e2e-${crypto.randomUUID()}`;
   // Only ssh (hence the server side) gets the mark, not the client.
-  const ssh = `env ${TEST_MARK_VAR}=${mark} ${options.sshd.sshCommand}`;
+  const ssh = options.sshd.markedSsh(mark, options.state);
   const target = `--ssh=${shq(ssh)} root@127.0.0.1 -- ${
     shellCommand().map(shq).join(" ")
   }`;

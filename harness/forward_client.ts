@@ -15,7 +15,7 @@ import {
   tmoshCommand,
 } from "./client_session.ts";
 import type { TmuxSession } from "./tmux.ts";
-import { type Sshd, TEST_MARK_VAR } from "./sshd.ts";
+import type { Sshd } from "./sshd.ts";
 import { xorshiftFill } from "./prng.ts";
 
 const SESSION = fileURLToPath(new URL("../client/session.ts", import.meta.url));
@@ -161,6 +161,8 @@ export interface ConnectForwardOptions {
   serverEnv?: Record<string, string>;
   /** The remote command (default: the test shell); none for -W. */
   command?: string[];
+  /** XDG_STATE_HOME of the server, shared by connects that attach to each other's sessions (default: one of the mark's own, so a daemon of its own). */
+  state?: string;
 }
 
 /** The sh command line of `tmosh connect WORDS` to root@127.0.0.1 through the private sshd, and the mark of its server. */
@@ -168,7 +170,7 @@ export async function connectForwardCommand(
   options: ConnectForwardOptions,
 ): Promise<{ command: string; mark: string }> {
   const mark = `fwd-${crypto.randomUUID()}`;
-  const ssh = `env ${TEST_MARK_VAR}=${mark} ${options.sshd.sshCommand}`;
+  const ssh = options.sshd.markedSsh(mark, options.state);
   let server = "mosh-server";
   if (options.server !== "stock") {
     server = `${options.dir}/tmosh-serve-fwd`;

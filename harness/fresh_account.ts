@@ -12,7 +12,7 @@ import { findBinary } from "./require_peer.ts";
 import { ensureAccount } from "./shell_accounts.ts";
 import { passwdEntry } from "./other_account.ts";
 import { shellCommand, shq, tmoshCommand } from "./client_session.ts";
-import { type Sshd, TEST_MARK_VAR } from "./sshd.ts";
+import type { Sshd } from "./sshd.ts";
 
 /** The bare account's name. */
 export const FRESH_ACCOUNT = "tmosh-fresh";
@@ -73,7 +73,7 @@ export function freshConnectLine(
   mark: string,
   extra: string[] = [],
 ): string {
-  const ssh = `env ${TEST_MARK_VAR}=${mark} ${sshd.sshCommand}`;
+  const ssh = sshd.markedSsh(mark);
   return [
     tmoshCommand("connect"),
     ...extra.map(shq),

@@ -72,6 +72,22 @@ export async function runServe(
   }
 }
 
+/**
+ * A fresh temporary XDG_STATE_HOME: its own registry, hence its own user
+ * daemon (server/user_daemon.ts), so a test that signals "the server's" pid
+ * ends its own sessions only. Remove it with {@linkcode removeStateHome}.
+ */
+export async function freshStateHome(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "tmosh_state_" });
+  await Deno.chmod(dir, 0o700);
+  return dir;
+}
+
+/** Removes a directory from {@linkcode freshStateHome} (once its daemon has gone). */
+export async function removeStateHome(dir: string): Promise<void> {
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
+
 /** A detached server started by {@linkcode startServe}. */
 export interface Daemon {
   port: number;
@@ -82,12 +98,20 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-/** Starts `tmosh serve new -p <free port> ...` and parses what it printed. */
+/**
+ * Starts `tmosh serve new -p <free port> ...` and parses what it printed;
+ * without an XDG_STATE_HOME in `env` the server gets a fresh one (its own
+ * daemon; removed by stop()).
+ */
 export async function startServe(
   args: string[],
-  env?: Record<string, string>,
+  env: Record<string, string> = baseEnv(),
 ): Promise<Daemon> {
   const requested = await freeUdpPort();
+  const state = env.XDG_STATE_HOME === undefined
+    ? await freshStateHome()
+    : null;
+  if (state !== null) env = { ...env, XDG_STATE_HOME: state };
   const run = await runServe(["new", "-p", `${requested}`, ...args], env);
   const connect = /^MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})$/m.exec(run.stdout);
   const detached = /^\[tmosh-server detached, pid = (\d+)\]$/m.exec(
@@ -97,6 +121,9 @@ export async function startServe(
     // Register cleanup before asserting, so a failed assertion leaves nothing running.
     const pid = Number(detached[1]);
     if (connect === null) await killAndWait([pid, ...await descendants(pid)]);
+  }
+  if ((run.code !== 0 || connect === null) && state !== null) {
+    await removeStateHome(state);
   }
   assert.equal(run.code, 0, `exit status; stderr: ${run.stderr}`);
   assert.ok(connect, "a MOSH CONNECT line on stdout");
@@ -110,6 +137,7 @@ export async function startServe(
     run,
     async stop() {
       await killAndWait([pid, ...await descendants(pid)]);
+      if (state !== null) await removeStateHome(state);
     },
   };
 }

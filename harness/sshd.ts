@@ -22,9 +22,20 @@ export interface Sshd {
   configPath: string;
   /** Path of the client's private key. */
   keyPath: string;
+  /**
+   * `env TMOSH_TEST_MARK=mark XDG_STATE_HOME=... ssh -F ...`: an ssh command
+   * whose server carries `mark` and keeps its registry, hence its user
+   * daemon (server/user_daemon.ts), in a directory of that mark's own, so
+   * ending a test's server ends no other test's session. `state` names
+   * another XDG_STATE_HOME (several connects sharing one daemon).
+   */
+  markedSsh(mark: string, state?: string): string;
   /** Kills sshd and removes its temporary directory. */
   stop(): Promise<void>;
 }
+
+/** The registry's variable (server/registry.ts registryDir), passed through to the server. */
+const STATE_VAR = "XDG_STATE_HOME";
 
 /** How long sshd may take to accept connections, ms. */
 const START_TIMEOUT_MS = 10_000;
@@ -55,6 +66,9 @@ export async function startSshd(place: SshdPlace = {}): Promise<Sshd> {
     // of harness/shell_accounts.ts: let others through to it (the keys stay 0600).
     await Deno.chmod(dir, 0o711);
     await Deno.chmod(`${dir}/authorized_keys`, 0o644);
+    // Registries of the marked servers (markedSsh), of any account: sticky, as /tmp.
+    await Deno.mkdir(`${dir}/state`);
+    await Deno.chmod(`${dir}/state`, 0o1777);
     const port = place.port ?? await freeTcpPort();
     const listen = place.listen ?? "127.0.0.1";
     const serverConfig = `${dir}/sshd_config`;
@@ -102,11 +116,14 @@ export async function startSshd(place: SshdPlace = {}): Promise<Sshd> {
         `${(error as Error).message}; sshd said: ${(await stderr).trim()}`,
       );
     }
+    const sshCommand = `ssh -F ${configPath}`;
     return {
       port,
-      sshCommand: `ssh -F ${configPath}`,
+      sshCommand,
       configPath,
       keyPath,
+      markedSsh: (mark, state = `${dir}/state/${mark}`) =>
+        `env ${TEST_MARK_VAR}=${mark} ${STATE_VAR}=${state} ${sshCommand}`,
       stop,
     };
   } catch (error) {
@@ -142,7 +159,7 @@ function sshdConfig(dir: string, hostKey: string, port: number): string {
     "PasswordAuthentication no",
     "KbdInteractiveAuthentication no",
     `AuthorizedKeysFile ${dir}/authorized_keys`,
-    `AcceptEnv ${TEST_MARK_VAR} ${TEST_RUN_VAR} LANG LC_*`,
+    `AcceptEnv ${TEST_MARK_VAR} ${TEST_RUN_VAR} ${STATE_VAR} LANG LC_*`,
     "PrintMotd no",
     "PrintLastLog no",
     "UseDNS no",
@@ -165,7 +182,7 @@ function clientConfig(keyPath: string, port: number): string {
     "  BatchMode yes",
     "  ControlMaster no",
     "  ControlPath none",
-    `  SendEnv ${TEST_MARK_VAR} ${TEST_RUN_VAR} LANG LC_*`,
+    `  SendEnv ${TEST_MARK_VAR} ${TEST_RUN_VAR} ${STATE_VAR} LANG LC_*`,
     "  LogLevel ERROR",
     "",
   ].join("\n");

@@ -9,10 +9,11 @@ import { fileURLToPath } from "node:url";
 import { freeUdpPort } from "./ports.ts";
 import { TEST_MARK_VAR } from "./sshd.ts";
 import { killPidsWithEnv, killServer } from "./stock_mosh.ts";
+import { freshStateHome, removeStateHome } from "./serve_process.ts";
 
 /** Options of {@linkcode startTmoshServer}. */
 export interface TmoshServerOptions {
-  /** Extra environment of the server (LANG=C.UTF-8 is set unless given). */
+  /** Extra environment of the server (LANG=C.UTF-8 is set unless given; a fresh XDG_STATE_HOME, so its own daemon, unless given). */
   env?: Record<string, string>;
 }
 
@@ -41,7 +42,15 @@ export async function startTmoshServer(
   options: TmoshServerOptions = {},
 ): Promise<TmoshServer> {
   const mark = `tmosh-${crypto.randomUUID()}`;
-  const env = { LANG: "C.UTF-8", ...options.env, [TEST_MARK_VAR]: mark };
+  const state = options.env?.XDG_STATE_HOME === undefined
+    ? await freshStateHome()
+    : null;
+  const env = {
+    LANG: "C.UTF-8",
+    ...(state === null ? {} : { XDG_STATE_HOME: state }),
+    ...options.env,
+    [TEST_MARK_VAR]: mark,
+  };
   let lastError = "";
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const out = await new Deno.Command(Deno.execPath(), {
@@ -73,7 +82,10 @@ export async function startTmoshServer(
         key: connect[2],
         pid,
         mark,
-        stop: () => killServer(pid, mark),
+        stop: async () => {
+          await killServer(pid, mark);
+          if (state !== null) await removeStateHome(state);
+        },
       };
     }
     // stdout is not quoted: it would hold the key on a partial success.
@@ -81,5 +93,6 @@ export async function startTmoshServer(
     await killPidsWithEnv(TEST_MARK_VAR, mark);
     if (!/not free/.test(stderr)) break;
   }
+  if (state !== null) await removeStateHome(state);
   throw new Error(`tmosh: tmosh serve did not start (${lastError})`);
 }

@@ -51,13 +51,14 @@ export function printConnect(port: number, key: string): void {
  */
 export function printDetachedNotice(
   env: Record<string, string | undefined>,
-  options: { exceptPid: number },
+  options: { exceptPid?: number; exceptId?: string },
 ): void {
   let n = 0;
   try {
     // Sessions a client left (not ones still waiting for their first).
     n = readRecords(registryDir(env)).filter((r) =>
       !r.attached && r.lastHeard !== null && r.pid !== options.exceptPid &&
+      r.id !== options.exceptId &&
       !isRelayRecord(r) // a jump-host relay (docs/wire.md §16)
     ).length;
   } catch {

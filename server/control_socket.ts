@@ -70,13 +70,13 @@ export function listenControl(
     try {
       for await (const conn of listener) {
         if (closed || conns.size >= MAX_CONNECTIONS) {
-          closeQuietly(conn);
+          closeConn(conn);
           continue;
         }
         conns.add(conn);
         serveConnection(conn, handlers).catch(() => {}).finally(() => {
           conns.delete(conn);
-          closeQuietly(conn);
+          closeConn(conn);
         });
       }
     } catch {
@@ -92,7 +92,7 @@ export function listenControl(
       } catch {
         // already closed
       }
-      for (const conn of conns) closeQuietly(conn);
+      for (const conn of conns) closeConn(conn);
     },
   };
 }
@@ -114,7 +114,7 @@ export async function requestControl(
       }`,
     );
   }
-  const timer = setTimeout(() => closeQuietly(conn), timeoutMs);
+  const timer = setTimeout(() => closeConn(conn), timeoutMs);
   try {
     await writeLine(conn, request);
     const line = await readLine(conn);
@@ -135,7 +135,7 @@ export async function requestControl(
     );
   } finally {
     clearTimeout(timer);
-    closeQuietly(conn);
+    closeConn(conn);
   }
 }
 
@@ -144,13 +144,13 @@ async function serveConnection(
   conn: Deno.Conn,
   handlers: ControlHandlers,
 ): Promise<void> {
-  let timer = setTimeout(() => closeQuietly(conn), CONTROL_IDLE_MS);
+  let timer = setTimeout(() => closeConn(conn), CONTROL_IDLE_MS);
   try {
     while (true) {
       const line = await readLine(conn);
       if (line === null) return;
       clearTimeout(timer);
-      timer = setTimeout(() => closeQuietly(conn), CONTROL_IDLE_MS);
+      timer = setTimeout(() => closeConn(conn), CONTROL_IDLE_MS);
       const { reply, after, hangUp } = answer(line, handlers);
       await writeLine(conn, reply);
       after?.();
@@ -237,8 +237,11 @@ function parseReply(line: string): ControlReply | null {
   return null;
 }
 
-/** Reads bytes up to a newline; null at EOF before one, throws past MAX_LINE. */
-async function readLine(conn: Deno.Conn): Promise<string | null> {
+/** Reads bytes up to a newline (one JSON line); null at EOF before one, throws past `maxBytes`. */
+export async function readLine(
+  conn: Deno.Conn,
+  maxBytes: number = MAX_LINE,
+): Promise<string | null> {
   let pending = lineBuffers.get(conn) ?? new Uint8Array(0);
   const buf = new Uint8Array(4096);
   try {
@@ -249,7 +252,7 @@ async function readLine(conn: Deno.Conn): Promise<string | null> {
         pending = pending.slice(nl + 1);
         return line;
       }
-      if (pending.length > MAX_LINE) {
+      if (pending.length > maxBytes) {
         throw new Error("tmosh: control line too long");
       }
       const n = await conn.read(buf);
@@ -268,14 +271,17 @@ async function readLine(conn: Deno.Conn): Promise<string | null> {
 const lineBuffers = new WeakMap<Deno.Conn, Uint8Array>();
 
 /** Writes `value` as one JSON line. */
-async function writeLine(conn: Deno.Conn, value: unknown): Promise<void> {
+export async function writeLine(
+  conn: Deno.Conn,
+  value: unknown,
+): Promise<void> {
   const bytes = encoder.encode(`${JSON.stringify(value)}\n`);
   let off = 0;
   while (off < bytes.length) off += await conn.write(bytes.subarray(off));
 }
 
 /** Closes `conn`, ignoring a second close. */
-function closeQuietly(conn: Deno.Conn): void {
+export function closeConn(conn: Deno.Conn): void {
   try {
     conn.close();
   } catch {

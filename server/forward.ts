@@ -47,6 +47,8 @@ export interface ServerForwardingOptions {
   guard: ErrorGuard;
   /** The policy (default: read from sshd_config at the first hello). */
   policy?: ForwardPolicy;
+  /** The session's environment, whose USER and TMOSH_SSHD_CONFIG the policy reads (default: this process's; a user daemon hosts sessions of several fronts). */
+  env?: Record<string, string>;
 }
 
 /** Splits `host:port` / `[v6]:port`; null if malformed. */
@@ -145,10 +147,10 @@ export class ServerForwarding {
   }
 
   #policyNow(): ForwardPolicy {
-    this.#policy ??= readPolicy(
-      Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "",
-      Deno.env.toObject(),
-    );
+    this.#policy ??= (() => {
+      const env = this.#options.env ?? Deno.env.toObject();
+      return readPolicy(env.USER ?? env.LOGNAME ?? "", env);
+    })();
     return this.#policy;
   }
 

@@ -1,14 +1,19 @@
 /**
  * `tmosh serve`: the mosh-server contract (docs/wire.md §1.2–§1.7). Checks the
- * locale, binds the UDP port, prints `MOSH CONNECT <port> <key>` and detaches,
- * leaving a daemon that runs the session.
+ * locale and prints `MOSH CONNECT <port> <key>` for a session that runs on
+ * after this process has exited.
  *
- * Detaching: Deno cannot fork, so the process ssh started re-executes tmosh as
- * a detached child (`--daemon-internal=COLSxROWS` as first word, same
- * arguments). The child binds, generates the key and reports `ok PORT KEY`
- * (or `error TEXT`) on a pipe, so the key never appears in argv or the
- * environment; then it points its stdio at /dev/null and runs the session.
- * The first process prints the `MOSH CONNECT` line and the banner and exits 0.
+ * The session runs in the user's daemon (server/user_daemon.ts,
+ * docs/architecture.md §12.3), one process for all of the user's sessions:
+ * this process (the front ssh runs) sends it the request with its
+ * environment and window size (server/daemon_client.ts), starting the
+ * daemon when there is none, and prints what it answers. The key travels
+ * only on the daemon's 0600 socket, never in argv or the environment.
+ * With `TMOSH_USER_DAEMON=0` the session gets a daemon process of its own
+ * instead: Deno cannot fork, so tmosh re-executes itself detached
+ * (`--daemon-internal=COLSxROWS` as first word, same arguments), and that
+ * child binds, generates the key and reports `ok PORT KEY` (or `error TEXT`)
+ * on a pipe, then points its stdio at /dev/null and runs the session.
  * With `-v` nothing detaches: the session runs in the first process, logging
  * to stderr. Either way the session registers itself (server/registration.ts)
  * before it reports its port; `tmosh serve list|kill` go to
@@ -24,13 +29,7 @@ import { writeAll } from "../stdio.ts";
 import { errorText } from "../protocol/network/os_error.ts";
 import { encodeKey, generateKey } from "../protocol/crypto/key.ts";
 import { selfCommand, SERVER_V8_FLAGS } from "../self_command.ts";
-import {
-  buildChildEnv,
-  isUtf8Locale,
-  localeMessage,
-  loginShell,
-  readMotd,
-} from "./child_env.ts";
+import { buildChildEnv, isUtf8Locale, localeMessage } from "./child_env.ts";
 import { libc, redirectStdioToDevNull } from "../libc.ts";
 import {
   DAEMON_FLAG,
@@ -40,6 +39,7 @@ import {
   withoutDetachedTimeout,
 } from "./serve_args.ts";
 import type { SessionOptions } from "./session.ts";
+import { readTimeouts, sessionOptions } from "./session_setup.ts";
 import { takeOwnerPid } from "./owner.ts";
 import type { Registered } from "./registration.ts";
 import {
@@ -50,6 +50,7 @@ import {
 } from "./session_commands.ts";
 import { printConnect, printDetachedNotice } from "./attach.ts";
 import { RELAY_USAGE } from "./relay_args.ts";
+import { USER_DAEMON_FLAG, USER_DAEMON_VAR } from "./daemon_protocol.ts";
 import {
   DETACHED_TIMEOUT_HELP,
   readDetachedTimeout,
@@ -64,6 +65,10 @@ const DEFAULT_SIZE = { cols: 80, rows: 24 };
 /** Runs `tmosh serve` with the words after `serve`; resolves to the exit status. */
 export async function serve(args: string[]): Promise<number> {
   const command = withoutDetachedTimeout(args);
+  if (command[0] === USER_DAEMON_FLAG) {
+    const { runUserDaemon } = await import("./user_daemon.ts");
+    return await runUserDaemon();
+  }
   if (command[0] === "relay") {
     const { relayMain } = await import("./relay.ts");
     return await relayMain(command.slice(1));
@@ -121,82 +126,16 @@ export async function serve(args: string[]): Promise<number> {
   }
   const size = opts.daemonSize ?? terminalSize();
   if (opts.daemon || opts.verbose > 0) {
-    const session = sessionOptions(opts, childEnv, size, timeouts);
+    const session = sessionOptions(opts, { env: childEnv, size, timeouts });
     session.detachedTimeoutMs = detached.ms;
     if (ownerPid !== null) session.ownerPid = ownerPid;
     return opts.daemon
       ? await runDaemon(opts, session)
       : await runAttached(opts, session);
   }
-  return await detach(args, size);
-}
-
-/** The seconds-valued server timeouts of docs/wire.md §1.7, in ms (0 = off), and complaints about bad values. */
-export interface ServerTimeouts {
-  /** MOSH_SERVER_NETWORK_TMOUT in ms. */
-  networkMs: number;
-  /** MOSH_SERVER_SIGNAL_TMOUT in ms. */
-  signalMs: number;
-  /** Messages about values that were ignored. */
-  warnings: string[];
-}
-
-/** Reads MOSH_SERVER_NETWORK_TMOUT and MOSH_SERVER_SIGNAL_TMOUT as mosh-server does (strtol, whole string). */
-export function readTimeouts(
-  env: Record<string, string | undefined>,
-): ServerTimeouts {
-  const warnings: string[] = [];
-  function read(name: string): number {
-    const text = env[name];
-    if (text === undefined || text === "") return 0;
-    if (!/^\s*[+-]?\d+$/.test(text)) {
-      warnings.push(`${name} not a valid integer, ignoring`);
-      return 0;
-    }
-    const n = Number(text.trim());
-    if (n < 0) {
-      warnings.push(`${name} is negative, ignoring`);
-      return 0;
-    }
-    return Math.min(n, 2 ** 31) * 1000;
-  }
-  return {
-    networkMs: read("MOSH_SERVER_NETWORK_TMOUT"),
-    signalMs: read("MOSH_SERVER_SIGNAL_TMOUT"),
-    warnings,
-  };
-}
-
-/** The session's settings: the command (or login shell), its environment and the timeouts. */
-function sessionOptions(
-  opts: ServeOptions,
-  env: Record<string, string>,
-  size: { cols: number; rows: number },
-  timeouts: ServerTimeouts,
-): SessionOptions {
-  const home = env.HOME;
-  const cwd = home !== undefined && home !== "" ? home : undefined;
-  const childEnv = { ...env };
-  if (cwd !== undefined) childEnv.PWD = cwd;
-  const base = {
-    env: childEnv,
-    cwd,
-    width: size.cols,
-    height: size.rows,
-    networkTimeoutMs: timeouts.networkMs,
-    signalTimeoutMs: timeouts.signalMs,
-    log: opts.verbose > 0
-      ? (line: string) => writeAll(Deno.stderr, `${line}\n`)
-      : undefined,
-  };
-  if (opts.command !== null) return { ...base, command: opts.command };
-  const shell = loginShell();
-  return {
-    ...base,
-    command: [shell.path],
-    argv0: shell.argv0,
-    banner: readMotd(cwd),
-  };
+  if (env[USER_DAEMON_VAR] === "0") return await detach(args, size);
+  const { serveNew } = await import("./daemon_client.ts");
+  return await serveNew(args, { env, size, ownerPid });
 }
 
 /** The daemon: bind, report `ok PORT KEY` on stdout, silence stdio, run the session. */
@@ -414,14 +353,14 @@ function terminalSize(): { cols: number; rows: number } {
   return DEFAULT_SIZE;
 }
 
-/** An error's message on one line. */
-function oneLine(err: unknown): string {
+/** An error's message on one line, starting `tmosh: `. */
+export function oneLine(err: unknown): string {
   const line = errorText(err).replaceAll("\n", " ");
   return line.startsWith("tmosh: ") ? line : `tmosh: ${line}`;
 }
 
 /** Loads libc now, so that silenceStdio() right after the report is immediate. */
-function prepareSilence(): void {
+export function prepareSilence(): void {
   try {
     libc();
   } catch {
@@ -430,7 +369,7 @@ function prepareSilence(): void {
 }
 
 /** Points fds 0, 1 and 2 at /dev/null, as mosh-server's daemon does, so nothing holds ssh's pipes. */
-function silenceStdio(): void {
+export function silenceStdio(): void {
   try {
     redirectStdioToDevNull();
   } catch {

@@ -207,6 +207,7 @@ class ServerSession {
     this.#forward = new ServerForwarding(connection, {
       log: this.#log,
       guard: this.#guard,
+      env: options.env,
     });
     this.#transport = this.#newTransport(this.#terminal);
     connection.onRekey(

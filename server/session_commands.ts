@@ -17,6 +17,7 @@ import {
   checkPrivateDir,
   isLive,
   readRecords,
+  recordExists,
   registryDir,
   type SessionRecord,
   socketPath,
@@ -37,7 +38,7 @@ export const ATTACH_USAGE =
 
 /** How long list waits for each session's status, ms. */
 const STATUS_TIMEOUT_MS = 1000;
-/** How long kill waits for a session's process to end before saying it is still shutting down, ms. */
+/** How long kill waits for a session to end (its record to go) before saying it is still shutting down, ms. */
 const KILL_WAIT_MS = 5000;
 /** Widest command shown in the table, characters. */
 const COMMAND_WIDTH = 40;
@@ -201,7 +202,7 @@ async function attachSession(
   return 0;
 }
 
-/** Asks one session to end and waits a little for its process; returns the line to print (`tmosh: ...` on failure). */
+/** Asks one session to end and waits a little for its record to go (its process hosts other sessions too); returns the line to print (`tmosh: ...` on failure). */
 async function killSession(
   dir: string,
   session: SessionRecord,
@@ -214,12 +215,12 @@ async function killSession(
   } catch (err) {
     return `${
       (err as Error).message
-    }; if the session is stuck, end it with kill ${session.pid}`;
+    }; if the session is stuck, kill ${session.pid} ends it (and every other session of that process)`;
   }
   const deadline = Date.now() + KILL_WAIT_MS;
-  while (isLive(session)) {
+  while (isLive(session) && recordExists(dir, session.id)) {
     if (Date.now() >= deadline) {
-      return `${session.id}: ending (pid ${session.pid} is still shutting down)`;
+      return `${session.id}: ending (still shutting down in pid ${session.pid})`;
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

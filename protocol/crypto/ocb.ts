@@ -26,6 +26,8 @@ export interface OcbSealOptions extends OcbOptions {
 }
 
 type EcbStream = { update(data: Uint8Array): Uint8Array };
+/** The internal switch of Deno's node:crypto streams for modes with a block cache. */
+type BlockCached = { _needsBlockCache?: boolean };
 
 const BLOCK = 16;
 /** Number of L_i values precomputed; block indices are < 2^32. */
@@ -122,6 +124,12 @@ export class Ocb {
     enc.setAutoPadding(false);
     const dec = createDecipheriv("aes-128-ecb", key, null);
     dec.setAutoPadding(false);
+    // Deno's node:crypto first copies every ECB input into a block cache
+    // (a new buffer per call) to hold back a partial block; ours are always
+    // whole blocks, so the native cipher may take them directly.
+    for (const stream of [enc, dec] as unknown as BlockCached[]) {
+      if (stream._needsBlockCache === true) stream._needsBlockCache = false;
+    }
     this.#enc = enc;
     this.#dec = dec;
 

@@ -24,6 +24,8 @@ const LOSS_BETA = 0.5;
 const DELAY_BETA = 0.85;
 /** Additive growth per round trip in congestion avoidance, fraction of the window. */
 const AVOIDANCE_GROWTH = 0.125;
+/** The window holds at least this many datagrams of the current size. */
+const MIN_DATAGRAMS = 4;
 /** Minimum-RTT samples older than this are forgotten, ms. */
 const MIN_RTT_WINDOW_MS = 10_000;
 
@@ -41,6 +43,10 @@ export class CongestionControl {
   #roundLost = 0;
   /** Losses of packets sent before this time do not shrink the window again. */
   #recoveryStart = -Infinity;
+  /** Size of the datagrams sent, bytes (the window never shrinks below a few of them). */
+  #datagram = 0;
+  /** The path's cap on the window, bytes. */
+  #max = CWND_MAX;
 
   /** Bytes the window allows, bytes. */
   get window(): number {
@@ -57,9 +63,19 @@ export class CongestionControl {
     return this.#minRtt;
   }
 
-  /** Whether `bytes` more may be sent now. */
+  /** Whether `bytes` more may be sent now (one packet always may, when none is in flight). */
   canSend(bytes: number): boolean {
-    return this.#inFlight + bytes <= this.#cwnd;
+    return this.#inFlight === 0 || this.#inFlight + bytes <= this.#cwnd;
+  }
+
+  /**
+   * The path's datagram size (the window stays at least MIN_DATAGRAMS of
+   * them) and cap on the window (at most CWND_MAX), bytes.
+   */
+  setPath(datagram: number, max: number): void {
+    this.#datagram = datagram;
+    this.#max = Math.min(CWND_MAX, max);
+    this.#cwnd = Math.min(Math.max(this.#cwnd, this.#floor()), this.#max);
   }
 
   /** Counts a sent packet. */
@@ -87,7 +103,7 @@ export class CongestionControl {
       return;
     }
     const grow = this.#cwnd < this.#ssthresh ? bytes : bytes * AVOIDANCE_GROWTH;
-    this.#cwnd = Math.min(CWND_MAX, this.#cwnd + grow);
+    this.#cwnd = Math.min(this.#max, this.#cwnd + grow);
   }
 
   /** A packet of `bytes` sent at `sentAt` was declared lost at `now`. */
@@ -104,14 +120,22 @@ export class CongestionControl {
 
   /** Nothing was acknowledged for several probe timeouts (an outage): start again from the initial window. */
   onPersistentLoss(now: number): void {
-    this.#ssthresh = Math.max(CWND_MIN, this.#cwnd / 2);
-    this.#cwnd = CWND_INITIAL;
+    this.#ssthresh = Math.max(this.#floor(), this.#cwnd / 2);
+    this.#cwnd = Math.max(CWND_INITIAL, this.#floor());
     this.#recoveryStart = now;
   }
 
   /** Forgets a packet in flight without judging it (a channel reset). */
   onDiscarded(bytes: number): void {
     this.#inFlight = Math.max(0, this.#inFlight - bytes);
+  }
+
+  /** The smallest window, bytes. */
+  #floor(): number {
+    return Math.min(
+      Math.max(CWND_MIN, MIN_DATAGRAMS * this.#datagram),
+      this.#max,
+    );
   }
 
   /** The smoothed RTT stands well above the minimum: a queue is building. */
@@ -135,7 +159,7 @@ export class CongestionControl {
 
   #shrink(beta: number, now: number): void {
     if (now - this.#recoveryStart < Math.max(this.#srtt, 1)) return;
-    this.#cwnd = Math.max(CWND_MIN, this.#cwnd * beta);
+    this.#cwnd = Math.max(this.#floor(), this.#cwnd * beta);
     this.#ssthresh = this.#cwnd;
     this.#recoveryStart = now;
   }

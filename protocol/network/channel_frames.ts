@@ -163,10 +163,25 @@ export class PacketWriter {
   readonly #view: DataView;
   #at = FRAG_HEADER_BYTES;
 
-  /** Starts a packet numbered `number` with room for `capacity` bytes. */
-  constructor(number: number, capacity: number) {
-    this.#buf = new Uint8Array(capacity);
-    this.#view = new DataView(this.#buf.buffer);
+  /**
+   * Starts a packet numbered `number` with room for `capacity` bytes, in
+   * `into` when it is large enough (the payload then lives there until it is
+   * overwritten), else in a new buffer.
+   */
+  constructor(
+    number: number,
+    capacity: number,
+    options: { into?: Uint8Array } = {},
+  ) {
+    const into = options.into;
+    this.#buf = into !== undefined && into.length >= capacity
+      ? into.subarray(0, capacity)
+      : new Uint8Array(capacity);
+    this.#view = new DataView(
+      this.#buf.buffer,
+      this.#buf.byteOffset,
+      this.#buf.byteLength,
+    );
     this.#view.setUint32(0, 0x8000_0000 + Math.floor(number / 2 ** 32));
     this.#view.setUint32(4, number >>> 0);
     this.#view.setUint16(8, CHANNEL_FRAGMENT_WORD);

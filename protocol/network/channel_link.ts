@@ -4,12 +4,15 @@
  * bursts of CHANNEL_BURST per turn of the event loop (so keystrokes and
  * screen updates, sent by the SSP transport on the same connection, never
  * wait behind a bulk transfer), and one timer serves its acks, loss
- * detection and probes. Nothing is sent or accepted before `enable()`: the
+ * detection and probes. Datagrams grow beyond the connection's MTU as the
+ * path allows (docs/wire.md §17.8), up to a ceiling set by the peer's
+ * address (channel_path.ts); a new address restarts that search. Nothing is sent or accepted before `enable()`: the
  * peer accepted chan.v1.
  * @module
  */
 
-import type { Connection } from "./connection.ts";
+import type { Connection, RemoteAddr } from "./connection.ts";
+import { type PathLimits, pathLimits } from "./channel_path.ts";
 import { ErrorGuard } from "./guard.ts";
 import { ChannelMux, type MuxEvents } from "./channel_mux.ts";
 import { CHANNEL_BURST } from "./constants.ts";
@@ -38,6 +41,9 @@ export class ChannelLink {
   #queued = false;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #timerAt = Infinity;
+  /** The peer address the ceiling was computed for. */
+  #remote: RemoteAddr | null = null;
+  #limits: PathLimits = { ceiling: 0, window: 0 };
 
   /** Takes the connection's channel datagrams from now on (dropped until enable()). */
   constructor(connection: Connection, options: ChannelLinkOptions) {
@@ -45,6 +51,26 @@ export class ChannelLink {
     this.#now = options.now ?? (() => performance.now());
     this.#guard = options.guard ?? connection.guard;
     this.mux = new ChannelMux({ role: options.role, events: options.events });
+    const dbg = Deno.env.get("TMOSH_CHAN_STATS"); // DEBUG-CHAN
+    if (dbg) { // DEBUG-CHAN
+      const t = setInterval(() => { // DEBUG-CHAN
+        const m = this.mux; // DEBUG-CHAN
+        Deno.writeTextFileSync(
+          `${dbg}.${options.role}`,
+          JSON.stringify({
+            t: Math.round(performance.now()),
+            size: m.datagramSize,
+            cwnd: m.congestionWindow,
+            fl: m.inFlight,
+            ...m.stats,
+            ...m.sizeStats,
+            srtt: connection.srtt,
+          }) + "\n",
+          { append: true },
+        ); // DEBUG-CHAN
+      }, 1000); // DEBUG-CHAN
+      Deno.unrefTimer(t); // DEBUG-CHAN
+    } // DEBUG-CHAN
     connection.onChannelPayload((payload) => {
       if (!this.#enabled || this.#closed) return;
       this.mux.receive(payload, this.#now());
@@ -86,13 +112,14 @@ export class ChannelLink {
     const now = this.#now();
     const mux = this.mux;
     if (now >= mux.nextWake()) mux.onTimer(now);
+    const path = this.#path();
     let sent = 0;
     // Never more than a burst waits in the socket's queue, so a keystroke's
     // datagram (sent by the transport) waits behind at most CHANNEL_BURST.
     while (
       sent < CHANNEL_BURST && this.#connection.sendBacklog < CHANNEL_BURST
     ) {
-      const packet = mux.nextPacket(now, this.#connection.mtu);
+      const packet = mux.nextPacket(now, this.#connection.mtu, path);
       if (packet === null) break;
       this.#connection.send(packet);
       sent++;
@@ -107,6 +134,21 @@ export class ChannelLink {
       return;
     }
     this.#arm(mux.nextWake() - now);
+  }
+
+  /** The limits of the path to the peer; a new peer address (a roam) restarts the size search. */
+  #path(): Partial<PathLimits> {
+    const remote = this.#connection.remoteAddr;
+    if (remote === null) return {};
+    if (remote !== this.#remote) {
+      if (this.#remote !== null) this.mux.pathChanged();
+      this.#remote = remote;
+      this.#limits = pathLimits(
+        remote.hostname,
+        this.#connection.pathOverhead,
+      );
+    }
+    return this.#limits;
   }
 
   #arm(wait: number): void {

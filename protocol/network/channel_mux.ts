@@ -10,6 +10,7 @@
  */
 
 import {
+  CHANNEL_ACK_BYTES,
   CHANNEL_ACK_DELAY,
   CHANNEL_ACK_EVERY,
   CHANNEL_ACK_RANGES_MAX,
@@ -20,9 +21,12 @@ import {
   CHANNEL_WINDOW_MIN,
   CHANNELS_MAX,
   CHANNELS_RECEIVE_BUDGET,
+  CWND_MAX,
   LISTENS_MAX,
 } from "./constants.ts";
 import { CongestionControl } from "./channel_congestion.ts";
+import { DatagramSizer } from "./channel_size.ts";
+import type { PathLimits } from "./channel_path.ts";
 import {
   CHANNEL_KIND,
   dataHeaderSize,
@@ -121,6 +125,7 @@ export class ChannelMux {
   readonly #server: boolean;
   readonly #channels = new Map<number, Channel>();
   readonly #cc = new CongestionControl();
+  readonly #sizer = new DatagramSizer();
   readonly #rtt = new RttEstimator();
   #nextChannel: number;
   /** Highest channel id the peer opened. */
@@ -129,12 +134,19 @@ export class ChannelMux {
   readonly #sent = new Map<number, SentPacket>();
   #largestAcked = -1;
   #lastElicitingAt = -Infinity;
+  /** Where packets are written (a payload lives until the next nextPacket call). */
+  #packetBuffer = new Uint8Array(0);
+  /** Datagram size and window cap the congestion window was last told, bytes. */
+  #ccSize = 0;
+  #ccWindow = 0;
   #ptoCount = 0;
   #lossAt = Infinity;
   /** Received packet numbers as inclusive ranges, descending. */
   #received: [number, number][] = [];
   #largestReceivedAt = 0;
   #unackedEliciting = 0;
+  /** Bytes of the ack-eliciting packets not yet acknowledged. */
+  #unackedBytes = 0;
   #ackDueAt = Infinity;
   #ackWanted = false;
   readonly #control: Frame[] = [];
@@ -156,6 +168,21 @@ export class ChannelMux {
   /** The congestion window, bytes (for tests and benchmarks). */
   get congestionWindow(): number {
     return this.#cc.window;
+  }
+
+  /** Size of the datagrams sent now, bytes (docs/wire.md §17.8). */
+  get datagramSize(): number {
+    return this.#sizer.size;
+  }
+
+  /** Probes sent and lost, black holes detected (for tests and benchmarks). */
+  get sizeStats(): { probes: number; probesLost: number; blackHoles: number } {
+    return this.#sizer.stats;
+  }
+
+  /** The path changed (a roam): datagrams go back to the base size and the search starts over. */
+  pathChanged(): void {
+    this.#sizer.reset();
   }
 
   /** Bytes in flight (for tests and benchmarks). */
@@ -274,10 +301,10 @@ export class ChannelMux {
     if (packet.number === this.#received[0][1]) this.#largestReceivedAt = now;
     if (eliciting) {
       this.#unackedEliciting++;
-      this.#wantAck(
-        this.#unackedEliciting >= CHANNEL_ACK_EVERY ? 0 : CHANNEL_ACK_DELAY,
-        now,
-      );
+      this.#unackedBytes += payload.length;
+      const due = this.#unackedEliciting >= CHANNEL_ACK_EVERY ||
+        this.#unackedBytes >= CHANNEL_ACK_BYTES;
+      this.#wantAck(due ? 0 : CHANNEL_ACK_DELAY, now);
     }
   }
 
@@ -298,21 +325,47 @@ export class ChannelMux {
         this.#cc.onDiscarded(p.bytes);
         this.#requeue(p.carried);
       }
+      this.#sizer.onTimeout(now);
       this.#lastElicitingAt = now;
     }
     if (now >= this.#ackDueAt) this.#ackWanted = true;
   }
 
   /**
-   * The next datagram payload to send at `now` for datagrams of `mtu` bytes,
-   * or null when nothing is due (or the congestion window is full).
+   * The next datagram payload to send at `now`, or null when nothing is due
+   * (or the congestion window is full). `mtu` is the base size every path
+   * carries, bytes; the path's `ceiling`, the largest it might carry, bounds
+   * the search for larger datagrams (docs/wire.md §17.8; default: no search),
+   * and its `window` caps the bytes in flight (default CWND_MAX). The
+   * payload is valid until the next call (send or copy it first).
    */
-  nextPacket(now: number, mtu: number): Uint8Array | null {
-    const w = new PacketWriter(this.#nextPacket, mtu - DATAGRAM_OVERHEAD);
+  nextPacket(
+    now: number,
+    mtu: number,
+    path: Partial<PathLimits> = {},
+  ): Uint8Array | null {
+    const sizer = this.#sizer;
+    sizer.limits(mtu, path.ceiling ?? mtu);
+    const window = path.window ?? CWND_MAX;
+    if (sizer.size !== this.#ccSize || window !== this.#ccWindow) {
+      this.#ccSize = sizer.size;
+      this.#ccWindow = window;
+      this.#cc.setPath(sizer.size, window);
+    }
+    const hasData = this.#hasSendable();
+    const room = hasData
+      ? sizer.capacity(now, (bytes) => this.#cc.canSend(bytes))
+      : sizer.size;
+    if (this.#packetBuffer.length < room) {
+      this.#packetBuffer = new Uint8Array(room);
+    }
+    const w = new PacketWriter(this.#nextPacket, room - DATAGRAM_OVERHEAD, {
+      into: this.#packetBuffer,
+    });
     const carried: Carried[] = [];
     const ackNow = this.#ackWanted || now >= this.#ackDueAt;
     const hasControl = this.#control.length > 0 || this.#urgentChanAck();
-    const dataOk = this.#cc.canSend(mtu) && this.#hasSendable();
+    const dataOk = hasData && this.#cc.canSend(room);
     if (!ackNow && !hasControl && !dataOk) return null;
     if (this.#received.length > 0 && (ackNow || this.#unackedEliciting > 0)) {
       w.add({
@@ -323,6 +376,7 @@ export class ChannelMux {
       this.#ackWanted = false;
       this.#ackDueAt = Infinity;
       this.#unackedEliciting = 0;
+      this.#unackedBytes = 0;
     }
     for (const ch of this.#dirtyChannels()) {
       this.#grant(ch);
@@ -354,6 +408,7 @@ export class ChannelMux {
         eliciting: true,
       });
       this.#cc.onSent(size);
+      sizer.onSent(pn, size);
       this.#lastElicitingAt = now;
     }
     this.stats.sent++;
@@ -639,10 +694,15 @@ export class ChannelMux {
         this.#cc.onRtt(sample, now);
       }
     }
+    const late = this.#sizer.lostProbe;
+    if (late >= 0 && ranges.some(([lo, hi]) => late >= lo && late <= hi)) {
+      this.#sizer.onLateAck();
+    }
     if (newly.length === 0) return;
     this.#ptoCount = 0;
     for (const [pn, p] of newly) {
       this.#sent.delete(pn);
+      this.#sizer.onAcked(pn, p.bytes);
       this.#cc.onAcked(p.bytes, { sentAt: p.sentAt, now });
       for (const c of p.carried) {
         if (c.t !== "data") continue;
@@ -668,7 +728,10 @@ export class ChannelMux {
       ) {
         this.#sent.delete(pn);
         this.stats.lost++;
-        this.#cc.onLost(p.bytes, { sentAt: p.sentAt, now });
+        // A lost probe says the size is too large, not that the path is congested.
+        if (this.#sizer.isProbe(pn)) this.#cc.onDiscarded(p.bytes);
+        else this.#cc.onLost(p.bytes, { sentAt: p.sentAt, now });
+        this.#sizer.onLost(pn, p.bytes, now);
         this.#requeue(p.carried);
       } else {
         this.#lossAt = Math.min(this.#lossAt, p.sentAt + delay);

@@ -125,10 +125,21 @@ export class SendStream {
     return null;
   }
 
-  /** Copies [offset, offset + len) out of the chunks. */
+  /** [offset, offset + len) of the chunks: a view when one chunk holds it, else a copy. */
   #read(offset: number, len: number): Uint8Array {
+    let at = this.#base;
+    for (const chunk of this.#chunks) {
+      if (at + chunk.length <= offset) {
+        at += chunk.length;
+        continue;
+      }
+      const from = offset - at;
+      if (from + len <= chunk.length) return chunk.subarray(from, from + len);
+      break;
+    }
     const out = new Uint8Array(len);
-    let at = this.#base, filled = 0;
+    at = this.#base;
+    let filled = 0;
     for (const chunk of this.#chunks) {
       const chunkEnd = at + chunk.length;
       if (chunkEnd > offset + filled && filled < len) {

@@ -7,6 +7,7 @@
 
 import { isIP } from "./ip_syntax.ts";
 import {
+  CHANNEL_RECEIVE_MAX,
   DEFAULT_IPV4_MTU,
   DEFAULT_IPV6_MTU,
   DEFAULT_SEND_MTU,
@@ -241,6 +242,11 @@ export class Connection {
     return this.#mtu - (this.#path?.overhead ?? 0);
   }
 
+  /** Bytes the datagram path adds to each datagram (relay envelopes; 0 without). */
+  get pathOverhead(): number {
+    return this.#path?.overhead ?? 0;
+  }
+
   /** Local UDP port of the socket sends go out through (the last one, after close). */
   get port(): number {
     return this.#localPort;
@@ -370,6 +376,8 @@ export class Connection {
       payload,
     });
     const bytes = this.#path?.wrap(sealed) ?? sealed;
+    // A channel datagram beyond the MTU is a size probe (docs/wire.md §17.8).
+    const probe = bytes.length > this.#mtu && isChannelPayload(payload);
     const { hostname, port } = this.#remote;
     const socket = this.#newest();
     // Chained so datagrams leave in sequence order (Deno may reorder
@@ -387,7 +395,7 @@ export class Connection {
       },
       (err) => {
         this.#backlog--;
-        this.#sendFailed(err);
+        this.#sendFailed(err, probe);
       },
     );
     this.#sendTail = sent;
@@ -468,10 +476,14 @@ export class Connection {
     }
   }
 
-  #sendFailed(err: unknown): void {
+  #sendFailed(err: unknown, probe: boolean): void {
     if (this.#closed) return;
+    const tooLong = (err as { code?: string })?.code === "EMSGSIZE";
+    // A size probe that was too long: the channel layer sees it lost, and
+    // the MTU stays.
+    if (tooLong && probe) return;
     this.#sendError = `sendto: ${errorText(err)}`;
-    if ((err as { code?: string })?.code === "EMSGSIZE") {
+    if (tooLong) {
       this.#mtu = DEFAULT_SEND_MTU;
     }
   }
@@ -506,8 +518,9 @@ export class Connection {
   async #readLoop(socket: Socket): Promise<void> {
     let failures = 0;
     // One buffer per socket: decryption copies out everything that is kept.
+    // Room for the largest channel datagram (docs/wire.md §17.8).
     const buffer = new Uint8Array(
-      RECEIVE_MTU + (this.#path?.overhead ?? 0) + 1,
+      CHANNEL_RECEIVE_MAX + (this.#path?.overhead ?? 0) + 1,
     );
     while (!socket.closed) {
       let received: [Uint8Array, Deno.Addr];
@@ -535,9 +548,14 @@ export class Connection {
 
   #receive(received: Uint8Array, from: Deno.NetAddr): void {
     const bytes = this.#path === null ? received : this.#path.unwrap(received);
-    const datagram = bytes === null
+    let datagram = bytes === null
       ? null
       : this.#open(bytes) ?? this.#openPending(bytes, from);
+    // Only a channel datagram may exceed Mosh's RECEIVE_MTU (docs/wire.md §17.8).
+    if (
+      datagram !== null && bytes!.length > RECEIVE_MTU &&
+      !isChannelPayload(datagram.payload)
+    ) datagram = null;
     if (datagram === null) {
       this.#dropped++;
       return;
@@ -565,7 +583,7 @@ export class Connection {
   }
 
   #open(bytes: Uint8Array): Datagram | null {
-    if (bytes.length > RECEIVE_MTU) return null;
+    if (bytes.length > CHANNEL_RECEIVE_MAX) return null;
     try {
       return this.#codec.open(bytes);
     } catch {

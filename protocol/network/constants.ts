@@ -162,6 +162,8 @@ export const CHANNEL_WINDOW_MIN = 128 * 1024;
 export const LISTENS_MAX = 64;
 /** A receiver acknowledges after this many ack-eliciting packets... */
 export const CHANNEL_ACK_EVERY = 4;
+/** ...or after this many bytes of them (large datagrams are acknowledged sooner)... */
+export const CHANNEL_ACK_BYTES = 64 * 1024;
 /** ...or this long after the first unacknowledged one, ms. */
 export const CHANNEL_ACK_DELAY = 5;
 /** Packet ranges an ack frame holds at most. */
@@ -186,6 +188,22 @@ export const DELAY_BACKOFF_FRACTION = 0.5;
 export const DELAY_BACKOFF_MS = 20;
 /** Channel datagrams sent per turn of the event loop before yielding to terminal traffic. */
 export const CHANNEL_BURST = 64;
+/** Largest channel datagram a tmosh peer reads, bytes of UDP payload (UDP's largest, over IPv6; docs/wire.md §17.8). */
+export const CHANNEL_RECEIVE_MAX = 65527;
+/** Largest channel datagram towards a peer on this host, bytes (loopback's MTU is 64 KiB; a fifth of CHANNEL_LOCAL_WINDOW keeps several in flight). */
+export const CHANNEL_LOCAL_DATAGRAM_MAX = 32 * 1024;
+/** Most bytes in flight towards a peer on this host, bytes (its socket receive buffer, 208 KiB by default on Linux, is the only queue). */
+export const CHANNEL_LOCAL_WINDOW = 160 * 1024;
+/** IP MTU assumed for a path to another host (Ethernet's), bytes: the channel size ceiling is this minus the IP and UDP headers. */
+export const CHANNEL_PATH_MTU = 1500;
+/** Smallest step of the channel size search, bytes (steps double from here up to the ceiling). */
+export const CHANNEL_PROBE_STEP_MIN = 2048;
+/** Probes of one size lost in a row before the search stops (RFC 8899's MAX_PROBES). */
+export const CHANNEL_PROBE_TRIES = 3;
+/** A finished size search starts again after this long, ms (RFC 8899's PMTU_RAISE_TIMER is 600 s). */
+export const CHANNEL_PROBE_RAISE_MS = 60_000;
+/** Large channel packets lost with no later large one acknowledged before the size falls back to the base (a black hole). */
+export const CHANNEL_BLACK_HOLE_LOSSES = 3;
 
 /** First 4 bytes of a relay envelope's OCB nonce, "tmrl" (tmosh only; Mosh datagrams use 4 zero bytes; docs/wire.md §16.1). */
 export const ENVELOPE_NONCE_PREFIX = 0x746d726c;

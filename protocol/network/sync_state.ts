@@ -11,6 +11,12 @@ export interface SyncState<T> {
   equals(other: T): boolean;
   /** Protobuf diff bytes that turn `old` into this state; empty when equal (mosh: diff_from). */
   diffFrom(old: T): Uint8Array;
+  /**
+   * A lower bound of `diffFrom(old).length`, much cheaper than the diff (a
+   * prospective resend surely too long to be chosen is not computed); states
+   * without it count as 0.
+   */
+  diffSizeAtLeast?(old: T): number;
   /** A NEW state: this one with `diff` applied (this unchanged); null if the diff is malformed (mosh: apply_string). */
   applyDiff(diff: Uint8Array): T | null;
   /** This state without the known prefix `prefix`; returns this when nothing is dropped (mosh: subtract). */

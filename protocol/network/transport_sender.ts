@@ -250,15 +250,17 @@ export class TransportSender<T extends SyncState<T>> {
     // stalled peer); a prospective resend below is a choice, not a loss.
     const timedOut = this.#assumed !== this.#sent[this.#sent.length - 1];
     if (this.#assumed !== acked) {
-      // Prospective resend: prefer a diff from the state the peer surely has.
-      const resend = this.#current.diffFrom(acked.state);
-      if (
-        resend.length <= diff.length ||
-        (resend.length < RESEND_SIZE_LIMIT &&
-          resend.length - diff.length < RESEND_EXTRA_LIMIT)
-      ) {
-        this.#assumed = acked;
-        diff = resend;
+      // Prospective resend: prefer a diff from the state the peer surely has
+      // (not computed when surely too long to be preferred: a long log).
+      const preferred = (size: number) =>
+        size <= diff.length ||
+        (size < RESEND_SIZE_LIMIT && size - diff.length < RESEND_EXTRA_LIMIT);
+      if (preferred(this.#current.diffSizeAtLeast?.(acked.state) ?? 0)) {
+        const resend = this.#current.diffFrom(acked.state);
+        if (preferred(resend.length)) {
+          this.#assumed = acked;
+          diff = resend;
+        }
       }
     }
 

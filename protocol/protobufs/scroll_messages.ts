@@ -27,6 +27,11 @@ export type LogRecord =
 export interface LogSlice {
   readonly first: number;
   readonly records: readonly LogRecord[];
+  /**
+   * The same records already encoded (encodeLogRecords, concatenated in
+   * order), when the sender holds them so: written as they are.
+   */
+  readonly encoded?: readonly Uint8Array[];
 }
 
 /** TmoshExt.scroll and TmoshExt.screen on HostBuffers.Instruction. */
@@ -55,8 +60,11 @@ export function writeScrollSlice(w: BinaryWriter, slice: LogSlice): void {
 
 /** A growable byte buffer for the hand-written encoder. */
 class Bytes {
-  buf = new Uint8Array(4096);
+  buf: Uint8Array;
   pos = 0;
+  constructor(size = 4096) {
+    this.buf = new Uint8Array(size);
+  }
   room(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
@@ -128,11 +136,33 @@ function writeLine(
 
 /** The ScrollSlice message's bytes, as protobuf writes them (a flood's hot path: no per-field writer calls). */
 function encodeScrollSlice(slice: LogSlice): Uint8Array {
-  const out = new Bytes();
-  out.room(11);
+  const parts = slice.encoded;
+  let size = 11;
+  for (const p of parts ?? []) size += p.length;
+  const out = new Bytes(size);
   out.varint(TAG_FIRST);
   out.varint(slice.first);
-  for (const r of slice.records) {
+  if (parts === undefined) {
+    writeRecords(out, slice.records);
+  } else {
+    for (const p of parts) {
+      out.buf.set(p, out.pos);
+      out.pos += p.length;
+    }
+  }
+  return out.buf.subarray(0, out.pos);
+}
+
+/** Records as the record fields of a ScrollSlice, for a sender to keep and send again (LogSlice.encoded). */
+export function encodeLogRecords(records: readonly LogRecord[]): Uint8Array {
+  const out = new Bytes(16 * records.length + 16);
+  writeRecords(out, records);
+  return out.buf.slice(0, out.pos);
+}
+
+/** Writes records as ScrollSlice record fields. */
+function writeRecords(out: Bytes, records: readonly LogRecord[]): void {
+  for (const r of records) {
     if (r.kind === "line") {
       writeLine(out, r);
     } else if (r.kind === "clear") {
@@ -150,7 +180,6 @@ function encodeScrollSlice(slice: LogSlice): Uint8Array {
       out.varint(r.lines);
     }
   }
-  return out.buf.subarray(0, out.pos);
 }
 
 /** Writes a ScreenMode extension into the instruction `w` is in. */

@@ -224,6 +224,11 @@ export class CompleteTerminal {
     return events.length === 0 ? new Uint8Array(0) : encodeHostMessage(events);
   }
 
+  /** A lower bound of diffFrom(old).length: the log records it carries, encoded (docs/wire.md §14.2). */
+  diffSizeAtLeast(old: CompleteTerminal): number {
+    return this.scroll.encodedSizeSince(old.scroll.end);
+  }
+
   /** The state after a received HostMessage; null when malformed or no applier is set. */
   applyDiff(diff: Uint8Array): CompleteTerminal | null {
     if (diff.length === 0) return this;

@@ -11,7 +11,11 @@
  * survive loss, reordering and skipped states and are never repeated.
  * @module
  */
-import type { LogRecord, LogSlice } from "../protobufs/scroll_messages.ts";
+import {
+  encodeLogRecords,
+  type LogRecord,
+  type LogSlice,
+} from "../protobufs/scroll_messages.ts";
 
 import { LOG_HELD_BYTES_MAX } from "./constants.ts";
 
@@ -24,6 +28,46 @@ interface Chunk {
   readonly bytes: number;
   /** Approximate bytes the records take on the wire, before compression. */
   readonly wire: number;
+  /** The records encoded, once a diff carried them (every later diff from an older state copies these). */
+  encoded?: Uint8Array;
+}
+
+/** Records from `first` on, read from chunks only when asked (a sender only copies their encoding). */
+class ChunkSlice implements LogSlice {
+  readonly first: number;
+  readonly #chunks: readonly Chunk[];
+  #records: LogRecord[] | undefined;
+
+  constructor(first: number, chunks: readonly Chunk[]) {
+    this.first = first;
+    this.#chunks = chunks;
+  }
+
+  get records(): readonly LogRecord[] {
+    if (this.#records === undefined) {
+      const records: LogRecord[] = [];
+      for (const c of this.#chunks) {
+        for (
+          let i = Math.max(0, this.first - c.first);
+          i < c.records.length;
+          i++
+        ) {
+          records.push(c.records[i]);
+        }
+      }
+      this.#records = records;
+    }
+    return this.#records;
+  }
+
+  get encoded(): readonly Uint8Array[] {
+    return this.#chunks.map((c) => {
+      if (this.first <= c.first) {
+        return c.encoded ??= encodeLogRecords(c.records);
+      }
+      return encodeLogRecords(c.records.slice(this.first - c.first));
+    });
+  }
 }
 
 /** Approximate bytes one record takes in a diff, before compression. */
@@ -131,18 +175,52 @@ export class ScrollLog {
   }
 
   /**
+   * Bytes of the records from number `from` on, encoded (whole chunks only:
+   * a lower bound of what a diff carrying them takes).
+   */
+  encodedSizeSince(from: number): number {
+    let n = 0;
+    for (const c of this.#chunks) {
+      if (c.first >= from) {
+        n += (c.encoded ??= encodeLogRecords(c.records)).length;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Records from number `from` (or `start` when older) on, up to about
+   * `maxWire` bytes of them (recordWireBytes; at least one record), without
+   * copying the rest: `complete` when they reach the end.
+   */
+  recordsFrom(
+    from: number,
+    maxWire: number,
+  ): { first: number; records: LogRecord[]; complete: boolean } {
+    const first = Math.max(from, this.start);
+    const records: LogRecord[] = [];
+    let wire = 0;
+    for (const c of this.#chunks) {
+      const rs = c.records;
+      for (let i = Math.max(0, first - c.first); i < rs.length; i++) {
+        if (wire >= maxWire) return { first, records, complete: false };
+        const r = rs[i];
+        wire += recordWireBytes(r);
+        records.push(r);
+      }
+    }
+    return { first, records, complete: true };
+  }
+
+  /**
    * Records from number `from` to the end; the slice starts at `start` when
    * `from` is older (the receiver turns the hole into a gap record).
    */
   since(from: number): LogSlice {
     const first = Math.max(from, this.start);
-    const records: LogRecord[] = [];
-    for (const c of this.#chunks) {
-      if (c.first + c.records.length <= first) continue;
-      for (let i = Math.max(0, first - c.first); i < c.records.length; i++) {
-        records.push(c.records[i]);
-      }
-    }
-    return { first, records };
+    return new ChunkSlice(
+      first,
+      this.#chunks.filter((c) => c.first + c.records.length > first),
+    );
   }
 }

@@ -188,7 +188,7 @@ export function plainLineText(
 ): { kind: "line"; text: string; cols: number; wrap: boolean } | undefined {
   if (line === undefined || line.length < cols) return undefined;
   const d = line._data;
-  let end = 0;
+  let end = 0, astral = false;
   for (let x = 0, i = 0; x < cols; x++, i += 3) {
     const content = d[i];
     if (
@@ -196,15 +196,22 @@ export function plainLineText(
       (content & ~X_CODEPOINT) !== X_NARROW
     ) return undefined;
     const cp = content & X_CODEPOINT;
-    if (cp !== 0 && cp !== 0x20) end = x + 1;
+    if (cp !== 0 && cp !== 0x20) {
+      end = x + 1;
+      if (cp > 0xffff) astral = true;
+    }
   }
   const wrap = (d[(cols - 1) * 3 + 2] & WRAP_BIT) !== 0;
   const n = wrap ? cols : end;
-  let text = "";
+  // One string from the code points (a concatenation per cell is slower).
+  const codes = new Array<number>(n);
   for (let x = 0; x < n; x++) {
     const cp = d[x * 3] & X_CODEPOINT;
-    text += cp === 0 ? " " : String.fromCodePoint(cp);
+    codes[x] = cp === 0 ? 0x20 : cp;
   }
+  const text = astral
+    ? String.fromCodePoint.apply(null, codes)
+    : String.fromCharCode.apply(null, codes);
   return { kind: "line", text, cols: n, wrap };
 }
 

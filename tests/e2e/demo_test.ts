@@ -46,6 +46,7 @@ async function startDemo(args: string[]): Promise<Demo> {
   const command = [
     "env",
     `${TEST_MARK_VAR}=${mark}`,
+    `XDG_STATE_HOME=${stateHome(mark)}`, // its own registry, so its own daemon
     Deno.execPath(),
     "run",
     "-A",
@@ -79,6 +80,12 @@ async function startDemo(args: string[]): Promise<Demo> {
 async function stopDemo(demo: Demo): Promise<void> {
   await demo.tmux.kill();
   await killPidsWithEnv(TEST_MARK_VAR, demo.mark);
+  await Deno.remove(stateHome(demo.mark), { recursive: true }).catch(() => {});
+}
+
+/** The demo server's registry directory (XDG_STATE_HOME). */
+function stateHome(mark: string): string {
+  return `/tmp/tmosh_state_${mark}`;
 }
 
 /** The pid of the marked process whose argv matches (`main.ts demo`: the demo, `main.ts serve`: its server). */

@@ -264,6 +264,7 @@ needs.test("-A across a reattach: SSH_AUTH_SOCK stays, backed by the new client;
   const agent = await sh(`ssh-agent -a ${agentSock}`);
   const agentPid = /SSH_AGENT_PID=(\d+)/.exec(agent.stdout)?.[1];
   const name = `fwd${Math.floor(Math.random() * 1e6)}`;
+  const state = `${dir}/state`; // one registry (one daemon) for the three connects
   const env = {
     TERM: "xterm-256color",
     LANG: "C.UTF-8",
@@ -273,6 +274,7 @@ needs.test("-A across a reattach: SSH_AUTH_SOCK stays, backed by the new client;
     sshd,
     dir,
     words: ["-A", `--name=${name}`],
+    state,
   });
   const tmuxes = [await startTmux(first.command, { env })];
   try {
@@ -294,6 +296,7 @@ needs.test("-A across a reattach: SSH_AUTH_SOCK stays, backed by the new client;
       dir,
       words: ["-A", `--attach=${name}`],
       command: [],
+      state,
     });
     tmuxes.push(await startTmux(second.command, { env }));
     await tmuxes[1].waitFor((s) => s.includes("e2e$"), 30_000);
@@ -309,6 +312,7 @@ needs.test("-A across a reattach: SSH_AUTH_SOCK stays, backed by the new client;
       dir,
       words: [`--attach=${name}`],
       command: [],
+      state,
     });
     tmuxes.push(await startTmux(third.command, { env }));
     await tmuxes[2].waitFor((s) => s.includes("e2e$"), 30_000);

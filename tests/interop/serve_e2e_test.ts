@@ -79,7 +79,7 @@ stockWrapper.test("stock mosh wrapper + mosh-client over ssh drive tmosh serve: 
   const sshd = await startSshd();
   const command = [
     "mosh",
-    `--ssh=${sshd.sshCommand}`,
+    `--ssh=${sshd.markedSsh(mark)}`, // its own registry, so its own daemon
     `--server=${script}`,
     "root@127.0.0.1",
     "--",

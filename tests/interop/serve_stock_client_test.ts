@@ -134,7 +134,7 @@ stockWrapper.test("stock mosh wrapper over ssh with --server='tmosh serve'", asy
     `env ${TEST_MARK_VAR}=${mark} ${Deno.execPath()} run -A ${MAIN} serve`;
   const command = [
     "mosh",
-    `--ssh=${sshd.sshCommand}`,
+    `--ssh=${sshd.markedSsh(mark)}`, // its own registry, so its own daemon
     `--server=${server}`,
     "127.0.0.1",
     "--",

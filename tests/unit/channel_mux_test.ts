@@ -4,10 +4,7 @@
  * outage; windows bound memory; priority; resets; the frame codec.
  */
 import assert from "node:assert/strict";
-import {
-  ChannelMux,
-  type MuxEvents,
-} from "../../protocol/network/channel_mux.ts";
+import { ChannelMux } from "../../protocol/network/channel_mux.ts";
 import {
   CHANNEL_KIND,
   decodeChannelPacket,
@@ -16,146 +13,8 @@ import {
   PacketWriter,
   RESET_CODE,
 } from "../../protocol/network/channel_frames.ts";
-import { mulberry32, xorshiftBytes } from "../../harness/prng.ts";
-
-interface Side {
-  mux: ChannelMux;
-  got: Map<number, Uint8Array[]>;
-  fins: Set<number>;
-  closed: Set<number>;
-  resets: Map<number, string>;
-  opened: number[];
-}
-
-interface NetOptions {
-  loss: number;
-  delayMs: number;
-  jitterMs: number;
-  duplicate: number;
-  seed: number;
-  /** [from, to) in ms of virtual time when nothing gets through. */
-  outage?: [number, number];
-}
-
-/** Two multiplexers joined by a lossy, delaying, reordering virtual network. */
-function world(net: NetOptions) {
-  const rng = { next: mulberry32(net.seed) };
-  let now = 0;
-  const queue: { at: number; to: Side; bytes: Uint8Array }[] = [];
-  const mk = (role: "client" | "server"): Side => {
-    const side: Side = {
-      mux: null as unknown as ChannelMux,
-      got: new Map(),
-      fins: new Set(),
-      closed: new Set(),
-      resets: new Map(),
-      opened: [],
-    };
-    const events: Partial<MuxEvents> = {
-      open: (ch) => {
-        side.opened.push(ch);
-        side.mux.accept(ch);
-      },
-      data: (ch, bytes) => {
-        const list = side.got.get(ch) ?? [];
-        list.push(bytes.slice());
-        side.got.set(ch, list);
-        side.mux.consumed(ch, bytes.length);
-      },
-      fin: (ch) => side.fins.add(ch),
-      closed: (ch) => side.closed.add(ch),
-      reset: (ch, _code, reason) => side.resets.set(ch, reason),
-    };
-    side.mux = new ChannelMux({ role, events, window: 256 * 1024 });
-    return side;
-  };
-  const a = mk("client"), b = mk("server");
-  const pump = (from: Side, to: Side) => {
-    for (let i = 0; i < 10000; i++) {
-      const p = from.mux.nextPacket(now, 1252);
-      if (p === null) break;
-      const blocked = net.outage && now >= net.outage[0] && now < net.outage[1];
-      if (blocked || rng.next() < net.loss) continue;
-      const copies = rng.next() < net.duplicate ? 2 : 1;
-      for (let c = 0; c < copies; c++) {
-        queue.push({
-          at: now + net.delayMs + rng.next() * net.jitterMs,
-          to,
-          bytes: p.slice(),
-        });
-      }
-    }
-  };
-  const step = () => {
-    pump(a, b);
-    pump(b, a);
-    queue.sort((x, y) => x.at - y.at);
-    const wake = Math.min(a.mux.nextWake(), b.mux.nextWake());
-    const next = Math.min(queue[0]?.at ?? Infinity, wake, now + 50);
-    now = Math.max(now + 0.1, next);
-    while (queue.length > 0 && queue[0].at <= now) {
-      const d = queue.shift()!;
-      d.to.mux.receive(d.bytes, now);
-    }
-    for (const s of [a, b]) if (now >= s.mux.nextWake()) s.mux.onTimer(now);
-  };
-  return { a, b, step, time: () => now };
-}
-
-function join(parts: Uint8Array[] | undefined): Uint8Array {
-  const list = parts ?? [];
-  const out = new Uint8Array(list.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of list) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-function randomBytes(n: number, seed: number): Uint8Array {
-  return xorshiftBytes(seed)(n);
-}
-
-/** Writes `data` on `channel` as the pipes do: only while the buffer has room. */
-function feeder(side: Side, channel: number, data: Uint8Array) {
-  let at = 0;
-  return () => {
-    while (at < data.length && side.mux.buffered(channel) < 512 * 1024) {
-      const n = Math.min(60_000, data.length - at);
-      side.mux.write(channel, data.subarray(at, at + n));
-      at += n;
-    }
-    if (at === data.length) {
-      side.mux.finish(channel);
-      at++;
-    }
-  };
-}
-
-async function transfer(net: NetOptions, size: number) {
-  const w = world(net);
-  const ch = w.a.mux.open(CHANNEL_KIND.tcp, "127.0.0.1:80")!;
-  const up = randomBytes(size, 1), down = randomBytes(size / 2, 2);
-  const feedUp = feeder(w.a, ch, up);
-  let feedDown: (() => void) | null = null;
-  for (let i = 0; i < 2_000_000; i++) {
-    feedUp();
-    if (feedDown === null && w.b.opened.includes(ch)) {
-      feedDown = feeder(w.b, ch, down);
-    }
-    feedDown?.();
-    w.step();
-    if (w.a.closed.has(ch) && w.b.closed.has(ch)) break;
-    if (i % 5000 === 0) await Promise.resolve();
-  }
-  assert.deepEqual(join(w.b.got.get(ch)), up, "client → server stream");
-  assert.deepEqual(join(w.a.got.get(ch)), down, "server → client stream");
-  assert(w.a.fins.has(ch) && w.b.fins.has(ch), "both fins delivered");
-  assert(w.a.closed.has(ch) && w.b.closed.has(ch), "closed on both sides");
-  assert.deepEqual(w.a.mux.channelCount + w.b.mux.channelCount, 0);
-  return w;
-}
+import { mulberry32 } from "../../harness/prng.ts";
+import { randomBytes, transfer } from "../../harness/channel_world.ts";
 
 Deno.test("channel mux: a stream arrives whole on a clean link", async () => {
   await transfer(

@@ -56,6 +56,12 @@ Deno.test("light: server/serve.ts loads no node: module and no npm package befor
   );
 });
 
+Deno.test("light: the front's way to the user's daemon (server/daemon_client.ts) loads no node: module and no npm package", async () => {
+  const closure = await staticClosure("./server/daemon_client.ts");
+  assert.ok(closure.some((s) => s.endsWith("/server/daemon_protocol.ts")));
+  assert.deepEqual(closure.filter((s) => !s.startsWith("file:")), []);
+});
+
 Deno.test("light: the ssh bootstrap (and its --fake-proxy run) loads no node: module and no npm package", async () => {
   const closure = await staticClosure("./client/bootstrap/connect.ts");
   assert.ok(closure.some((s) => s.endsWith("/client/bootstrap/fake_proxy.ts")));

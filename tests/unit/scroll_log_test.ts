@@ -9,8 +9,14 @@
 import assert from "node:assert/strict";
 import {
   type LogRecord,
+  type LogSlice,
   ScrollLog,
 } from "../../protocol/statesync/scroll_log.ts";
+import {
+  readScrollSlice,
+  writeScrollSlice,
+} from "../../protocol/protobufs/scroll_messages.ts";
+import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { ScrollBacklog } from "../../protocol/statesync/scroll_backlog.ts";
 import { CompleteTerminal } from "../../protocol/statesync/complete_terminal.ts";
 import { EmulatorApplier } from "../../protocol/statesync/emulator_applier.ts";
@@ -59,7 +65,8 @@ Deno.test("scroll log: append, since, trim and receive keep numbering", () => {
   const t = b.trimBelow(2);
   assert.equal(t.start, 2);
   assert.deepEqual(b.since(0).first, 0);
-  assert.deepEqual(t.since(0), { first: 2, records: [{ kind: "clear" }] });
+  assert.equal(t.since(0).first, 2);
+  assert.deepEqual(t.since(0).records, [{ kind: "clear" }]);
   // Receiving: overlap skipped, a hole becomes a gap record.
   const c = ScrollLog.empty().receive(b.since(0), 0);
   assert.deepEqual(texts(c.since(0).records), ["a", "b", "clear"]);
@@ -71,6 +78,38 @@ Deno.test("scroll log: append, since, trim and receive keep numbering", () => {
   }, 3);
   assert.equal(e.start, 3, "written chunks dropped");
   assert.deepEqual(texts(e.since(3).records), ["gap:2", "f"]);
+});
+
+Deno.test("scroll log: a slice sent again copies its chunks' encoding, byte for byte what its records encode to", () => {
+  const line = (text: string): LogRecord => ({
+    kind: "line",
+    text,
+    cols: [...text].length,
+    wrap: text.length % 2 === 1,
+  });
+  const log = ScrollLog.empty().append([line("a"), line("héllo")])
+    .append([{ kind: "clear" }, line("x".repeat(300))])
+    .append([{ kind: "gap", lines: 1234567 }, line("\x1b[1mB\x1b[0m")]);
+  const encode = (slice: LogSlice) => {
+    const w = new BinaryWriter();
+    writeScrollSlice(w, slice);
+    return w.finish();
+  };
+  for (const from of [0, 1, 2, 3, 5, 6]) {
+    const slice = log.since(from);
+    assert.ok(
+      slice.encoded !== undefined,
+      "the server's slices carry their encoding",
+    );
+    const plain = { first: slice.first, records: [...slice.records] };
+    const bytes = encode(slice);
+    assert.deepEqual(bytes, encode(plain), `from ${from}`);
+    assert.deepEqual(encode(log.since(from)), bytes, `again from ${from}`);
+    const reader = new BinaryReader(bytes);
+    reader.tag();
+    const back = readScrollSlice(reader.bytes());
+    assert.deepEqual(back, plain, `decoded from ${from}`);
+  }
 });
 
 Deno.test("scroll log: every line reaches the client once, in order, through a lossy reordering network", () => {

@@ -25,7 +25,7 @@ import {
   startServe,
 } from "../../harness/serve_process.ts";
 import { processAlive, waitGone } from "../../harness/stock_mosh.ts";
-import { readTimeouts } from "../../server/serve.ts";
+import { readTimeouts } from "../../server/session_setup.ts";
 import { CursorKeyTranslator } from "../../server/session.ts";
 
 Deno.test("serve prints MOSH CONNECT, detaches and leaves a daemon bound to the port", async () => {

@@ -362,3 +362,56 @@ Deno.test("retransmits counts timeouts only, not a prospective resend from the a
   assert.equal(diffKeys(again.i), "abc");
   assert.equal(s.retransmits, 1);
 });
+
+/** A state of appended text whose diff is the new text; counts the diffs asked from each state. */
+class Appended {
+  static asked = new Map<string, number>();
+  constructor(readonly text: string, readonly hinted: boolean) {}
+  equals(other: Appended): boolean {
+    return other.text === this.text;
+  }
+  diffFrom(old: Appended): Uint8Array {
+    Appended.asked.set(old.text, (Appended.asked.get(old.text) ?? 0) + 1);
+    return te.encode(this.text.slice(old.text.length));
+  }
+  applyDiff(diff: Uint8Array): Appended {
+    return new Appended(
+      this.text + new TextDecoder().decode(diff),
+      this.hinted,
+    );
+  }
+  diffSizeAtLeast(old: Appended): number {
+    return this.hinted ? this.text.length - old.text.length : 0;
+  }
+}
+
+Deno.test("prospective resend: a resend its lower bound (diffSizeAtLeast) rules out is not computed, and the same diff is sent", () => {
+  const sent: Instruction[][] = [];
+  for (const hinted of [false, true]) {
+    Appended.asked.clear();
+    const s = new TransportSender(new Appended("", hinted), 0, {
+      rtt: { srtt: 100, rto: 900 },
+      randomFill: xorshiftFill(7),
+    });
+    s.hasRemote = true;
+    s.tick(0);
+    s.processAcknowledgmentThrough(1n);
+    s.remoteHeard(0);
+    s.setCurrentState(new Appended("x".repeat(1200), hinted));
+    const out = [];
+    for (let t = 10; t < 100; t++) out.push(s.tick(t));
+    Appended.asked.clear();
+    s.setCurrentState(new Appended("x".repeat(1200) + "b", hinted));
+    for (let t = 100; t < 400; t++) out.push(s.tick(t));
+    const instructions = out.filter((i): i is Instruction => i !== null);
+    sent.push(instructions);
+    const fromAcked = Appended.asked.get("") ?? 0;
+    if (hinted) {
+      assert.equal(fromAcked, 0, "no resend diff computed");
+    } else assert.ok(fromAcked > 0, `${fromAcked}`);
+  }
+  assert.deepEqual(
+    sent[1].map((i) => [i.oldNum, i.newNum, [...i.diff]]),
+    sent[0].map((i) => [i.oldNum, i.newNum, [...i.diff]]),
+  );
+});

@@ -1,0 +1,217 @@
+/**
+ * What `tmosh serve new` (the front ssh runs) does to get a session from the
+ * user's daemon (server/user_daemon.ts, docs/architecture.md §12.3): connect
+ * to its socket, start a daemon when none answers (`tmosh serve
+ * --user-daemon-internal`, detached; two fronts racing start two, the loser
+ * reports `busy` and both connect to the winner), send the request and read
+ * the answer (the key arrives on this socket only). A daemon that hangs up
+ * without answering was exiting as we came: try again. Loads no node: module
+ * (docs/architecture.md §12.4).
+ * @module
+ */
+
+import { selfCommand, SERVER_V8_FLAGS } from "../self_command.ts";
+import { TMOSH_VERSION } from "../version.ts";
+import { writeAll } from "../stdio.ts";
+import { registryDir } from "./registry.ts";
+import { printConnect, printDetachedNotice } from "./attach.ts";
+import { oneLine } from "./serve.ts";
+import { closeConn, readLine } from "./control_socket.ts";
+import {
+  DAEMON_ANSWER_MAX_BYTES,
+  DAEMON_REQUEST_MAX_BYTES,
+  type DaemonAnswer,
+  type DaemonRequest,
+  daemonSocketPath,
+  encodeRequest,
+  parseAnswer,
+  USER_DAEMON_FLAG,
+  USER_DAEMON_VAR,
+} from "./daemon_protocol.ts";
+
+/** How long a front tries to get its session (start a daemon, connect, be answered), ms. */
+const DAEMON_SESSION_TIMEOUT_MS = 30_000;
+/** Pause before connecting again after a `busy` daemon or a hang-up, ms. */
+const RETRY_PAUSE_MS = 20;
+
+/**
+ * `tmosh serve new` with the user's daemon: asks it for the session `args`
+ * describe (the program gets the environment `env` would have given it),
+ * then prints what mosh-server prints (warnings, `TMOSH DETACHED`, `MOSH
+ * CONNECT`, the banner with the daemon's pid); resolves to the exit status.
+ */
+export async function serveNew(
+  args: string[],
+  options: {
+    env: Record<string, string>;
+    size: { cols: number; rows: number };
+    ownerPid: number | null;
+  },
+): Promise<number> {
+  const { env, size, ownerPid } = options;
+  let dir: string;
+  try {
+    dir = registryDir(env);
+  } catch (err) {
+    writeAll(Deno.stderr, `${oneLine(err)}\n`);
+    return 1;
+  }
+  const answer = await requestSession({
+    op: "new",
+    version: TMOSH_VERSION,
+    args,
+    env,
+    cwd: currentDir(),
+    size,
+    ownerPid,
+  }, { dir });
+  if (!answer.ok) {
+    writeAll(Deno.stderr, `${answer.error}\n`);
+    return 1;
+  }
+  for (const w of answer.warnings) writeAll(Deno.stderr, `${w}\n`);
+  printDetachedNotice(env, { exceptId: answer.id });
+  printConnect(answer.port, answer.key);
+  writeAll(
+    Deno.stderr,
+    `\ntmosh ${TMOSH_VERSION}\n\n[tmosh-server detached, pid = ${answer.pid}]\n`,
+  );
+  return 0;
+}
+
+/** This process's working directory, or null when it is gone. */
+function currentDir(): string | null {
+  try {
+    return Deno.cwd();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Asks the daemon of registry `dir` for a session (starting the daemon if
+ * needed); resolves to its answer (an error answer on failure, with a
+ * one-line reason).
+ */
+export async function requestSession(
+  request: DaemonRequest,
+  options: { dir: string },
+): Promise<DaemonAnswer> {
+  const bytes = new TextEncoder().encode(encodeRequest(request)).length;
+  if (bytes > DAEMON_REQUEST_MAX_BYTES) {
+    return {
+      ok: false,
+      error:
+        `tmosh: the environment is too large to pass to the tmosh daemon (over ${DAEMON_REQUEST_MAX_BYTES} bytes); unset some variables, or set ${USER_DAEMON_VAR}=0`,
+    };
+  }
+  const path = daemonSocketPath(options.dir);
+  const deadline = Date.now() + DAEMON_SESSION_TIMEOUT_MS;
+  let why = "it did not answer";
+  while (Date.now() < deadline) {
+    const conn = await connect(path);
+    if (conn !== null) {
+      const answer = await ask(conn, request, deadline - Date.now());
+      if (answer !== null) return answer;
+      why = "it hung up without answering";
+    } else {
+      const started = await startDaemon(deadline - Date.now());
+      if (started.kind === "error") return { ok: false, error: started.text };
+      if (started.kind === "ready") continue;
+    }
+    await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
+  }
+  return {
+    ok: false,
+    error:
+      `tmosh: the tmosh daemon did not start a session within ${DAEMON_SESSION_TIMEOUT_MS} ms (${why}); run tmosh serve -v to see why`,
+  };
+}
+
+/** A connection to the daemon socket, or null when nothing listens there. */
+async function connect(path: string): Promise<Deno.Conn | null> {
+  try {
+    return await Deno.connect({ transport: "unix", path });
+  } catch {
+    return null;
+  }
+}
+
+/** Sends the request and reads the answer; null when the daemon hung up first. */
+async function ask(
+  conn: Deno.Conn,
+  request: DaemonRequest,
+  timeoutMs: number,
+): Promise<DaemonAnswer | null> {
+  const timer = setTimeout(() => closeConn(conn), Math.max(0, timeoutMs));
+  try {
+    const bytes = new TextEncoder().encode(encodeRequest(request));
+    let off = 0;
+    while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+    const line = await readLine(conn, DAEMON_ANSWER_MAX_BYTES);
+    if (line === null) return null;
+    return parseAnswer(line) ??
+      { ok: false, error: "tmosh: malformed answer from the tmosh daemon" };
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+    closeConn(conn);
+  }
+}
+
+/** What a daemon being started said: listening, another one holds the socket, or why it cannot. */
+type Started = { kind: "ready" | "busy" } | { kind: "error"; text: string };
+
+/** Starts `tmosh serve --user-daemon-internal` detached and reads its first line. */
+async function startDaemon(timeoutMs: number): Promise<Started> {
+  const [exe, ...selfArgs] = selfCommand({ v8Flags: SERVER_V8_FLAGS });
+  const child = new Deno.Command(exe, {
+    args: [...selfArgs, "serve", USER_DAEMON_FLAG],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+    detached: true,
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), Math.max(0, timeoutMs));
+  });
+  try {
+    while (!text.includes("\n")) {
+      const chunk = await Promise.race([reader.read(), timeout]);
+      if (chunk === null) {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // gone
+        }
+        return {
+          kind: "error",
+          text:
+            `tmosh: the tmosh daemon did not start within ${timeoutMs} ms; run tmosh serve -v to see why`,
+        };
+      }
+      if (chunk.done) break;
+      text += decoder.decode(chunk.value, { stream: true });
+    }
+  } finally {
+    clearTimeout(timer);
+    reader.cancel().catch(() => {});
+    child.unref();
+  }
+  const nl = text.indexOf("\n");
+  const line = nl >= 0 ? text.slice(0, nl) : text;
+  if (line === "ready" || line === "busy") return { kind: line };
+  if (line.startsWith("error ")) return { kind: "error", text: line.slice(6) };
+  const status = await child.status;
+  return {
+    kind: "error",
+    text: `tmosh: the tmosh daemon exited (status ${status.code}${
+      status.signal ? `, ${status.signal}` : ""
+    }) before it was ready; run tmosh serve -v to see why`,
+  };
+}

@@ -1,0 +1,401 @@
+/**
+ * The user's daemon (docs/architecture.md §12.3): one process hosts every
+ * `tmosh serve` session of a user, so the second and later sessions share
+ * the runtime and start without a cold start. `tmosh serve new` (the front
+ * ssh runs, server/daemon_client.ts) connects to its socket
+ * `daemon-VERSION.sock` in the registry directory and sends one request;
+ * the daemon starts the session (its own UDP socket and key, registry
+ * record and control socket, pty and program with the front's environment,
+ * detached timeout) and answers with its port and key.
+ *
+ * Started as `tmosh serve --user-daemon-internal` by a front that found no
+ * daemon: it binds the socket under a lock file (O_EXCL), reports `ready`
+ * (or `busy`: another daemon holds the lock or answers on the socket, so
+ * the front connects to that one, or `error TEXT`) on stdout, points its
+ * stdio at /dev/null and serves. A session ends alone (its program exits,
+ * `tmosh serve kill ID`, its timeouts); SIGTERM and SIGINT reach every
+ * session (each ends as it did in a process of its own), SIGHUP is ignored
+ * as mosh-server does. The daemon exits once its last session has ended and
+ * no front is connected.
+ * @module
+ */
+
+import type { Connection } from "../protocol/network/connection.ts";
+import { encodeKey, generateKey } from "../protocol/crypto/key.ts";
+import { writeAll } from "../stdio.ts";
+import { buildChildEnv, isUtf8Locale, localeMessage } from "./child_env.ts";
+import { parseServeArgs } from "./serve_args.ts";
+import { readDetachedTimeout } from "./detached_timeout.ts";
+import { startTime } from "./owner.ts";
+import {
+  ensurePrivateDir,
+  fallbackSocketDir,
+  FILE_MODE,
+  registryDir,
+} from "./registry.ts";
+import { closeConn, readLine } from "./control_socket.ts";
+import type { Registered } from "./registration.ts";
+import {
+  DAEMON_REQUEST_IDLE_MS,
+  DAEMON_REQUEST_MAX_BYTES,
+  type DaemonAnswer,
+  daemonLockPath,
+  type DaemonRequest,
+  daemonSocketPath,
+  encodeAnswer,
+  parseRequest,
+} from "./daemon_protocol.ts";
+import { oneLine, prepareSilence, silenceStdio } from "./serve.ts";
+import { readTimeouts, sessionOptions } from "./session_setup.ts";
+
+/** A daemon nobody has asked for a session within this long after it started exits, ms. */
+const FIRST_REQUEST_MS = 10_000;
+/** How long the daemon tries to take the start lock to remove its socket on exit, ms. */
+const EXIT_LOCK_MS = 1000;
+/** A lock file this old whose holder cannot be read is taken for a dead starter's, ms. */
+const UNREADABLE_LOCK_MS = 5000;
+
+/** The modules a session needs, loading from the daemon's start. */
+interface SessionModules {
+  connection: Promise<typeof import("../protocol/network/connection.ts")>;
+  registration: Promise<typeof import("./registration.ts")>;
+  session: Promise<typeof import("./session.ts")>;
+}
+
+/** Runs the daemon (`tmosh serve --user-daemon-internal`); resolves to the exit status once it is done. */
+export async function runUserDaemon(): Promise<number> {
+  // The network first (the first answer needs it), then the session code.
+  const connection = import("../protocol/network/connection.ts");
+  const registration = import("./registration.ts");
+  const session = connection.then(() => import("./session.ts"));
+  for (const p of [connection, registration, session]) p.catch(() => {});
+  let dir: string;
+  let bound: Bound | null;
+  try {
+    dir = registryDir(Deno.env.toObject());
+    ensurePrivateDir(dir);
+    bound = await bindSocket(dir);
+  } catch (err) {
+    writeAll(Deno.stdout, `error ${oneLine(err)}\n`);
+    return 1;
+  }
+  if (bound === null) {
+    writeAll(Deno.stdout, "busy\n");
+    return 0;
+  }
+  prepareSilence();
+  writeAll(Deno.stdout, "ready\n");
+  silenceStdio();
+  try {
+    Deno.chdir("/"); // a long-lived process pins no directory
+  } catch {
+    // stays where it was started
+  }
+  const daemon = new UserDaemon(dir, bound, {
+    connection,
+    registration,
+    session,
+  });
+  return await daemon.run();
+}
+
+/** The daemon's listening socket and the identity of its file. */
+interface Bound {
+  listener: Deno.Listener;
+  path: string;
+  ino: number | null;
+}
+
+/** The sessions table, the socket and the exit rule. */
+class UserDaemon {
+  readonly #dir: string;
+  readonly #bound: Bound;
+  readonly #modules: SessionModules;
+  /** Sessions running, by id. */
+  readonly #sessions = new Set<string>();
+  /** Fronts connected (a request being read or answered). */
+  #fronts = 0;
+  /** A front has asked, or FIRST_REQUEST_MS passed: no session left means exit. */
+  #armed = false;
+  #closed = false;
+  readonly #done = Promise.withResolvers<void>();
+
+  constructor(dir: string, bound: Bound, modules: SessionModules) {
+    this.#dir = dir;
+    this.#bound = bound;
+    this.#modules = modules;
+  }
+
+  /** Serves until the exit rule holds. */
+  async run(): Promise<number> {
+    const onStop = () => {
+      this.#armed = true;
+      this.#maybeExit(); // sessions end on the signal themselves
+    };
+    const ignore = () => {};
+    const signals: [Deno.Signal, () => void][] = [
+      ["SIGTERM", onStop],
+      ["SIGINT", onStop],
+      ["SIGHUP", ignore],
+    ];
+    for (const [sig, fn] of signals) Deno.addSignalListener(sig, fn);
+    // A bug that escapes one session's guards must not end the others with it.
+    const keep = (event: Event) => event.preventDefault();
+    globalThis.addEventListener("error", keep);
+    globalThis.addEventListener("unhandledrejection", keep);
+    const first = setTimeout(() => {
+      this.#armed = true;
+      this.#maybeExit();
+    }, FIRST_REQUEST_MS);
+    void this.#accept();
+    await this.#done.promise;
+    clearTimeout(first);
+    for (const [sig, fn] of signals) Deno.removeSignalListener(sig, fn);
+    globalThis.removeEventListener("error", keep);
+    globalThis.removeEventListener("unhandledrejection", keep);
+    return 0;
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const conn of this.#bound.listener) {
+        if (this.#closed) {
+          closeConn(conn);
+          continue;
+        }
+        this.#fronts++;
+        this.#armed = true;
+        this.#serveFront(conn).catch(() => {}).finally(() => {
+          closeConn(conn);
+          this.#fronts--;
+          this.#maybeExit();
+        });
+      }
+    } catch {
+      // the listener was closed
+    }
+  }
+
+  /** Reads one request, starts the session, answers. */
+  async #serveFront(conn: Deno.Conn): Promise<void> {
+    const timer = setTimeout(() => closeConn(conn), DAEMON_REQUEST_IDLE_MS);
+    let line: string | null;
+    try {
+      line = await readLine(conn, DAEMON_REQUEST_MAX_BYTES);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (line === null) return;
+    const request = parseRequest(line);
+    const answer: DaemonAnswer = request === null
+      ? { ok: false, error: "tmosh: malformed request to the tmosh daemon" }
+      : await this.#startSession(request);
+    const bytes = new TextEncoder().encode(encodeAnswer(answer));
+    let off = 0;
+    while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+  }
+
+  /** Starts the session `request` asks for, as `tmosh serve new` would in a process of its own. */
+  async #startSession(request: DaemonRequest): Promise<DaemonAnswer> {
+    const env = request.env;
+    const parsed = parseServeArgs(request.args, { env });
+    if (parsed.kind !== "run" || parsed.options.attach !== null) {
+      return { ok: false, error: "tmosh: the daemon only starts sessions" };
+    }
+    const opts = parsed.options;
+    const childEnv = buildChildEnv(env, {
+      colors: opts.colors,
+      locale: opts.locale,
+    });
+    if (!isUtf8Locale(childEnv)) {
+      return { ok: false, error: oneLine(localeMessage(env, opts.locale)) };
+    }
+    const session = sessionOptions(opts, {
+      env: childEnv,
+      size: request.size,
+      timeouts: readTimeouts(env),
+    });
+    session.detachedTimeoutMs =
+      readDetachedTimeout(env, opts.detachedTimeout).ms;
+    if (request.ownerPid !== null) session.ownerPid = request.ownerPid;
+    if (session.cwd === undefined && request.cwd !== null) {
+      session.cwd = request.cwd; // no HOME: where the front ran, as before
+    }
+    const key = generateKey();
+    let connection: Connection;
+    try {
+      const { Connection } = await this.#modules.connection;
+      connection = await Connection.listen(key, {
+        ip: opts.ip,
+        portRange: opts.portRange,
+      });
+    } catch (err) {
+      key.fill(0);
+      return { ok: false, error: oneLine(err) };
+    }
+    let registered: Registered;
+    try {
+      const { registerServe } = await this.#modules.registration;
+      registered = registerServe(connection, { name: opts.name, session });
+    } catch (err) {
+      key.fill(0);
+      await connection.close();
+      return { ok: false, error: oneLine(err) };
+    }
+    const id = registered.id;
+    this.#sessions.add(id);
+    const answer: DaemonAnswer = {
+      ok: true,
+      port: connection.port,
+      key: encodeKey(key),
+      id,
+      pid: Deno.pid,
+      warnings: connection.warnings.map((w) => w.replaceAll("\n", " ")),
+    };
+    key.fill(0);
+    (async () => {
+      try {
+        const { runSession } = await this.#modules.session;
+        await runSession(connection, registered.session);
+      } finally {
+        registered.close();
+      }
+    })().catch(() => connection.close().catch(() => {})).finally(() => {
+      this.#sessions.delete(id);
+      this.#maybeExit();
+    });
+    return answer;
+  }
+
+  /** Exits when no session runs and no front is connected (and one has asked, or the wait for one is over). */
+  #maybeExit(): void {
+    if (this.#closed || !this.#armed) return;
+    if (this.#sessions.size > 0 || this.#fronts > 0) return;
+    this.#closed = true;
+    void this.#close().finally(() => this.#done.resolve());
+  }
+
+  /** Stops listening and removes the socket, under the start lock, if it is still ours. */
+  async #close(): Promise<void> {
+    const { listener, path, ino } = this.#bound;
+    const release = await takeLock(this.#dir, EXIT_LOCK_MS);
+    try {
+      listener.close();
+    } catch {
+      // already closed
+    }
+    try {
+      const info = Deno.lstatSync(path);
+      if (info.isSocket && (ino === null || info.ino === ino)) {
+        Deno.removeSync(path);
+      }
+    } catch {
+      // gone
+    }
+    release?.();
+  }
+}
+
+/**
+ * Binds the daemon socket under the start lock; null when another daemon
+ * holds the lock or answers on the socket (the front connects to it).
+ */
+async function bindSocket(dir: string): Promise<Bound | null> {
+  const release = await takeLock(dir, 0);
+  if (release === null) return null;
+  try {
+    const path = daemonSocketPath(dir);
+    if (!path.startsWith(`${dir}/`)) ensurePrivateDir(fallbackSocketDir());
+    if (await answers(path)) return null;
+    try {
+      if (Deno.lstatSync(path).isSocket) Deno.removeSync(path); // a dead daemon's
+    } catch {
+      // not there
+    }
+    const listener = Deno.listen({ transport: "unix", path });
+    try {
+      Deno.chmodSync(path, FILE_MODE);
+    } catch (err) {
+      listener.close();
+      throw err;
+    }
+    return { listener, path, ino: Deno.lstatSync(path).ino };
+  } finally {
+    release();
+  }
+}
+
+/** Whether something listens on the socket at `path`. */
+async function answers(path: string): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ transport: "unix", path });
+    closeConn(conn);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Takes the start lock (`daemon-VERSION.lock`, created O_EXCL, holding
+ * `PID STARTTIME`), trying for up to `waitMs`; a lock whose holder has
+ * ended is removed. Resolves to its release, or null when a live process
+ * holds it.
+ */
+async function takeLock(
+  dir: string,
+  waitMs: number,
+): Promise<(() => void) | null> {
+  const path = daemonLockPath(dir);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const file = Deno.openSync(path, {
+        write: true,
+        createNew: true, // O_EXCL: never through a symlink
+        mode: FILE_MODE,
+      });
+      try {
+        file.writeSync(
+          new TextEncoder().encode(`${Deno.pid} ${startTime(Deno.pid)}\n`),
+        );
+      } finally {
+        file.close();
+      }
+      return () => {
+        try {
+          Deno.removeSync(path);
+        } catch {
+          // gone
+        }
+      };
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    }
+    if (lockIsStale(path)) {
+      try {
+        Deno.removeSync(path);
+      } catch {
+        // another starter removed it
+      }
+      continue;
+    }
+    if (Date.now() >= deadline) return null;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Whether the lock at `path` was left by a process that has ended. */
+function lockIsStale(path: string): boolean {
+  let text: string;
+  let age: number;
+  try {
+    text = Deno.readTextFileSync(path);
+    age = Date.now() - (Deno.lstatSync(path).mtime?.getTime() ?? 0);
+  } catch {
+    return false; // gone meanwhile: try again
+  }
+  const m = /^(\d+) (\S+)\n$/.exec(text);
+  if (m === null) return age >= UNREADABLE_LOCK_MS; // being written
+  return startTime(Number(m[1])) !== m[2];
+}

@@ -1,0 +1,254 @@
+/**
+ * The user's daemon (server/user_daemon.ts, docs/architecture.md §12.3) with
+ * real `tmosh serve new` fronts, real ptys and headless clients over UDP:
+ * a user's sessions share one process; each ends alone (kill, its program's
+ * exit), attach works, SIGTERM ends them all, the daemon exits after its
+ * last session, two racing fronts get one daemon, and the second session
+ * starts faster than the first.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { HeadlessClient } from "../../harness/headless_client.ts";
+import {
+  removeStateHome,
+  runServe,
+  SHELL,
+  signal,
+  startServe,
+} from "../../harness/serve_process.ts";
+import {
+  descendants,
+  killAndWait,
+  processAlive,
+  waitGone,
+} from "../../harness/stock_mosh.ts";
+import {
+  attachGrant,
+  exists,
+  listSessions,
+  serveCommand,
+  stateHome,
+} from "../../harness/attach_tools.ts";
+import { daemonSocketPath } from "../../server/daemon_protocol.ts";
+
+/** How long a prompt or an echo may take, ms. */
+const STEP_MS = 10_000;
+
+/** A registry of the test's own (its own daemon) and its environment. */
+async function userState() {
+  return await stateHome();
+}
+
+/** A headless client on `port` with `key`, once the shell's prompt shows. */
+async function client(port: number, key: string): Promise<HeadlessClient> {
+  const c = HeadlessClient.connect({
+    ip: "127.0.0.1",
+    port,
+    key,
+    width: 80,
+    height: 24,
+  });
+  await c.waitFor(() => c.screenText()[0].startsWith("$"), "prompt", STEP_MS);
+  return c;
+}
+
+/** Types `echo WORD` and waits for its output on its own line. */
+async function echo(c: HeadlessClient, word: string): Promise<void> {
+  c.type(`echo ${word}\r`);
+  await c.waitFor(
+    () => c.screenText().some((l) => l.trim() === word),
+    `echo ${word}`,
+    STEP_MS,
+  );
+}
+
+Deno.test("user daemon: two sessions share one process; killing one leaves the other usable; the daemon exits after the last", async () => {
+  const { dir, env } = await userState();
+  const a = await startServe(SHELL, env);
+  const b = await startServe(SHELL, env);
+  const clients: HeadlessClient[] = [];
+  try {
+    assert.equal(a.pid, b.pid, "both sessions in one daemon");
+    assert.notEqual(a.port, b.port);
+    assert.notEqual(a.key, b.key);
+    const sessions = await listSessions(env);
+    assert.equal(sessions.length, 2);
+    assert.deepEqual(sessions.map((s) => s.pid), [a.pid, a.pid]);
+    assert.notEqual(sessions[0].id, sessions[1].id);
+    const socket = daemonSocketPath(`${dir}/tmosh`);
+    assert.equal(Deno.lstatSync(socket).mode! & 0o777, 0o600);
+    const ca = await client(a.port, a.key);
+    const cb = await client(b.port, b.key);
+    clients.push(ca, cb);
+    await echo(ca, "first-a");
+    await echo(cb, "first-b");
+    const idA = sessions.find((s) => s.port === a.port)!.id;
+    const kill = await serveCommand(["kill", idA], env);
+    assert.equal(kill.code, 0, kill.stderr);
+    assert.equal(kill.stdout, `killed ${idA}\n`);
+    assert.notEqual(
+      await ended(ca, STEP_MS),
+      "timeout",
+      "the killed session's client is told",
+    );
+    assert.ok(await processAlive(a.pid), "the daemon goes on");
+    await echo(cb, "still-b");
+    assert.deepEqual((await listSessions(env)).map((s) => s.port), [b.port]);
+    const idB = (await listSessions(env))[0].id;
+    const last = await serveCommand(["kill", idB], env);
+    assert.equal(last.code, 0, last.stderr);
+    assert.ok(await waitGone(a.pid, 5000), "the daemon exits after its last");
+    assert.ok(!exists(socket), "its socket is removed");
+    assert.deepEqual(await listSessions(env), []);
+  } finally {
+    for (const c of clients) await c.close();
+    await a.stop();
+    await b.stop();
+    await removeStateHome(dir);
+  }
+});
+
+Deno.test("user daemon: a program's exit ends only its session; attach reaches a session in the daemon", async () => {
+  const { dir, env } = await userState();
+  const a = await startServe(SHELL, env);
+  const b = await startServe(SHELL, env);
+  const clients: HeadlessClient[] = [];
+  try {
+    assert.equal(a.pid, b.pid);
+    const ca = await client(a.port, a.key);
+    const cb = await client(b.port, b.key);
+    clients.push(ca, cb);
+    ca.type("exit\r");
+    assert.notEqual(
+      await ended(ca, STEP_MS),
+      "timeout",
+      "the exited program's session ends",
+    );
+    assert.ok(await processAlive(a.pid), "the daemon goes on");
+    const left = await listSessions(env);
+    assert.deepEqual(left.map((s) => s.port), [b.port]);
+    await echo(cb, "b-alive");
+    // Another client attaches to b with a fresh key and sees its screen.
+    const grant = await attachGrant(["attach", left[0].id], env);
+    assert.equal(grant.port, b.port);
+    assert.notEqual(grant.key, b.key);
+    assert.match(grant.run.stderr, new RegExp(`pid = ${a.pid}\\]`));
+    const cc = HeadlessClient.connect({
+      ip: "127.0.0.1",
+      port: grant.port,
+      key: grant.key,
+      width: 80,
+      height: 24,
+    });
+    clients.push(cc);
+    await cc.waitFor(
+      () => cc.screenText().some((l) => l.trim() === "b-alive"),
+      "the attached client sees the session",
+      STEP_MS,
+    );
+    await echo(cc, "via-attach");
+  } finally {
+    for (const c of clients) await c.close();
+    await a.stop();
+    await b.stop();
+    await removeStateHome(dir);
+  }
+});
+
+Deno.test("user daemon: SIGTERM ends every session and the daemon; racing fronts share one daemon", async () => {
+  const { dir, env } = await userState();
+  const [a, b] = await Promise.all([
+    startServe(SHELL, env),
+    startServe(SHELL, env),
+  ]);
+  try {
+    assert.equal(a.pid, b.pid, "two fronts racing start one daemon");
+    assert.equal((await listSessions(env)).length, 2);
+    signal(a.pid, "SIGTERM");
+    assert.ok(await waitGone(a.pid, 5000), "the daemon exits on SIGTERM");
+    assert.deepEqual(await listSessions(env), [], "records removed");
+    assert.ok(!exists(daemonSocketPath(`${dir}/tmosh`)), "socket removed");
+  } finally {
+    await a.stop();
+    await b.stop();
+    await removeStateHome(dir);
+  }
+});
+
+Deno.test("user daemon: after a SIGKILLed daemon (its socket and records left behind) the next front starts a new one", async () => {
+  const { dir, env } = await userState();
+  const a = await startServe(SHELL, env);
+  let b: Awaited<ReturnType<typeof startServe>> | null = null;
+  try {
+    signal(a.pid, "SIGKILL");
+    assert.ok(await waitGone(a.pid, 5000));
+    const socket = daemonSocketPath(`${dir}/tmosh`);
+    assert.ok(exists(socket), "a dead daemon's socket stays");
+    b = await startServe(SHELL, env);
+    assert.notEqual(b.pid, a.pid, "a new daemon");
+    const sessions = await listSessions(env);
+    assert.deepEqual(
+      sessions.map((s) => s.port),
+      [b.port],
+      "stale record gone",
+    );
+    const c = await client(b.port, b.key);
+    try {
+      await echo(c, "new-daemon");
+    } finally {
+      await c.close();
+    }
+  } finally {
+    await a.stop();
+    await b?.stop();
+    await removeStateHome(dir);
+  }
+});
+
+Deno.test("user daemon: the second session starts faster than the first (no cold start of a daemon)", async () => {
+  const { dir, env } = await userState();
+  const pids: number[] = [];
+  const timed = async () => {
+    const t0 = performance.now();
+    const run = await runServe(
+      ["new", "-i", "127.0.0.1", "--", "sleep", "60"],
+      env,
+    );
+    const ms = performance.now() - t0;
+    assert.equal(run.code, 0, run.stderr);
+    const pid = /pid = (\d+)\]/.exec(run.stderr);
+    assert.ok(pid, run.stderr);
+    pids.push(Number(pid[1]));
+    return ms;
+  };
+  try {
+    const first = await timed();
+    const second = await timed();
+    assert.equal(pids[0], pids[1]);
+    assert.ok(
+      second < first,
+      `second session ${second.toFixed(0)} ms, first ${first.toFixed(0)} ms`,
+    );
+  } finally {
+    for (const pid of new Set(pids)) {
+      await killAndWait([pid, ...await descendants(pid)]);
+    }
+    await removeStateHome(dir);
+  }
+});
+
+/** How the client's session ended, or "timeout" after `ms`. */
+async function ended(c: HeadlessClient, ms: number): Promise<string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      c.finished,
+      new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
