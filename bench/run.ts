@@ -46,6 +46,11 @@ const modules = [
     "benchForward",
   ],
   [
+    "port forwarding on a lossy path (TUN pair: ssh -L and tmosh -L measured alike)",
+    "./forward_loss_bench.ts",
+    "benchForwardLoss",
+  ],
+  [
     "light (start, idle CPU and wake-ups, memory, flood, 10 sessions; vs stock mosh and ssh)",
     "./light_bench.ts",
     "benchLight",

@@ -72,23 +72,34 @@ export interface BlobServer {
   stop(): Promise<void>;
 }
 
+/** Options of {@linkcode startBlobServer}. */
+export interface BlobServerOptions {
+  /** Seed of the body (default 13). */
+  seed?: number;
+  /** Opens the listening socket (default: here; e.g. inside a namespace, harness/lossy_tun.ts). */
+  within?: <T>(open: () => T) => T;
+}
+
 /** Starts the blob server (the body is generated once, in memory). */
 export async function startBlobServer(
   size: number,
-  seed = 13,
+  options: BlobServerOptions = {},
 ): Promise<BlobServer> {
   const body = new Uint8Array(size);
-  xorshiftFill(seed)(body);
+  xorshiftFill(options.seed ?? 13)(body);
   const sha256 = await hexDigest(body);
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen: () => {},
-  }, (req) => {
-    const path = new URL(req.url).pathname;
-    if (path === "/blob") return new Response(body);
-    return new Response(`hello from ${path}\n`);
-  });
+  const within = options.within ?? (<T>(open: () => T): T => open());
+  const server = within(() =>
+    Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen: () => {},
+    }, (req) => {
+      const path = new URL(req.url).pathname;
+      if (path === "/blob") return new Response(body);
+      return new Response(`hello from ${path}\n`);
+    })
+  );
   return {
     port: server.addr.port,
     sha256,

@@ -46,7 +46,7 @@ export function netnsUnavailable(): string | null {
 }
 
 /** Runs `ip ARGS`; throws with ip's stderr on failure. */
-async function ip(args: string[]): Promise<void> {
+export async function ip(args: string[]): Promise<void> {
   const out = await new Deno.Command("ip", {
     args,
     stdin: "null",
