@@ -66,6 +66,11 @@ export const POLLHUP = 0x10;
 /** poll revents: fd not open. */
 export const POLLNVAL = 0x20;
 
+/** setsockopt level: the socket itself. */
+export const SOL_SOCKET = 1;
+/** setsockopt: the receive buffer size (the kernel doubles it, capped by net.core.rmem_max). */
+export const SO_RCVBUF = 8;
+
 /** waitpid options: do not block. */
 export const WNOHANG = 1;
 /** Linux syscall number of pidfd_open (the same on every architecture; kernel ≥ 5.3). */
@@ -136,6 +141,14 @@ const SYMBOLS = {
   getenv: { parameters: ["buffer"], result: "pointer" },
   strlen: { parameters: ["pointer"], result: "usize" },
   memset: { parameters: ["pointer", "i32", "usize"], result: "pointer" },
+  setsockopt: {
+    parameters: ["i32", "i32", "i32", "buffer", "u32"],
+    result: "i32",
+  },
+  getsockopt: {
+    parameters: ["i32", "i32", "i32", "buffer", "buffer"],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The bound libc symbols. */

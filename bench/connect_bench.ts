@@ -119,6 +119,8 @@ async function breakdown(sshd: Sshd): Promise<void> {
   const deno = Deno.execPath();
   const self = [deno, "run", "-A", "--quiet", MAIN_TS];
   const mark = `bench-${crypto.randomUUID()}`;
+  // A registry of its own: the first run starts the user's daemon, the others find it.
+  const state = await Deno.makeTempDir({ prefix: "tmosh_bench_state_" });
   const parts: [string, number][] = [
     ["deno run main.ts --version", await timeCommand([...self, "--version"])],
     [
@@ -126,7 +128,7 @@ async function breakdown(sshd: Sshd): Promise<void> {
       await timeCommand(["sh", "-c", `${sshd.sshCommand} root@127.0.0.1 true`]),
     ],
     [
-      "tmosh serve new -- true (incl. daemon start)",
+      "tmosh serve new -- true (the user's daemon runs)",
       await timeCommand([
         ...self,
         "serve",
@@ -138,6 +140,7 @@ async function breakdown(sshd: Sshd): Promise<void> {
       ], {
         LANG: "C.UTF-8",
         [TEST_MARK_VAR]: mark,
+        XDG_STATE_HOME: state,
       }),
     ],
   ];
@@ -153,6 +156,7 @@ async function breakdown(sshd: Sshd): Promise<void> {
   }
   // The servers above wait for a client that never comes: end them.
   await killPidsWithEnv(TEST_MARK_VAR, mark);
+  await Deno.remove(state, { recursive: true }).catch(() => {});
   console.log("\nparts (median of 5):");
   for (const [label, ms] of parts) {
     console.log(`  ${label.padEnd(46)} ${ms.toFixed(0).padStart(5)} ms`);

@@ -17,7 +17,7 @@
  *   each way, the transfer on -L) and for ssh (`ssh -tt -L` on loopback: the
  *   keystrokes share the TCP connection with the transfer).
  *
- * `deno run -A bench/forward_bench.ts`
+ * `deno run -A bench/forward_bench.ts` (`--clean`: only the no-loss figures)
  * @module
  */
 

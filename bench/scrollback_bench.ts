@@ -12,7 +12,8 @@
  * marker echoed after `seq`, and until tmux's history stops growing (the last
  * slices of the scrollback log may land after the prompt); the server's CPU
  * seconds over the same span (utime + stime of the server process; for ssh the
- * sshd session processes and the shell, not `seq`); then the pane's whole
+ * sshd session processes and the shell, not `seq`), the client's and the tmux
+ * server's (the terminal's own work); then the pane's whole
  * history and screen (`capture-pane -S -`): how many of 1..N appear exactly once
  * and in order, and how many lines were collapsed into
  * `[tmosh: N lines not delivered]` gap lines.
@@ -62,6 +63,8 @@ interface Figures {
   serverCpuS: number | null;
   /** Client CPU seconds over the same span (mosh-client, tmosh client, ssh). */
   clientCpuS: number | null;
+  /** The tmux server's CPU seconds over the same span (the terminal's own work). */
+  tmuxCpuS: number | null;
   delivered: number;
   duplicates: number;
   outOfOrder: number;
@@ -186,6 +189,11 @@ class Pane {
   /** History and screen, one row a line. */
   async everything(): Promise<string> {
     return await this.#run(["capture-pane", "-p", "-S", "-", "-t", "sb"]);
+  }
+
+  /** Pid of the private tmux server. */
+  async serverPid(): Promise<number> {
+    return Number((await this.#run(["display", "-p", "#{pid}"])).trim());
   }
 
   async send(keys: string, literal = false): Promise<void> {
@@ -335,10 +343,12 @@ async function runOne(kind: Kind, lines: number): Promise<Figures> {
     await delay(500);
     const serverPids = await setup.serverPids();
     const clientPids = await findPids(setup.clientPattern);
+    const tmuxPids = [await pane.serverPid()];
     await pane.send(`seq 1 ${lines}; echo BENCH-$((20+22))-DONE`, true);
     await delay(200); // the command line reaches the screen first
     const server0 = await cpuOf(serverPids);
     const client0 = await cpuOf(clientPids);
+    const tmux0 = await cpuOf(tmuxPids);
     const start = performance.now();
     await pane.send("Enter");
     await pane.waitFor(promptBack, RUN_MS);
@@ -357,8 +367,17 @@ async function runOne(kind: Kind, lines: number): Promise<Figures> {
     const settledS = Math.max(promptS, (grown - start) / 1000);
     const serverCpuS = cpuUsed(server0, await cpuOf(serverPids));
     const clientCpuS = cpuUsed(client0, await cpuOf(clientPids));
+    const tmuxCpuS = cpuUsed(tmux0, await cpuOf(tmuxPids));
     const counts = countLines(await pane.everything(), lines);
-    return { kind, promptS, settledS, serverCpuS, clientCpuS, ...counts };
+    return {
+      kind,
+      promptS,
+      settledS,
+      serverCpuS,
+      clientCpuS,
+      tmuxCpuS,
+      ...counts,
+    };
   } finally {
     await pane?.kill();
     await setup.stop();
@@ -390,6 +409,7 @@ function printTable(results: (Figures | Skipped)[], lines: number): void {
   );
   console.log(
     "  setup          prompt s  settled s  server CPU s  client CPU s  " +
+      "tmux CPU s  " +
       "delivered  collapsed (gaps)  dup/order",
   );
   console.log(
@@ -405,7 +425,8 @@ function printTable(results: (Figures | Skipped)[], lines: number): void {
     console.log(
       `  ${r.kind.padEnd(13)}` + cell(r.promptS, 2, 10) +
         cell(r.settledS, 2, 11) + cell(r.serverCpuS, 2, 14) +
-        cell(r.clientCpuS, 2, 14) + `${r.delivered}`.padStart(11) +
+        cell(r.clientCpuS, 2, 14) + cell(r.tmuxCpuS, 2, 12) +
+        `${r.delivered}`.padStart(11) +
         `${r.collapsed} (${r.gapLines})`.padStart(18) +
         `${r.duplicates}/${r.outOfOrder}`.padStart(11),
     );

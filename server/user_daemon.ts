@@ -8,15 +8,12 @@
  * record and control socket, pty and program with the front's environment,
  * detached timeout) and answers with its port and key.
  *
- * Started as `tmosh serve --user-daemon-internal` by a front that found no
- * daemon: it binds the socket under a lock file (O_EXCL), reports `ready`
- * (or `busy`: another daemon holds the lock or answers on the socket, so
- * the front connects to that one, or `error TEXT`) on stdout, points its
- * stdio at /dev/null and serves. A session ends alone (its program exits,
- * `tmosh serve kill ID`, its timeouts); SIGTERM and SIGINT reach every
- * session (each ends as it did in a process of its own), SIGHUP is ignored
- * as mosh-server does. The daemon exits once its last session has ended and
- * no front is connected.
+ * Started as `tmosh serve --user-daemon-internal` by a front that found
+ * none: binds the socket under a lock file (O_EXCL), reports `ready` (`busy`:
+ * another daemon has it; `error TEXT`) on stdout, silences its stdio and
+ * serves. A session ends alone (its program, `serve kill ID`, its timeouts);
+ * SIGTERM/SIGINT reach every session, SIGHUP is ignored (as mosh-server).
+ * It exits once its last session has ended and no front is connected.
  * @module
  */
 
@@ -262,6 +259,10 @@ class UserDaemon {
       }
     })().catch(() => connection.close().catch(() => {})).finally(() => {
       this.#sessions.delete(id);
+      // A collection once quiet returns its memory (loaded with the session code).
+      import("../protocol/network/idle_collect.ts").then((m) =>
+        m.noteWork(m.WORK_BYTES)
+      ).catch(() => {});
       this.#maybeExit();
     });
     return answer;

@@ -88,6 +88,37 @@ function sumBlocks(
   dst[at + 3] = d3;
 }
 
+/** Writes `out[k] ^ offs[k]` into `dst` (C_i or P_i from the cipher's output and the offsets). */
+function unwhiten(out: Uint32Array, offs: Uint32Array, dst: Uint32Array): void {
+  for (let k = 0; k < dst.length; k++) dst[k] = out[k] ^ offs[k];
+}
+
+/** As unwhiten, and XORs every block written into `sum` (the checksum of the plaintext). */
+function unwhitenSum(
+  out: Uint32Array,
+  offs: Uint32Array,
+  dst: Uint32Array,
+  sum: Uint32Array,
+): void {
+  let s0 = sum[0], s1 = sum[1], s2 = sum[2], s3 = sum[3];
+  for (let k = 0; k < dst.length; k += 4) {
+    const a = out[k] ^ offs[k], b = out[k + 1] ^ offs[k + 1];
+    const c = out[k + 2] ^ offs[k + 2], d = out[k + 3] ^ offs[k + 3];
+    dst[k] = a;
+    dst[k + 1] = b;
+    dst[k + 2] = c;
+    dst[k + 3] = d;
+    s0 ^= a;
+    s1 ^= b;
+    s2 ^= c;
+    s3 ^= d;
+  }
+  sum[0] = s0;
+  sum[1] = s1;
+  sum[2] = s2;
+  sum[3] = s3;
+}
+
 /** AES-128-OCB3 sealer/opener bound to one key (RFC 7253, TAGLEN 128). */
 export class Ocb {
   #enc: EcbStream;
@@ -124,9 +155,11 @@ export class Ocb {
     enc.setAutoPadding(false);
     const dec = createDecipheriv("aes-128-ecb", key, null);
     dec.setAutoPadding(false);
-    // Deno's node:crypto first copies every ECB input into a block cache
-    // (a new buffer per call) to hold back a partial block; ours are always
-    // whole blocks, so the native cipher may take them directly.
+    // Deno's node:crypto copies every ECB input into a fresh block-cache
+    // buffer first, to hold back a partial block (a profile of a forwarded
+    // transfer shows it as "add", 3-4% of each side's time). Our inputs are
+    // always whole blocks, so the native cipher may take them directly; the
+    // switch is internal to Deno, and where it is missing nothing changes.
     for (const stream of [enc, dec] as unknown as BlockCached[]) {
       if (stream._needsBlockCache === true) stream._needsBlockCache = false;
     }
@@ -187,12 +220,16 @@ export class Ocb {
     this.#whitenAd(ad, inpBytes, inp, w + 4);
 
     const out = words(this.#enc.update(inpBytes));
-    for (let k = 0; k < m * 4; k++) out[k] ^= offs[k];
     sumBlocks(out, w + 4, adBlocks, out, w); // Tag ^= HASH(K, A)
     const outBytes = new Uint8Array(out.buffer, out.byteOffset, total * BLOCK);
     const head = options.headroom ?? 0;
     const result = new Uint8Array(head + n + TAG_BYTES);
-    result.set(outBytes.subarray(0, main), head);
+    if (head % 4 === 0) {
+      unwhiten(out, offs, new Uint32Array(result.buffer, head, m * 4));
+    } else {
+      for (let k = 0; k < m * 4; k++) out[k] ^= offs[k];
+      result.set(outBytes.subarray(0, main), head);
+    }
     for (let k = main; k < n; k++) {
       result[head + k] = plaintext[k] ^ outBytes[k];
     }
@@ -224,9 +261,7 @@ export class Ocb {
       inpBytes.set(sealed.subarray(0, main));
       const offs = this.#whiten(inp, m);
       const out = words(this.#dec.update(inpBytes));
-      for (let k = 0; k < m * 4; k++) out[k] ^= offs[k];
-      sumBlocks(out, 0, m, sum, 0);
-      result.set(new Uint8Array(out.buffer, out.byteOffset, main));
+      unwhitenSum(out, offs, new Uint32Array(result.buffer, 0, m * 4), sum);
     }
 
     // One cipher call over [Offset_* for the pad] and the AD blocks.

@@ -15,7 +15,7 @@ import type { Connection, RemoteAddr } from "./connection.ts";
 import { type PathLimits, pathLimits } from "./channel_path.ts";
 import { ErrorGuard } from "./guard.ts";
 import { ChannelMux, type MuxEvents } from "./channel_mux.ts";
-import { CHANNEL_BURST } from "./constants.ts";
+import { CHANNEL_BURST, CHANNEL_SOCKET_BUFFER } from "./constants.ts";
 
 /** Options of a {@linkcode ChannelLink}. */
 export interface ChannelLinkOptions {
@@ -44,6 +44,8 @@ export class ChannelLink {
   /** The peer address the ceiling was computed for. */
   #remote: RemoteAddr | null = null;
   #limits: PathLimits = { ceiling: 0, window: 0 };
+  /** The receive buffer our sockets got, bytes (0: the default). */
+  #receiveBuffer = 0;
 
   /** Takes the connection's channel datagrams from now on (dropped until enable()). */
   constructor(connection: Connection, options: ChannelLinkOptions) {
@@ -51,26 +53,6 @@ export class ChannelLink {
     this.#now = options.now ?? (() => performance.now());
     this.#guard = options.guard ?? connection.guard;
     this.mux = new ChannelMux({ role: options.role, events: options.events });
-    const dbg = Deno.env.get("TMOSH_CHAN_STATS"); // DEBUG-CHAN
-    if (dbg) { // DEBUG-CHAN
-      const t = setInterval(() => { // DEBUG-CHAN
-        const m = this.mux; // DEBUG-CHAN
-        Deno.writeTextFileSync(
-          `${dbg}.${options.role}`,
-          JSON.stringify({
-            t: Math.round(performance.now()),
-            size: m.datagramSize,
-            cwnd: m.congestionWindow,
-            fl: m.inFlight,
-            ...m.stats,
-            ...m.sizeStats,
-            srtt: connection.srtt,
-          }) + "\n",
-          { append: true },
-        ); // DEBUG-CHAN
-      }, 1000); // DEBUG-CHAN
-      Deno.unrefTimer(t); // DEBUG-CHAN
-    } // DEBUG-CHAN
     connection.onChannelPayload((payload) => {
       if (!this.#enabled || this.#closed) return;
       this.mux.receive(payload, this.#now());
@@ -86,6 +68,12 @@ export class ChannelLink {
   /** Starts the channel layer (the peer accepted chan.v1). */
   enable(): void {
     if (this.#closed) return;
+    if (!this.#enabled) {
+      this.#receiveBuffer = this.#connection.growReceiveBuffers(
+        CHANNEL_SOCKET_BUFFER,
+      );
+      this.#remote = null; // the limits depend on the buffer
+    }
     this.#enabled = true;
     this.kick();
   }
@@ -146,6 +134,7 @@ export class ChannelLink {
       this.#limits = pathLimits(
         remote.hostname,
         this.#connection.pathOverhead,
+        { receiveBuffer: this.#receiveBuffer },
       );
     }
     return this.#limits;

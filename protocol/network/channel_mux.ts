@@ -45,7 +45,7 @@ export interface MuxEvents {
   open(channel: number, kind: number, target: string): void;
   /** A channel we opened was accepted. */
   accepted(channel: number): void;
-  /** Bytes of a channel, in order; call consumed() once they are written out. */
+  /** Bytes of a channel, in order (a view of the payload given to receive()); call consumed() once they are written out. */
   data(channel: number, bytes: Uint8Array): void;
   /** The peer finished its stream. */
   fin(channel: number): void;

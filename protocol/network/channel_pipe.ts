@@ -43,6 +43,8 @@ interface Pipe {
 
 /** Most bytes joined into one write to a socket. */
 const WRITE_BATCH_BYTES = 256 * 1024;
+/** A batch this large is written without joining more to it, bytes. */
+const WRITE_ALONE_BYTES = 32 * 1024;
 
 /** The pipes of one link: the events `data`, `fin`, `reset`, `closed` and `writable` of its multiplexer land here. */
 export class ChannelPipes {
@@ -94,7 +96,8 @@ export class ChannelPipes {
       this.#held.set(channel, held);
       return;
     }
-    pipe.pending.push(bytes.slice());
+    // A view of a decrypted datagram, a buffer nobody reuses: no copy.
+    pipe.pending.push(bytes);
     this.#startWriting(channel, pipe);
   }
 
@@ -154,10 +157,13 @@ export class ChannelPipes {
   /** Writes what was delivered in batches (one write for many datagrams), then the half-close or close. */
   async #writeLoop(channel: number, pipe: Pipe): Promise<void> {
     while (pipe.pending.length > 0 && !pipe.closed) {
-      let n = 0, count = 0;
-      while (count < pipe.pending.length && n < WRITE_BATCH_BYTES) {
-        n += pipe.pending[count++].length;
-      }
+      // Small deliveries are joined into one write; a large one goes alone
+      // (no copy).
+      let n = pipe.pending[0].length, count = 1;
+      while (
+        n < WRITE_ALONE_BYTES && count < pipe.pending.length &&
+        n + pipe.pending[count].length <= WRITE_BATCH_BYTES
+      ) n += pipe.pending[count++].length;
       const parts = pipe.pending.splice(0, count);
       let batch = parts[0];
       if (parts.length > 1) {
@@ -185,7 +191,7 @@ export class ChannelPipes {
   }
 
   async #readLoop(channel: number, pipe: Pipe): Promise<void> {
-    const buf = new Uint8Array(READ_BYTES);
+    let buf = new Uint8Array(READ_BYTES);
     while (!pipe.closed) {
       const link = this.#link;
       if (link === null) return;
@@ -209,7 +215,12 @@ export class ChannelPipes {
         link.kick();
         return;
       }
-      link.mux.write(channel, buf.slice(0, n));
+      // A large read keeps its buffer (no copy); a small one is copied out
+      // so a few bytes never hold a whole read buffer.
+      if (n >= READ_BYTES / 2) {
+        link.mux.write(channel, buf.subarray(0, n));
+        buf = new Uint8Array(READ_BYTES);
+      } else link.mux.write(channel, buf.slice(0, n));
       link.kick();
     }
   }

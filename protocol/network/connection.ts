@@ -34,6 +34,7 @@ import { ErrorGuard } from "./guard.ts";
 import { isChannelPayload } from "./channel_frames.ts";
 import { errorText } from "./os_error.ts";
 import { PendingKey } from "./pending_key.ts";
+import { growReceiveBuffer } from "./socket_buffer.ts";
 import { anyAddressFor, bindServerSocket } from "./port_range.ts";
 import { RttEstimator } from "./rtt.ts";
 import type { DatagramPath } from "./relay_envelope.ts";
@@ -137,6 +138,8 @@ export class Connection {
   #lastPortChoice: number;
   #lastRoundtripSuccess = -Infinity;
   #localPort = 0;
+  /** Receive buffer size asked for new sockets, bytes (0: the default). */
+  #receiveBuffer = 0;
   readonly #path: DatagramPath | null;
 
   private constructor(
@@ -285,6 +288,20 @@ export class Connection {
   /** Number of sockets open (more than one on a client after port hops). */
   get socketCount(): number {
     return this.#sockets.length;
+  }
+
+  /**
+   * Asks for kernel receive buffers of `bytes` on this connection's sockets,
+   * and on those it opens later (the channel layer, docs/wire.md §17.8);
+   * returns the size one of them got, bytes (0: unchanged).
+   */
+  growReceiveBuffers(bytes: number): number {
+    this.#receiveBuffer = bytes;
+    let got = 0;
+    for (const socket of this.#sockets) {
+      got = growReceiveBuffer(socket.conn, bytes);
+    }
+    return got;
   }
 
   /** Forgets the recorded send error (after it has been shown). */
@@ -464,6 +481,7 @@ export class Connection {
     const socket = { conn, closed: false };
     this.#localPort = (conn.addr as Deno.NetAddr).port;
     this.#sockets.push(socket);
+    if (this.#receiveBuffer > 0) growReceiveBuffer(conn, this.#receiveBuffer);
     this.#track(this.#readLoop(socket));
   }
 

@@ -163,7 +163,7 @@ export const LISTENS_MAX = 64;
 /** A receiver acknowledges after this many ack-eliciting packets... */
 export const CHANNEL_ACK_EVERY = 4;
 /** ...or after this many bytes of them (large datagrams are acknowledged sooner)... */
-export const CHANNEL_ACK_BYTES = 64 * 1024;
+export const CHANNEL_ACK_BYTES = 96 * 1024;
 /** ...or this long after the first unacknowledged one, ms. */
 export const CHANNEL_ACK_DELAY = 5;
 /** Packet ranges an ack frame holds at most. */
@@ -194,6 +194,12 @@ export const CHANNEL_RECEIVE_MAX = 65527;
 export const CHANNEL_LOCAL_DATAGRAM_MAX = 32 * 1024;
 /** Most bytes in flight towards a peer on this host, bytes (its socket receive buffer, 208 KiB by default on Linux, is the only queue). */
 export const CHANNEL_LOCAL_WINDOW = 160 * 1024;
+/** Kernel receive buffer a connection asks for once channels run, bytes (Linux doubles it, capped by net.core.rmem_max). */
+export const CHANNEL_SOCKET_BUFFER = 4 * 1024 * 1024;
+/** Most bytes in flight towards a peer on this host whose receive buffer grew, bytes (half the buffer, at most this: 5 ms of queue at 200 MB/s). */
+export const CHANNEL_LOCAL_WINDOW_MAX = 1024 * 1024;
+/** Largest UDP payload over IPv4, bytes (65535 - 20 - 8): the datagram ceiling towards a peer on this host with a grown buffer. */
+export const UDP_IPV4_PAYLOAD_MAX = 65507;
 /** IP MTU assumed for a path to another host (Ethernet's), bytes: the channel size ceiling is this minus the IP and UDP headers. */
 export const CHANNEL_PATH_MTU = 1500;
 /** Smallest step of the channel size search, bytes (steps double from here up to the ceiling). */

@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { HeadlessClient } from "../../harness/headless_client.ts";
 import {
+  delay,
   removeStateHome,
   runServe,
   SHELL,
@@ -165,6 +166,10 @@ Deno.test("user daemon: SIGTERM ends every session and the daemon; racing fronts
   try {
     assert.equal(a.pid, b.pid, "two fronts racing start one daemon");
     assert.equal((await listSessions(env)).length, 2);
+    signal(a.pid, "SIGHUP"); // ignored, as mosh-server does
+    await delay(300);
+    assert.ok(await processAlive(a.pid), "SIGHUP is ignored");
+    assert.equal((await listSessions(env)).length, 2);
     signal(a.pid, "SIGTERM");
     assert.ok(await waitGone(a.pid, 5000), "the daemon exits on SIGTERM");
     assert.deepEqual(await listSessions(env), [], "records removed");
@@ -202,6 +207,62 @@ Deno.test("user daemon: after a SIGKILLed daemon (its socket and records left be
   } finally {
     await a.stop();
     await b?.stop();
+    await removeStateHome(dir);
+  }
+});
+
+Deno.test("user daemon: an environment too large for the request is refused with one line, and no daemon starts", async () => {
+  const { dir, env } = await userState();
+  try {
+    const run = await runServe(["new", "--", "true"], {
+      ...env,
+      // Each under the kernel's 128 KiB per string, 300 KiB in all.
+      HUGE_1: "x".repeat(100 * 1024),
+      HUGE_2: "x".repeat(100 * 1024),
+      HUGE_3: "x".repeat(100 * 1024),
+    });
+    assert.equal(run.code, 1);
+    assert.match(
+      run.stderr,
+      /^tmosh: the environment is too large to pass to the tmosh daemon .*TMOSH_USER_DAEMON=0\n$/,
+    );
+    assert.equal(run.stdout, "");
+    assert.ok(!exists(daemonSocketPath(`${dir}/tmosh`)), "no daemon");
+  } finally {
+    await removeStateHome(dir);
+  }
+});
+
+Deno.test("user daemon: a session's owner (TMOSH_OWNER_PID) ending ends that session only", async () => {
+  const { dir, env } = await userState();
+  const owner = new Deno.Command("sleep", { args: ["30"] }).spawn();
+  const owned = await startServe(SHELL, {
+    ...env,
+    TMOSH_OWNER_PID: `${owner.pid}`,
+  });
+  const other = await startServe(SHELL, env);
+  try {
+    assert.equal(owned.pid, other.pid);
+    assert.equal((await listSessions(env)).length, 2);
+    owner.kill("SIGKILL");
+    await owner.status;
+    const deadline = Date.now() + 5000;
+    while ((await listSessions(env)).length > 1 && Date.now() < deadline) {
+      await delay(100);
+    }
+    assert.deepEqual((await listSessions(env)).map((s) => s.port), [
+      other.port,
+    ]);
+    assert.ok(await processAlive(other.pid), "the daemon goes on");
+  } finally {
+    try {
+      owner.kill("SIGKILL");
+    } catch {
+      // gone
+    }
+    await owner.status;
+    await owned.stop();
+    await other.stop();
     await removeStateHome(dir);
   }
 });

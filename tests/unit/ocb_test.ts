@@ -306,3 +306,18 @@ Deno.test("ocb: rejects keys that are not 16 bytes", () => {
   assert.throws(() => new Ocb(new Uint8Array(15)), /tmosh: OCB key must be 16/);
   assert.throws(() => new Ocb(new Uint8Array(32)), /tmosh: OCB key must be 16/);
 });
+
+Deno.test("ocb: headroom of any size leaves the sealed bytes unchanged", () => {
+  const ocb = new Ocb(crypto.getRandomValues(new Uint8Array(16)));
+  const nonce = crypto.getRandomValues(new Uint8Array(12));
+  for (const len of [0, 15, 16, 100, 70_000]) {
+    const pt = Uint8Array.from({ length: len }, (_, i) => (i * 131) >>> 3);
+    const plain = ocb.seal(nonce, pt);
+    for (let head = 0; head < 9; head++) {
+      const out = ocb.seal(nonce, pt, { headroom: head });
+      assert.deepEqual(out.subarray(0, head), new Uint8Array(head));
+      assert.deepEqual(out.subarray(head), plain, `len ${len} head ${head}`);
+    }
+    assert.deepEqual(ocb.open(nonce, plain), pt);
+  }
+});
