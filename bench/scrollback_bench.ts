@@ -20,7 +20,8 @@
  *
  * The full run takes about 50 s on a 2-core machine. `SCROLLBACK_BENCH_QUICK=1`
  * (or `--quick` when run alone) uses N = 200,000;
- * `SCROLLBACK_BENCH_LINES=N` sets N outright.
+ * `SCROLLBACK_BENCH_LINES=N` sets N outright;
+ * `SCROLLBACK_BENCH_KINDS="tmosh native,ssh -tt"` runs only those setups.
  * @module
  */
 
@@ -467,7 +468,10 @@ export async function benchScrollback(
     return;
   }
   const results: (Figures | Skipped)[] = [];
-  for (const kind of KINDS) {
+  const only = Deno.env.get("SCROLLBACK_BENCH_KINDS")?.split(",").map((k) =>
+    k.trim()
+  );
+  for (const kind of KINDS.filter((k) => only?.includes(k) ?? true)) {
     const missing = missingFor(kind);
     if (missing.length > 0) {
       results.push({

@@ -52,20 +52,22 @@ const EXIT_LOCK_MS = 1000;
 /** A lock file this old whose holder cannot be read is taken for a dead starter's, ms. */
 const UNREADABLE_LOCK_MS = 5000;
 
-/** The modules a session needs, loading from the daemon's start. */
+/** The modules a session needs: the network's loading from the daemon's start, the session code's once the first answer is out. */
 interface SessionModules {
   connection: Promise<typeof import("../protocol/network/connection.ts")>;
   registration: Promise<typeof import("./registration.ts")>;
-  session: Promise<typeof import("./session.ts")>;
+  session: () => Promise<typeof import("./session.ts")>;
 }
 
 /** Runs the daemon (`tmosh serve --user-daemon-internal`); resolves to the exit status once it is done. */
 export async function runUserDaemon(): Promise<number> {
-  // The network first (the first answer needs it), then the session code.
+  // The network now (the first answer needs it); the session code (emulator,
+  // pty) only after that answer, so its loading does not hold the answer back.
   const connection = import("../protocol/network/connection.ts");
   const registration = import("./registration.ts");
-  const session = connection.then(() => import("./session.ts"));
-  for (const p of [connection, registration, session]) p.catch(() => {});
+  for (const p of [connection, registration]) p.catch(() => {});
+  let sessionCode: Promise<typeof import("./session.ts")> | undefined;
+  const session = () => sessionCode ??= import("./session.ts");
   let dir: string;
   let bound: Bound | null;
   try {
@@ -184,20 +186,26 @@ class UserDaemon {
     }
     if (line === null) return;
     const request = parseRequest(line);
-    const answer: DaemonAnswer = request === null
-      ? { ok: false, error: "tmosh: malformed request to the tmosh daemon" }
+    const started = request === null
+      ? fail("tmosh: malformed request to the tmosh daemon")
       : await this.#startSession(request);
-    const bytes = new TextEncoder().encode(encodeAnswer(answer));
-    let off = 0;
-    while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+    try {
+      const bytes = new TextEncoder().encode(encodeAnswer(started.answer));
+      let off = 0;
+      while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+    } finally {
+      started.run?.(); // a front gone meanwhile: the session waits for a client, as ever
+    }
   }
 
-  /** Starts the session `request` asks for, as `tmosh serve new` would in a process of its own. */
-  async #startSession(request: DaemonRequest): Promise<DaemonAnswer> {
+  /** Sets up the session `request` asks for, as `tmosh serve new` would in a process of its own: the answer, and what runs it once the answer is out. */
+  async #startSession(
+    request: DaemonRequest,
+  ): Promise<{ answer: DaemonAnswer; run?: () => void }> {
     const env = request.env;
     const parsed = parseServeArgs(request.args, { env });
     if (parsed.kind !== "run" || parsed.options.attach !== null) {
-      return { ok: false, error: "tmosh: the daemon only starts sessions" };
+      return fail("tmosh: the daemon only starts sessions");
     }
     const opts = parsed.options;
     const childEnv = buildChildEnv(env, {
@@ -205,7 +213,7 @@ class UserDaemon {
       locale: opts.locale,
     });
     if (!isUtf8Locale(childEnv)) {
-      return { ok: false, error: oneLine(localeMessage(env, opts.locale)) };
+      return fail(oneLine(localeMessage(env, opts.locale)));
     }
     const session = sessionOptions(opts, {
       env: childEnv,
@@ -228,7 +236,7 @@ class UserDaemon {
       });
     } catch (err) {
       key.fill(0);
-      return { ok: false, error: oneLine(err) };
+      return fail(oneLine(err));
     }
     let registered: Registered;
     try {
@@ -237,7 +245,7 @@ class UserDaemon {
     } catch (err) {
       key.fill(0);
       await connection.close();
-      return { ok: false, error: oneLine(err) };
+      return fail(oneLine(err));
     }
     const id = registered.id;
     this.#sessions.add(id);
@@ -250,22 +258,23 @@ class UserDaemon {
       warnings: connection.warnings.map((w) => w.replaceAll("\n", " ")),
     };
     key.fill(0);
-    (async () => {
-      try {
-        const { runSession } = await this.#modules.session;
-        await runSession(connection, registered.session);
-      } finally {
-        registered.close();
-      }
-    })().catch(() => connection.close().catch(() => {})).finally(() => {
-      this.#sessions.delete(id);
-      // A collection once quiet returns its memory (loaded with the session code).
-      import("../protocol/network/idle_collect.ts").then((m) =>
-        m.noteWork(m.WORK_BYTES)
-      ).catch(() => {});
-      this.#maybeExit();
-    });
-    return answer;
+    const run = () =>
+      (async () => {
+        try {
+          const { runSession } = await this.#modules.session();
+          await runSession(connection, registered.session);
+        } finally {
+          registered.close();
+        }
+      })().catch(() => connection.close().catch(() => {})).finally(() => {
+        this.#sessions.delete(id);
+        // A collection once quiet returns its memory (loaded with the session code).
+        import("../protocol/network/idle_collect.ts").then((m) =>
+          m.noteWork(m.WORK_BYTES)
+        ).catch(() => {});
+        this.#maybeExit();
+      });
+    return { answer, run };
   }
 
   /** Exits when no session runs and no front is connected (and one has asked, or the wait for one is over). */
@@ -324,6 +333,11 @@ async function bindSocket(dir: string): Promise<Bound | null> {
   } finally {
     release();
   }
+}
+
+/** An error answer and nothing to run. */
+function fail(error: string): { answer: DaemonAnswer; run?: () => void } {
+  return { answer: { ok: false, error } };
 }
 
 /** Whether something listens on the socket at `path`. */

@@ -6,6 +6,9 @@
  * @module
  */
 
+/** A segment is cut at a chunk's end (a view, not a copy) when at least this much of it lies before, bytes. */
+const VIEW_MIN = 1024;
+
 /** Bytes queued by the application, from the peer's cumulative ack to what was written. */
 export class SendStream {
   #chunks: Uint8Array[] = [];
@@ -101,8 +104,8 @@ export class SendStream {
   ): { offset: number; bytes: Uint8Array; fin: boolean } | null {
     if (this.retx.length > 0) {
       const range = this.retx[0];
-      const len = Math.min(max, range[1] - range[0]);
       const offset = range[0];
+      const len = this.#whole(offset, Math.min(max, range[1] - range[0]));
       range[0] += len;
       if (range[0] >= range[1]) this.retx.shift();
       const fin = this.finWritten && offset + len === this.end &&
@@ -110,7 +113,10 @@ export class SendStream {
       if (fin) this.finPending = false;
       return { offset, bytes: this.#read(offset, len), fin };
     }
-    const room = Math.min(max, this.end - this.next, this.limit - this.next);
+    const room = this.#whole(
+      this.next,
+      Math.min(max, this.end - this.next, this.limit - this.next),
+    );
     if (room > 0) {
       const offset = this.next;
       this.next += room;
@@ -123,6 +129,24 @@ export class SendStream {
       return { offset: this.end, bytes: new Uint8Array(0), fin: true };
     }
     return null;
+  }
+
+  /**
+   * `len`, or less so that [offset, offset + len) stays in one chunk when at
+   * least VIEW_MIN bytes of it are in the first (the segment is then a view,
+   * not a copy; the rest goes in another frame).
+   */
+  #whole(offset: number, len: number): number {
+    let at = this.#base;
+    for (const chunk of this.#chunks) {
+      const chunkEnd = at + chunk.length;
+      if (chunkEnd > offset) {
+        const first = chunkEnd - offset;
+        return first < len && first >= VIEW_MIN ? first : len;
+      }
+      at = chunkEnd;
+    }
+    return len;
   }
 
   /** [offset, offset + len) of the chunks: a view when one chunk holds it, else a copy. */

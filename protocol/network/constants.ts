@@ -151,7 +151,7 @@ export const CHANNEL_TARGET_MAX = 1024;
 /** Receive window of one channel, bytes (what the peer may send beyond what was consumed). */
 export const CHANNEL_WINDOW = 4 * 1024 * 1024;
 /** Bytes an application may queue on one channel before its reader pauses. */
-export const CHANNEL_SEND_BUFFER = 1024 * 1024;
+export const CHANNEL_SEND_BUFFER = 4 * 1024 * 1024;
 /** Most channels open at once on a connection. */
 export const CHANNELS_MAX = 256;
 /** Receive windows of all channels of a connection together, bytes (each gets a share, at least CHANNEL_WINDOW_MIN). */

@@ -238,8 +238,12 @@ export function encodeHostMessage(events: HostEvent[]): Uint8Array {
 /**
  * Parses a HostMessage into events, in order (per instruction: hostbytes, else
  * resize, else echoack, else welcome, else scroll, else screen, else detached; others skipped); null if the bytes are invalid.
+ * Log records numbered below `scrollFrom` are left out of a scroll slice (readScrollSlice).
  */
-export function decodeHostMessage(bytes: Uint8Array): HostEvent[] | null {
+export function decodeHostMessage(
+  bytes: Uint8Array,
+  options: { scrollFrom?: number } = {},
+): HostEvent[] | null {
   const out: HostEvent[] = [];
   const ok = readInstructions(bytes, (ins) => {
     const found: {
@@ -281,7 +285,7 @@ export function decodeHostMessage(bytes: Uint8Array): HostEvent[] | null {
       } else if (field === X_SCROLL || field === X_SCREEN) {
         if (type !== WireType.LengthDelimited) return skip(r, type, field);
         if (field === X_SCROLL) {
-          const slice = readScrollSlice(r.bytes());
+          const slice = readScrollSlice(r.bytes(), options.scrollFrom);
           if (slice === null) return false;
           found.scroll = slice;
         } else {

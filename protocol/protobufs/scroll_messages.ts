@@ -188,9 +188,21 @@ export function writeScreenMode(w: BinaryWriter, alternate: boolean): void {
   w.tag(F_ALTERNATE, WireType.Varint).bool(alternate).join();
 }
 
-/** Reads a ScrollSlice; null if malformed. */
-export function readScrollSlice(bytes: Uint8Array): LogSlice | null {
-  return readSliceQuickly(bytes) ?? readSliceFully(bytes);
+/**
+ * Reads a ScrollSlice; null if malformed. Records numbered below `from` are
+ * not decoded (the receiver holds them: a slice resent from an older state),
+ * so the slice returned starts at `from` when it reaches that far.
+ */
+export function readScrollSlice(bytes: Uint8Array, from = 0): LogSlice | null {
+  return readSliceQuickly(bytes, from) ?? readSliceFully(bytes, from);
+}
+
+/** `slice` without its records numbered below `from`. */
+function sliceFrom(slice: LogSlice, from: number): LogSlice {
+  const skip = Math.min(Math.max(0, from - slice.first), slice.records.length);
+  return skip === 0
+    ? slice
+    : { first: slice.first + skip, records: slice.records.slice(skip) };
 }
 
 /** Where the varint varintAt read last ends. */
@@ -226,14 +238,21 @@ function isAscii(b: Uint8Array, from: number, to: number): boolean {
  * long varints, malformed input), which readSliceFully then judges.
  * Exported for the test that compares the two.
  */
-export function readSliceQuickly(b: Uint8Array): LogSlice | undefined {
+export function readSliceQuickly(
+  b: Uint8Array,
+  from = 0,
+): LogSlice | undefined {
   let first = 0, pos = 0;
   const records: LogRecord[] = [];
-  // Decoded once, byte for byte: ASCII texts are substrings of it.
-  let whole: string | undefined;
+  // Decoded once, byte for byte, from the first record read: ASCII texts
+  // are substrings of it.
+  let whole: string | undefined, wholeFrom = 0;
+  /** Records skipped (numbered below `from`), while `first` is still the slice's. */
+  let skipped = 0;
   while (pos < b.length) {
     const tag = b[pos++];
     if (tag === TAG_FIRST) {
+      if (skipped > 0 || records.length > 0) return undefined; // not tmosh's order
       const v = varintAt(b, pos, 7);
       if (v < 0) return undefined;
       first = v;
@@ -245,21 +264,31 @@ export function readSliceQuickly(b: Uint8Array): LogSlice | undefined {
     if (len < 0 || varintEnd + len > b.length) return undefined;
     const end = varintEnd + len;
     pos = varintEnd;
+    if (records.length === 0 && first + skipped < from) {
+      // Held already: checked for the fields tmosh writes, not decoded.
+      if (!plainFields(b, pos, end)) return undefined;
+      skipped++;
+      pos = end;
+      continue;
+    }
     let text: string | undefined, cols = 0, wrap = false, clear = false;
     let gap = -1;
     while (pos < end) {
       const t = b[pos++];
       if (t === TAG_TEXT) {
         const n = varintAt(b, pos, 5);
-        const from = varintEnd;
-        if (n < 0 || from + n > end) return undefined;
-        if (isAscii(b, from, from + n)) {
-          whole ??= bytewise.decode(b);
-          text = whole.substring(from, from + n);
+        const at = varintEnd;
+        if (n < 0 || at + n > end) return undefined;
+        if (isAscii(b, at, at + n)) {
+          if (whole === undefined) {
+            wholeFrom = at;
+            whole = bytewise.decode(b.subarray(at));
+          }
+          text = whole.substring(at - wholeFrom, at - wholeFrom + n);
         } else {
-          text = decoder.decode(b.subarray(from, from + n));
+          text = decoder.decode(b.subarray(at, at + n));
         }
-        pos = from + n;
+        pos = at + n;
         continue;
       }
       const v = varintAt(b, pos, 5);
@@ -277,11 +306,36 @@ export function readSliceQuickly(b: Uint8Array): LogSlice | undefined {
     else if (clear) records.push({ kind: "clear" });
     else records.push({ kind: "line", text: text ?? "", cols, wrap });
   }
-  return { first, records };
+  return { first: first + skipped, records };
 }
 
-/** Reads any ScrollSlice protobuf accepts; null if malformed (the reference readSliceQuickly is tested against). */
-export function readSliceFully(bytes: Uint8Array): LogSlice | null {
+/**
+ * Whether the record body `b[pos..end)` holds only the fields tmosh writes,
+ * well formed (what readSliceQuickly would accept), without decoding it.
+ */
+function plainFields(b: Uint8Array, pos: number, end: number): boolean {
+  while (pos < end) {
+    const t = b[pos++];
+    const v = varintAt(b, pos, 5);
+    if (v < 0 || varintEnd > end) return false;
+    pos = varintEnd;
+    if (t === TAG_TEXT) {
+      if (pos + v > end) return false;
+      pos += v;
+    } else if (t === TAG_COLS) {
+      if (v > 0xffffffff) return false;
+    } else if (t !== TAG_WRAP && t !== TAG_CLEAR && t !== TAG_GAP) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Reads any ScrollSlice protobuf accepts, from record `from` on as readScrollSlice; null if malformed (the reference readSliceQuickly is tested against). */
+export function readSliceFully(
+  bytes: Uint8Array,
+  from = 0,
+): LogSlice | null {
   let first = 0;
   const records: LogRecord[] = [];
   const ok = readFields(bytes, (r, field, type) => {
@@ -298,7 +352,7 @@ export function readSliceFully(bytes: Uint8Array): LogSlice | null {
     }
     return true;
   });
-  return ok ? { first, records } : null;
+  return ok ? sliceFrom({ first, records }, from) : null;
 }
 
 /** Reads a ScreenMode's `alternate`; null if malformed. */

@@ -232,7 +232,12 @@ export class CompleteTerminal {
   /** The state after a received HostMessage; null when malformed or no applier is set. */
   applyDiff(diff: Uint8Array): CompleteTerminal | null {
     if (diff.length === 0) return this;
-    const events = decodeHostMessage(diff);
+    // Log records this state holds or the terminal already has are not
+    // decoded again (a slice resent from an older state).
+    const floor = this.#logFloor?.() ?? 0;
+    const events = decodeHostMessage(diff, {
+      scrollFrom: Math.max(this.scroll.end, floor),
+    });
     if (events === null || this.#applier === undefined) return null;
     const fields: Partial<Fields> = {};
     let echoAck = this.echoAck;
@@ -245,7 +250,7 @@ export class CompleteTerminal {
         // The echo ack never goes down; a peer that lowers it is ignored.
         if (ev.num > echoAck) echoAck = ev.num;
       } else if (ev.type === "scroll") {
-        scroll = scroll.receive(ev.slice, this.#logFloor?.() ?? 0);
+        scroll = scroll.receive(ev.slice, floor);
       } else if (ev.type === "screen") {
         fields.alternate = ev.alternate;
       } else if (ev.type === "detached") {

@@ -133,13 +133,16 @@ export class ScrollLog {
    * below `floor` (already written out) are dropped.
    */
   receive(slice: LogSlice, floor: number): ScrollLog {
+    let log = this.trimBelow(floor);
+    // Every record below the floor is written: an empty log may start there
+    // (the slice need not carry them; see readScrollSlice).
+    if (log.end < floor) log = new ScrollLog(floor, []);
     let records = slice.records;
     let first = slice.first;
-    if (first < this.end) {
-      records = records.slice(this.end - first);
-      first = this.end;
+    if (first < log.end) {
+      records = records.slice(log.end - first);
+      first = log.end;
     }
-    let log = this.trimBelow(floor);
     if (first > log.end) {
       log = log.append([{ kind: "gap", lines: first - log.end }]);
     }

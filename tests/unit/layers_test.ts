@@ -19,7 +19,7 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const LAYERS: Record<string, string[]> = {
   "protocol/crypto/": [],
   "protocol/protobufs/": [],
-  "protocol/network/": ["protocol/crypto/", "protocol/protobufs/"],
+  "protocol/network/": ["protocol/crypto/", "protocol/protobufs/", "libc.ts"],
   "protocol/terminal/": [],
   "protocol/statesync/": ["protocol/terminal/", "protocol/protobufs/"],
   "client/prediction/": ["protocol/terminal/", "client/client_args.ts"],

@@ -112,6 +112,45 @@ Deno.test("scroll log: a slice sent again copies its chunks' encoding, byte for 
   }
 });
 
+Deno.test("scroll log: a slice resent from an older state is read from what the terminal lacks, without a gap", () => {
+  const line = (n: number): LogRecord => ({
+    kind: "line",
+    text: `${n}`,
+    cols: `${n}`.length,
+    wrap: false,
+  });
+  const numbers = (from: number, to: number) =>
+    Array.from({ length: to - from }, (_, i) => line(from + i));
+  const server = (log: ScrollLog) =>
+    new CompleteTerminal(blankFramebuffer(20, 2), 0n, {
+      capabilities: ["ext.v1", "scrollback.v1"],
+      scroll: log,
+    });
+  const at10 = ScrollLog.empty().append(numbers(0, 10));
+  const at30 = at10.append(numbers(10, 20)).append(numbers(20, 30));
+  // The client's base holds records up to 10; newer states let it write up to 25.
+  let written = 25;
+  const base = new CompleteTerminal(blankFramebuffer(20, 2), 0n, {
+    applier: new EmulatorApplier(),
+    logFloor: () => written,
+    scroll: ScrollLog.empty().receive({ first: 0, records: numbers(0, 10) }, 0),
+  });
+  const next = base.applyDiff(server(at30).diffFrom(server(at10)))!;
+  assert.equal(next.scroll.end, 30);
+  assert.equal(next.scroll.start, 25, "what is written is not held again");
+  assert.deepEqual(
+    texts(next.scroll.recordsFrom(written, Infinity).records),
+    ["25", "26", "27", "28", "29"],
+  );
+  // A floor below the base's end: records from the base's end on, as before.
+  written = 5;
+  const again = base.applyDiff(server(at30).diffFrom(server(at10)))!;
+  assert.deepEqual(
+    texts(again.scroll.recordsFrom(10, Infinity).records),
+    texts(numbers(10, 30)),
+  );
+});
+
 Deno.test("scroll log: every line reaches the client once, in order, through a lossy reordering network", () => {
   const rand = mulberry32(7);
   const applier = new EmulatorApplier();
