@@ -8,7 +8,11 @@ import assert from "node:assert/strict";
 import { Connection } from "../../protocol/network/connection.ts";
 import { Transport } from "../../protocol/network/transport.ts";
 import { ChannelLink } from "../../protocol/network/channel_link.ts";
-import { CHANNEL_KIND } from "../../protocol/network/channel_frames.ts";
+import {
+  CHANNEL_KIND,
+  FRAME,
+  PacketWriter,
+} from "../../protocol/network/channel_frames.ts";
 import { UserStream } from "../../protocol/statesync/user_stream.ts";
 import { CompleteTerminal } from "../../protocol/statesync/complete_terminal.ts";
 import { blankFramebuffer } from "../../protocol/terminal/framebuffer.ts";
@@ -84,10 +88,54 @@ Deno.test("channel link: a stream beside SSP on one connection; SSP sees no chan
   assert.ok(sT.remoteStateNum > 0n, "SSP states arrived");
   assert.equal(sT.instructionsDropped, 0);
   assert.equal(cT.instructionsDropped, 0);
+  // On loopback the datagrams grew past the MTU (docs/wire.md §17.8).
+  assert.ok(
+    cLink.mux.datagramSize > client.mtu,
+    `datagram size ${cLink.mux.datagramSize}`,
+  );
+  assert.equal(server.droppedCount, 0);
   cLink.close();
   sLink.close();
   await cT.close();
   await sT.close();
+});
+
+Deno.test("connection: only a channel datagram may exceed Mosh's RECEIVE_MTU", async () => {
+  const key = generateKey();
+  const server = await Connection.listen(key.slice(), {
+    ip: "127.0.0.1",
+    portRange: [0, 0],
+  });
+  const client = Connection.connect(key.slice(), {
+    ip: "127.0.0.1",
+    port: server.port,
+  });
+  const ssp: number[] = [], chan: number[] = [];
+  server.onPayload((p) => ssp.push(p.length));
+  server.onChannelPayload((p) => chan.push(p.length));
+  try {
+    const big = new PacketWriter(7, 20_000);
+    big.add({
+      type: FRAME.data,
+      channel: 0,
+      offset: 0,
+      fin: false,
+      bytes: new Uint8Array(19_000),
+    });
+    client.send(big.finish());
+    client.send(new Uint8Array(20_000)); // not a channel datagram
+    client.send(new Uint8Array(1_000));
+    for (let i = 0; i < 100 && ssp.length + chan.length < 2; i++) {
+      await wait(10);
+    }
+    await wait(50);
+    assert.deepEqual(chan, [big.finish().length]);
+    assert.deepEqual(ssp, [1_000]);
+    assert.equal(server.droppedCount, 1);
+  } finally {
+    await client.close();
+    await server.close();
+  }
 });
 
 /** A UDP socket on loopback that only counts the datagrams it receives. */
