@@ -43,9 +43,12 @@ function entryPoint(): URL {
  * V8 flags for the long-running server (and the compiled binary): a 1 MiB
  * young generation keeps its idle memory low; without the memory reducer an
  * idle process is not woken for full collections every few seconds (2-3x the
- * idle CPU, bench/light_bench.ts).
+ * idle CPU, bench/light_bench.ts); an old generation that grows by 10% (not
+ * V8's 1.5-4x) before its next full collection keeps a flood's peak low
+ * (docs/architecture.md §12.2).
  */
 export const SERVER_V8_FLAGS = [
   "--max-semi-space-size=1",
   "--no-memory-reducer",
+  "--heap-growing-percent=10",
 ];

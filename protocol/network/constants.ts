@@ -32,6 +32,14 @@ export const FRAG_HEADER_BYTES = 10;
 
 /** Largest decompressed instruction accepted, bytes (mosh: Compressor, 2048*2048). */
 export const MAX_UNCOMPRESSED = 2048 * 2048;
+/**
+ * Instructions at least this long are compressed at zlib level 3, not
+ * Mosh's default 6, bytes (tmosh: a scrollback flood's slices compress as well
+ * at 3, a quarter faster; any zlib stream inflates the same at the peer).
+ */
+export const COMPRESS_FAST_BYTES = 16 * 1024;
+/** zlib level for instructions of COMPRESS_FAST_BYTES or more. */
+export const COMPRESS_FAST_LEVEL = 3;
 
 /** Timestamp value meaning "none", 16-bit ms (mosh: uint16_t(-1)). */
 export const TIMESTAMP_NONE = 0xffff;

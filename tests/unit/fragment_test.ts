@@ -12,6 +12,7 @@ import {
   MAX_FRAGMENTS,
 } from "../../protocol/network/fragment.ts";
 import {
+  COMPRESS_FAST_BYTES,
   DEFAULT_IPV4_MTU,
   DEFAULT_IPV6_MTU,
   DEFAULT_SEND_MTU,
@@ -103,6 +104,23 @@ Deno.test("compress writes zlib format matching docs/wire.md §11; decompress in
   const z = compress(INSTRUCTION_1);
   assert.equal(toHex(z), ZLIB_1);
   assert.deepEqual(decompress(fromHex(ZLIB_1)), INSTRUCTION_1);
+});
+
+Deno.test("a long instruction is compressed at the fast level (zlib header FLEVEL 1) and inflates back; a short one at Mosh's default (FLEVEL 2)", () => {
+  const text = new TextEncoder().encode(
+    Array.from({ length: 4000 }, (_, i) => `line ${i}\r\n`).join(""),
+  );
+  assert.ok(text.length >= COMPRESS_FAST_BYTES);
+  const long = compress(text);
+  assert.equal(long[0], 0x78);
+  assert.equal(long[1] >> 6, 1, "FLEVEL 1: a fast level");
+  assert.deepEqual(decompress(long), text);
+  const short = compress(text.subarray(0, COMPRESS_FAST_BYTES - 1));
+  assert.equal(short[1] >> 6, 2, "FLEVEL 2: the default level");
+  assert.deepEqual(
+    decompress(short),
+    text.subarray(0, COMPRESS_FAST_BYTES - 1),
+  );
 });
 
 Deno.test("decompress rejects non-zlib, truncated and bomb input", () => {
