@@ -248,7 +248,11 @@ class ClientSession {
     this.#transport.onRemoteState(() => this.#remoteState());
     this.#transport.onTick(() => {
       this.#checkFinished();
-      this.#armNotification(performance.now());
+      // Once the tick has re-armed the transport's timer.
+      queueMicrotask(guard.wrap(
+        "drawing",
+        () => this.#armNotification(performance.now()),
+      ));
     });
     const firstContact = setTimeout(
       guard.wrap("a timer", () => {
@@ -594,7 +598,7 @@ class ClientSession {
    */
   #armNotification(now: number): void {
     const wait = this.#notify.waitTime(now);
-    if (wait < this.#transport.waitTime()) {
+    if (now + wait < this.#transport.nextTickAt) {
       this.#drawTimer.within(Math.max(1, Math.ceil(wait)));
     }
   }
