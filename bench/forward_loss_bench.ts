@@ -35,14 +35,22 @@ const MAX_S = 60;
 const SSH_PORT = 22, MOSH_PORT = 60001, LOCAL_PORT = 18080;
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
-/** Runs `argv`; returns stdout; throws with stderr on failure. */
-async function run(argv: string[]): Promise<string> {
-  const out = await new Deno.Command(argv[0], {
+/** A command for `argv` (its program first), stdin closed. */
+function command(
+  argv: string[],
+  options: Omit<Deno.CommandOptions, "args"> = {},
+): Deno.Command {
+  return new Deno.Command(argv[0], {
     args: argv.slice(1),
     stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+    ...options,
+  });
+}
+
+/** Runs `argv`; returns stdout; throws with stderr on failure. */
+async function run(argv: string[]): Promise<string> {
+  const out = await command(argv, { stdout: "piped", stderr: "piped" })
+    .output();
   if (!out.success) {
     throw new Error(
       `tmosh bench: ${argv.join(" ")}: ${new TextDecoder().decode(out.stderr)}`,
@@ -51,36 +59,28 @@ async function run(argv: string[]): Promise<string> {
   return new TextDecoder().decode(out.stdout);
 }
 
-/** Waits until 127.0.0.1:`port` in namespace `ns` accepts connections. */
-async function waitListeningIn(link: LossyLink, ns: string, port: number) {
+/** Waits until 127.0.0.1:`port` on the client side accepts connections. */
+async function waitListening(link: LossyLink, port: number): Promise<void> {
+  const probe = command(
+    link.exec(link.ns.a, [
+      "bash",
+      "-c",
+      `exec 3<>/dev/tcp/127.0.0.1/${port}`,
+    ]),
+    { stdout: "null", stderr: "null" },
+  );
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    const probe = await new Deno.Command("ip", {
-      args: [
-        "netns",
-        "exec",
-        ns,
-        "bash",
-        "-c",
-        `exec 3<>/dev/tcp/127.0.0.1/${port}`,
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    if (probe.success) return;
+    if ((await probe.output()).success) return;
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`tmosh bench: nothing listens on ${port} in ${link.ns.a}`);
 }
 
-/** Downloads through 127.0.0.1:LOCAL_PORT on the client side; MB/s. */
+/** Downloads through 127.0.0.1:LOCAL_PORT on the client side; MB/s (curl prints the rate even when --max-time cuts it short). */
 async function download(link: LossyLink): Promise<number> {
-  const out = await new Deno.Command("ip", {
-    args: [
-      "netns",
-      "exec",
-      link.ns.a,
+  const out = await command(
+    link.exec(link.ns.a, [
       "curl",
       "-sS",
       "--max-time",
@@ -88,14 +88,12 @@ async function download(link: LossyLink): Promise<number> {
       "-o",
       "/dev/null",
       "-w",
-      "%{speed_download} %{size_download}",
+      "%{speed_download}",
       `http://127.0.0.1:${LOCAL_PORT}/blob`,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const [speed] = new TextDecoder().decode(out.stdout).split(" ").map(Number);
-  return speed / 1e6;
+    ]),
+    { stdout: "piped", stderr: "piped" },
+  ).output();
+  return Number(new TextDecoder().decode(out.stdout)) / 1e6;
 }
 
 /** `ssh -N -L` from the client side with congestion control `cc` (null: the default) on the server side; MB/s. */
@@ -116,8 +114,8 @@ async function sshRate(
     listen: link.addr.b,
     port: SSH_PORT,
   });
-  const ssh = new Deno.Command("ip", {
-    args: link.exec(link.ns.a, [
+  const ssh = command(
+    link.exec(link.ns.a, [
       "ssh",
       "-F",
       sshd.configPath,
@@ -129,13 +127,11 @@ async function sshRate(
       "-L",
       `${LOCAL_PORT}:127.0.0.1:${blobPort}`,
       `root@${link.addr.b}`,
-    ]).slice(1),
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+    ]),
+    { stdout: "null", stderr: "null" },
+  ).spawn();
   try {
-    await waitListeningIn(link, link.ns.a, LOCAL_PORT);
+    await waitListening(link, LOCAL_PORT);
     return await download(link);
   } finally {
     ssh.kill("SIGTERM");
@@ -150,8 +146,8 @@ async function tmoshRate(link: LossyLink, blobPort: number): Promise<number> {
   const state = await Deno.makeTempDir({ prefix: "tmosh_loss_state_" });
   const dir = await Deno.makeTempDir({ prefix: "tmosh_loss_bench_" });
   try {
-    const out = await new Deno.Command("ip", {
-      args: link.exec(link.ns.b, [
+    const out = await command(
+      link.exec(link.ns.b, [
         Deno.execPath(),
         "run",
         "-A",
@@ -165,12 +161,13 @@ async function tmoshRate(link: LossyLink, blobPort: number): Promise<number> {
         `${MOSH_PORT}`,
         "--",
         ...shellCommand(),
-      ]).slice(1),
-      env: { LANG: "C.UTF-8", XDG_STATE_HOME: state, [TEST_MARK_VAR]: mark },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+      ]),
+      {
+        env: { LANG: "C.UTF-8", XDG_STATE_HOME: state, [TEST_MARK_VAR]: mark },
+        stdout: "piped",
+        stderr: "piped",
+      },
+    ).output();
     const connect = /^MOSH CONNECT (\d+) (\S{22})\s*$/m.exec(
       new TextDecoder().decode(out.stdout),
     );
@@ -181,13 +178,13 @@ async function tmoshRate(link: LossyLink, blobPort: number): Promise<number> {
         }`,
       );
     }
-    const command = await forwardClientCommand(dir, {
+    const clientCommand = await forwardClientCommand(dir, {
       ip: link.addr.b,
       port: Number(connect[1]),
       words: ["-L", `${LOCAL_PORT}:127.0.0.1:${blobPort}`],
     });
     const tmux = await startTmux(
-      `exec ip netns exec ${shq(link.ns.a)} ${command}`,
+      `exec ${link.exec(link.ns.a, []).map(shq).join(" ")} ${clientCommand}`,
       {
         env: {
           TERM: "xterm-256color",
@@ -199,7 +196,7 @@ async function tmoshRate(link: LossyLink, blobPort: number): Promise<number> {
     );
     try {
       await waitPrompt(tmux);
-      await waitListeningIn(link, link.ns.a, LOCAL_PORT);
+      await waitListening(link, LOCAL_PORT);
       return await download(link);
     } finally {
       await tmux.kill();

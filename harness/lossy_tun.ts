@@ -10,37 +10,24 @@
  * @module
  */
 
-import { ip } from "./netns.ts";
+import { ip, netnsExec } from "./netns.ts";
 import { mulberry32 } from "./prng.ts";
+import { libc, O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN } from "../libc.ts";
 
 /** ioctl that attaches a TUN fd to a named device (linux/if_tun.h). */
 const TUNSETIFF = 0x400454ca;
 /** A layer-3 device without the packet-information header. */
 const IFF_TUN = 0x0001, IFF_NO_PI = 0x1000;
-/** setns(2): the network namespace. */
-const CLONE_NEWNET = 0x40000000;
-const O_RDONLY = 0x0, O_RDWR = 0x2, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000;
-const POLLIN = 0x1;
+/** setns(2) as a raw system call, and its network-namespace type. */
+const SYS_SETNS = Deno.build.arch === "aarch64" ? 268n : 308n;
+const CLONE_NEWNET = 0x40000000n;
+const O_RDONLY = 0x0;
 /** struct ifreq: a 16-byte name, then the flags (a short) in the union. */
 const IFREQ_BYTES = 40, IFNAMSIZ = 16;
 /** Largest packet read (the devices keep their 1500-byte MTU). */
 const PACKET_MAX = 65536;
 /** How long one poll waits before looking whether the link was removed, ms. */
 const POLL_MS = 50;
-
-const SYMBOLS = {
-  open: { parameters: ["buffer", "i32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
-  setns: { parameters: ["i32", "i32"], result: "i32" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  poll: {
-    parameters: ["buffer", "u64", "i32"],
-    result: "i32",
-    nonblocking: true,
-  },
-} as const;
 
 /** The impairment of each direction. */
 export interface Impairment {
@@ -76,8 +63,9 @@ export async function createLossyLink(
   impair: Impairment,
   options: { seed?: number } = {},
 ): Promise<LossyLink> {
-  const lib = Deno.dlopen("libc.so.6", SYMBOLS);
-  const c = lib.symbols;
+  const c = libc();
+  const setns = (fd: number) =>
+    c.syscall(SYS_SETNS, BigInt(fd), CLONE_NEWNET) === 0n;
   const id = crypto.randomUUID().slice(0, 8);
   const ns = { a: `tmosh-${id}-la`, b: `tmosh-${id}-lb` };
   const x = 16 + (parseInt(id.slice(0, 2), 16) % 200);
@@ -85,20 +73,17 @@ export async function createLossyLink(
   const made: string[] = [];
   const fds: number[] = [];
   const home = c.open(cString("/proc/self/ns/net"), O_RDONLY | O_CLOEXEC);
-  if (home < 0) {
-    lib.close();
-    throw new Error("tmosh bench: cannot open /proc/self/ns/net");
-  }
+  if (home < 0) throw new Error("tmosh bench: cannot open /proc/self/ns/net");
   /** Runs `fn` with this thread in namespace `name`, then back home. */
   const within = <T>(name: string, fn: () => T): T => {
     const nsFd = c.open(cString(`/run/netns/${name}`), O_CLOEXEC);
     if (nsFd < 0) throw new Error(`tmosh bench: cannot open namespace ${name}`);
     try {
-      if (c.setns(nsFd, CLONE_NEWNET) !== 0) {
+      if (!setns(nsFd)) {
         throw new Error(`tmosh bench: setns into ${name} failed`);
       }
       const back = (): void => {
-        if (c.setns(home, CLONE_NEWNET) !== 0) {
+        if (!setns(home)) {
           throw new Error("tmosh bench: setns back home failed");
         }
       };
@@ -143,7 +128,6 @@ export async function createLossyLink(
       await ip(["netns", "del", name]).catch(() => {});
     }
     c.close(home);
-    lib.close();
   };
   try {
     for (const name of [ns.a, ns.b]) {
@@ -220,7 +204,7 @@ export async function createLossyLink(
   return {
     ns,
     addr,
-    exec: (name, argv) => ["ip", "netns", "exec", name, ...argv],
+    exec: netnsExec,
     within,
     stats: () => ({ passed, dropped }),
     remove,

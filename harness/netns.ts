@@ -45,6 +45,11 @@ export function netnsUnavailable(): string | null {
     : "tmosh test: network namespaces need root; run the test as root (CI does)";
 }
 
+/** The argv that runs `argv` inside namespace `ns`. */
+export function netnsExec(ns: string, argv: string[]): string[] {
+  return ["ip", "netns", "exec", ns, ...argv];
+}
+
 /** Runs `ip ARGS`; throws with ip's stderr on failure. */
 export async function ip(args: string[]): Promise<void> {
   const out = await new Deno.Command("ip", {
@@ -164,7 +169,7 @@ export async function createJumpNet(
   return {
     ns,
     addr,
-    exec: (name, argv) => ["ip", "netns", "exec", name, ...argv],
+    exec: netnsExec,
     remove,
   };
 }

@@ -51,11 +51,8 @@ export interface ControlServer {
 
 const encoder = new TextEncoder();
 
-/** Listens on `path` (which must not exist), mode 0600, answering with `handlers`. */
-export function listenControl(
-  path: string,
-  handlers: ControlHandlers,
-): ControlServer {
+/** Listens on the Unix socket `path` (which must not exist), mode 0600. */
+export function listenPrivate(path: string): Deno.UnixListener {
   const listener = Deno.listen({ transport: "unix", path });
   try {
     Deno.chmodSync(path, FILE_MODE);
@@ -63,6 +60,15 @@ export function listenControl(
     listener.close();
     throw err;
   }
+  return listener;
+}
+
+/** Listens on `path` (which must not exist), mode 0600, answering with `handlers`. */
+export function listenControl(
+  path: string,
+  handlers: ControlHandlers,
+): ControlServer {
+  const listener = listenPrivate(path);
   listener.unref(); // the session, not the socket, keeps the process alive
   const conns = new Set<Deno.Conn>();
   let closed = false;

@@ -15,7 +15,7 @@ import { TMOSH_VERSION } from "../version.ts";
 import { writeAll } from "../stdio.ts";
 import { registryDir } from "./registry.ts";
 import { printConnect, printDetachedNotice } from "./attach.ts";
-import { oneLine } from "./serve.ts";
+import { exitedEarly, oneLine } from "./serve.ts";
 import { closeConn, readLine } from "./control_socket.ts";
 import {
   DAEMON_ANSWER_MAX_BYTES,
@@ -207,11 +207,5 @@ async function startDaemon(timeoutMs: number): Promise<Started> {
   const line = nl >= 0 ? text.slice(0, nl) : text;
   if (line === "ready" || line === "busy") return { kind: line };
   if (line.startsWith("error ")) return { kind: "error", text: line.slice(6) };
-  const status = await child.status;
-  return {
-    kind: "error",
-    text: `tmosh: the tmosh daemon exited (status ${status.code}${
-      status.signal ? `, ${status.signal}` : ""
-    }) before it was ready; run tmosh serve -v to see why`,
-  };
+  return { kind: "error", text: await exitedEarly(child, "tmosh daemon") };
 }

@@ -327,13 +327,7 @@ async function readReport(
         if (line.startsWith("warn ")) warnings.push(line.slice(5));
       }
     }
-    const status = await child.status;
-    return {
-      kind: "error",
-      text: `tmosh: the server process exited (status ${status.code}${
-        status.signal ? `, ${status.signal}` : ""
-      }) before it was ready; run tmosh serve -v to see why`,
-    };
+    return { kind: "error", text: await exitedEarly(child, "server process") };
   } finally {
     clearTimeout(timer);
     reader.cancel().catch(() => {});
@@ -351,6 +345,17 @@ function terminalSize(): { cols: number; rows: number } {
     // no usable terminal
   }
   return DEFAULT_SIZE;
+}
+
+/** Why a daemon `child` (the `what`) ended before it reported ready, as one line (waits for its exit). */
+export async function exitedEarly(
+  child: Deno.ChildProcess,
+  what: string,
+): Promise<string> {
+  const status = await child.status;
+  return `tmosh: the ${what} exited (status ${status.code}${
+    status.signal ? `, ${status.signal}` : ""
+  }) before it was ready; run tmosh serve -v to see why`;
 }
 
 /** An error's message on one line, starting `tmosh: `. */

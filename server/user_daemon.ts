@@ -30,7 +30,7 @@ import {
   FILE_MODE,
   registryDir,
 } from "./registry.ts";
-import { closeConn, readLine } from "./control_socket.ts";
+import { closeConn, listenPrivate, readLine } from "./control_socket.ts";
 import type { Registered } from "./registration.ts";
 import {
   DAEMON_REQUEST_IDLE_MS,
@@ -322,13 +322,7 @@ async function bindSocket(dir: string): Promise<Bound | null> {
     } catch {
       // not there
     }
-    const listener = Deno.listen({ transport: "unix", path });
-    try {
-      Deno.chmodSync(path, FILE_MODE);
-    } catch (err) {
-      listener.close();
-      throw err;
-    }
+    const listener = listenPrivate(path);
     return { listener, path, ino: Deno.lstatSync(path).ino };
   } finally {
     release();

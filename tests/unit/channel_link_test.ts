@@ -27,7 +27,8 @@ import { xorshiftBytes } from "../../harness/prng.ts";
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-Deno.test("channel link: a stream beside SSP on one connection; SSP sees no channel datagram", async () => {
+/** A server Connection on 127.0.0.1 and a client Connection to it, under one new key. */
+async function connectionPair() {
   const key = generateKey();
   const server = await Connection.listen(key.slice(), {
     ip: "127.0.0.1",
@@ -37,6 +38,11 @@ Deno.test("channel link: a stream beside SSP on one connection; SSP sees no chan
     ip: "127.0.0.1",
     port: server.port,
   });
+  return { server, client };
+}
+
+Deno.test("channel link: a stream beside SSP on one connection; SSP sees no channel datagram", async () => {
+  const { server, client } = await connectionPair();
   const sT = new Transport(server, {
     initialLocal: new CompleteTerminal(blankFramebuffer(80, 24)),
     initialRemote: new UserStream(),
@@ -101,15 +107,7 @@ Deno.test("channel link: a stream beside SSP on one connection; SSP sees no chan
 });
 
 Deno.test("connection: only a channel datagram may exceed Mosh's RECEIVE_MTU", async () => {
-  const key = generateKey();
-  const server = await Connection.listen(key.slice(), {
-    ip: "127.0.0.1",
-    portRange: [0, 0],
-  });
-  const client = Connection.connect(key.slice(), {
-    ip: "127.0.0.1",
-    port: server.port,
-  });
+  const { server, client } = await connectionPair();
   const ssp: number[] = [], chan: number[] = [];
   server.onPayload((p) => ssp.push(p.length));
   server.onChannelPayload((p) => chan.push(p.length));
@@ -223,15 +221,7 @@ Deno.test("client forwarding: a server without chan.v1 gets nothing; the user is
 });
 
 Deno.test("server forwarding: another client attaching ends the channels and target connections, sending nothing", async () => {
-  const key = generateKey();
-  const server = await Connection.listen(key.slice(), {
-    ip: "127.0.0.1",
-    portRange: [0, 0],
-  });
-  const client = Connection.connect(key.slice(), {
-    ip: "127.0.0.1",
-    port: server.port,
-  });
+  const { server, client } = await connectionPair();
   const target = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const targetPort = (target.addr as Deno.NetAddr).port;
   const accepted = target.accept();
