@@ -248,11 +248,7 @@ class ClientSession {
     this.#transport.onRemoteState(() => this.#remoteState());
     this.#transport.onTick(() => {
       this.#checkFinished();
-      // Once the tick has re-armed the transport's timer.
-      queueMicrotask(guard.wrap(
-        "drawing",
-        () => this.#armNotification(performance.now()),
-      ));
+      this.#armNotification(performance.now());
     });
     const firstContact = setTimeout(
       guard.wrap("a timer", () => {
@@ -598,7 +594,7 @@ class ClientSession {
    */
   #armNotification(now: number): void {
     const wait = this.#notify.waitTime(now);
-    if (now + wait < this.#transport.nextTickAt) {
+    if (wait < this.#transport.waitTime()) {
       this.#drawTimer.within(Math.max(1, Math.ceil(wait)));
     }
   }

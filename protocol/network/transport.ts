@@ -83,8 +83,8 @@ export interface SessionTransport<L, R> {
   onTick(handler: () => void): void;
   /** Re-arms the timer for the sender's next due time. */
   schedule(): void;
-  /** When the transport's timer next fires (and its tick handlers run), on its clock; Infinity when not armed. */
-  readonly nextTickAt: number;
+  /** Milliseconds until the sender is next due (Infinity when never). */
+  waitTime(): number;
   /** Stops the timer and closes the connection. */
   close(): Promise<void>;
   /** Sends from now on through `connection` and receives nothing more (the farewell to a replaced client, docs/wire.md §15). */
@@ -278,11 +278,6 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
       // Re-armed even when the tick threw, so the session keeps sending.
       this.schedule();
     }
-  }
-
-  /** When the transport's timer next fires, on its clock; Infinity when not armed. */
-  get nextTickAt(): number {
-    return this.#timerAt;
   }
 
   /** Milliseconds until the sender is next due (Infinity when never). */
