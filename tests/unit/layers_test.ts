@@ -61,7 +61,7 @@ export const LAYERS: Record<string, string[]> = {
   "self_command.ts": [],
   "stdio.ts": [],
   "tools/": ["self_command.ts", "protocol/", "harness/"],
-  "harness/": ["protocol/", "client/", "server/", "demo/"],
+  "harness/": ["protocol/", "client/", "server/", "demo/", "libc.ts"],
   "bench/": ["protocol/", "client/", "server/", "demo/", "harness/"],
   "tests/": [
     "protocol/",
