@@ -25,6 +25,7 @@ import { SEND_MINDELAY_SERVER } from "../protocol/network/constants.ts";
 import { SERVER_FIRST_CONTACT_TIMEOUT } from "./constants.ts";
 import { Emulator } from "../protocol/terminal/emulator.ts";
 import {
+  type ResendClock,
   type SessionEnd,
   type SessionTransport,
   Transport,
@@ -234,6 +235,9 @@ class ServerSession {
     });
     transport.onTick(() => {
       if (transport === this.#transport) this.#service();
+    });
+    transport.onResend((clock) => {
+      if (transport === this.#transport) this.#publish(clock);
     });
     return transport;
   }
@@ -515,17 +519,30 @@ class ServerSession {
     );
   }
 
-  /** Makes the emulator's current screen the state the client should reach. */
-  #publish(): void {
+  /**
+   * Makes the emulator's current screen the state the client should reach;
+   * with `timeout`, a retransmission is due: the log first takes back what
+   * its shrunken window does not hold (ScrollBacklog.timeout).
+   */
+  #publish(timeout?: ResendClock): void {
     if (this.#finished || this.#shuttingDown()) return;
     let terminal = this.#terminal.withFramebuffer(this.#emulator.snapshot());
     const backlog = this.#backlog;
     if (backlog !== null) {
       this.#scrollRecords(this.#emulator.takeScrollRecords());
+      const transport = this.#transport;
+      const ackedEnd = transport.ackedState.scroll.end;
+      if (timeout !== undefined) backlog.timeout(ackedEnd, timeout);
+      // A state sent after records were taken back may end below the
+      // acknowledged one, and a diff may still start from it.
+      let floor = ackedEnd;
+      for (const s of transport.unackedStates) {
+        floor = Math.min(floor, s.scroll.end);
+      }
       const log = backlog.next({
-        sentEnd: this.#transport.lastSentState.scroll.end,
-        ackedEnd: this.#transport.ackedState.scroll.end,
-        retransmits: this.#transport.retransmits,
+        sentEnd: transport.lastSentState.scroll.end,
+        ackedEnd,
+        floor,
       });
       terminal = terminal.withScroll(log, this.#emulator.alternateScreen);
     }

@@ -59,6 +59,8 @@ export interface SessionTransport<L, R> {
   readonly retransmits: number;
   /** The newest of our states the peer acknowledged. */
   readonly ackedState: L;
+  /** The states sent since the acknowledged one, oldest first. */
+  readonly unackedStates: readonly L[];
   /** When the newest acknowledged send left, ms (mosh: get_sent_state_acked_timestamp). */
   readonly lastAckedSendTime: number;
   /** The current send interval, ms (mosh: send_interval). */
@@ -81,6 +83,8 @@ export interface SessionTransport<L, R> {
   onRemoteState(handler: () => void): void;
   /** Calls `handler` after every transport tick. */
   onTick(handler: () => void): void;
+  /** Calls `handler` just before a retransmission goes out, with the time and the retransmission timeout, ms (it may replace the state with a smaller one). */
+  onResend(handler: (clock: ResendClock) => void): void;
   /** Re-arms the timer for the sender's next due time. */
   schedule(): void;
   /** Milliseconds until the sender is next due (Infinity when never). */
@@ -89,6 +93,12 @@ export interface SessionTransport<L, R> {
   close(): Promise<void>;
   /** Sends from now on through `connection` and receives nothing more (the farewell to a replaced client, docs/wire.md §15). */
   moveTo(connection: Connection): void;
+}
+
+/** When a retransmission is due: the transport's time and retransmission timeout, ms. */
+export interface ResendClock {
+  now: number;
+  rto: number;
 }
 
 /** A synchronized pair of states over one connection (mosh: Transport<MyState, RemoteState>). */
@@ -105,6 +115,7 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
   readonly #assembly = new FragmentAssembly();
   #onRemote: (() => void)[] = [];
   #onTick: (() => void)[] = [];
+  #onResend: ((clock: ResendClock) => void)[] = [];
   #timer: ReturnType<typeof setTimeout> | null = null;
   #timerAt = Infinity;
   #closed = false;
@@ -179,6 +190,11 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
     return this.sender.ackedState;
   }
 
+  /** The states sent since the acknowledged one, oldest first. */
+  get unackedStates(): readonly L[] {
+    return this.sender.unackedStates;
+  }
+
   /** When the newest acknowledged send left, ms. */
   get lastAckedSendTime(): number {
     return this.sender.lastAckedSendTime;
@@ -238,6 +254,11 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
     this.#onTick.push(handler);
   }
 
+  /** Calls `handler` just before a retransmission goes out (it may replace the state with a smaller one). */
+  onResend(handler: (clock: ResendClock) => void): void {
+    this.#onResend.push(handler);
+  }
+
   /** Sets the state we want the peer to have and schedules sending it. */
   setCurrentState(state: L): void {
     this.sender.setCurrentState(state);
@@ -263,6 +284,12 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
     try {
       const now = this.#now();
       this.sender.hasRemote = this.#connection.hasRemote;
+      if (this.#onResend.length > 0 && this.sender.resendDue(now)) {
+        const clock = { now, rto: this.#connection.rto };
+        for (const h of this.#onResend) {
+          this.#guard.run("a transport resend handler", () => h(clock));
+        }
+      }
       const instr = this.sender.tick(now);
       if (instr) {
         const bytes = encodeInstruction(instr);

@@ -179,6 +179,11 @@ export class TransportSender<T extends SyncState<T>> {
     return this.#sent[this.#sent.length - 1].state;
   }
 
+  /** The states sent since the acknowledged one, oldest first: those a diff may start from besides it. */
+  get unackedStates(): T[] {
+    return this.#sent.slice(1).map((s) => s.state);
+  }
+
   /** The newest of our states the peer has acknowledged. */
   get ackedState(): T {
     return this.#sent[0].state;
@@ -236,6 +241,18 @@ export class TransportSender<T extends SyncState<T>> {
     this.calculateTimers(now);
     if (!this.hasRemote) return Infinity;
     return Math.max(0, Math.min(this.#nextAckTime, this.#nextSendTime) - now);
+  }
+
+  /**
+   * Whether tick(now) will send a diff from an older state than the newest
+   * sent one because a sent state went unacknowledged past RTO + ACK_DELAY
+   * (a retransmission; the state may still be replaced before it).
+   */
+  resendDue(now: number): boolean {
+    this.calculateTimers(now);
+    if (!this.hasRemote) return false;
+    if (now < this.#nextAckTime && now < this.#nextSendTime) return false;
+    return this.#assumed !== this.#sent[this.#sent.length - 1];
   }
 
   /** The Instruction to send at `now`, or null if nothing is due (mosh: tick). */

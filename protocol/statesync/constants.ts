@@ -36,10 +36,12 @@ export const LOG_UNACKED_MAX = 262144;
  * sent beyond what the client acknowledged (tmosh): after a loss the sender
  * resends everything from the acknowledged state, and at 30% loss a resend
  * of more than a few fragments almost never arrives whole. So the window
- * adapts as TCP's does: it starts at LOG_WINDOW_START, halves on every
- * retransmission (at most once per round trip; not below LOG_WINDOW_MIN)
- * and grows by a quarter (at least LOG_WINDOW_STEP) each time
- * acknowledgements advance without one (up to LOG_WINDOW_MAX).
+ * adapts as TCP's does: it starts at LOG_WINDOW_START and doubles each time
+ * acknowledgements advance until the first retransmission timeout; each
+ * timeout halves it (once per RTO unless acknowledgements advanced; not
+ * below LOG_WINDOW_MIN) and takes back the unacknowledged records beyond
+ * it, so the resend itself is small; afterwards it grows by a quarter (at
+ * least LOG_WINDOW_STEP) per advance, up to LOG_WINDOW_MAX.
  */
 export const LOG_WINDOW_START = 64 * 1024;
 /** Smallest log window, bytes (about two fragments of compressed text). */

@@ -4,7 +4,9 @@
  * collapse into one gap record), and enter the synced log in slices: each
  * new state adds at most LOG_SLICE_RECORDS beyond the state sent before it,
  * and never more than LOG_UNACKED_MAX beyond what the client acknowledged.
- * Acknowledged records are trimmed.
+ * Acknowledged records are trimmed. When a sent state times out, what lies
+ * beyond the halved window is taken back and sent again in later states, so
+ * a resend stays a few fragments long (timeout()).
  * @module
  */
 import {
@@ -30,6 +32,11 @@ import { rowText } from "../terminal/row_text.ts";
 /** Records waiting for the log, and the log itself. */
 export class ScrollBacklog {
   #pending: LogRecord[] = [];
+  /**
+   * Records taken back from the log after a timeout (timeout()): they come
+   * first and are never collapsed, since the peer may hold them already.
+   */
+  #resend: LogRecord[] = [];
   /** Index of the first pending record still waiting (the array is compacted lazily). */
   #head = 0;
   #pendingBytes = 0;
@@ -39,18 +46,18 @@ export class ScrollBacklog {
   #clearCollapsed = false;
   #log = ScrollLog.empty();
   #window = LOG_WINDOW_START;
-  /** The transport's retransmission count and the acked log end at the last next(). */
-  #retransmits = 0;
+  /** The acknowledged log end at the last next(). */
   #ackedEnd = 0;
-  /** The window was halved and acks have not advanced since. */
-  #halved = false;
+  /** When timeout() last halved the window, ms (-Infinity: never), and the acknowledged log end then. */
+  #lastCut = -Infinity;
+  #cutAckedEnd = 0;
   /** No retransmission yet: the window doubles per advance (TCP's slow start). */
   #slowStart = true;
 
   /** Records waiting to enter the log (a gap counts as one). */
   get pendingCount(): number {
-    return this.#pending.length - this.#head + (this.#collapsed > 0 ? 1 : 0) +
-      (this.#clearCollapsed ? 1 : 0);
+    return this.#resend.length + this.#pending.length - this.#head +
+      (this.#collapsed > 0 ? 1 : 0) + (this.#clearCollapsed ? 1 : 0);
   }
 
   /** Approximate bytes of the records waiting to enter the log. */
@@ -83,45 +90,109 @@ export class ScrollBacklog {
    * `sentEnd` (the log end of the state sent last).
    */
   next(
-    ends: { sentEnd: number; ackedEnd: number; retransmits?: number },
+    ends: { sentEnd: number; ackedEnd: number; floor?: number },
   ): ScrollLog {
-    this.#adapt(ends.ackedEnd, ends.retransmits ?? 0);
-    let log = this.#log.trimBelow(ends.ackedEnd);
+    this.#grow(ends.ackedEnd);
+    let log = this.#log;
+    if (log.end < ends.ackedEnd) {
+      // The peer acknowledged a state sent before records were taken back
+      // (timeout()): those it holds need not come again.
+      const held = this.#resend.slice(0, ends.ackedEnd - log.end);
+      for (const r of held) this.#pendingBytes -= recordBytes(r);
+      this.#resend = this.#resend.slice(held.length);
+      log = log.append(held);
+    }
+    log = log.trimBelow(Math.min(ends.ackedEnd, ends.floor ?? Infinity));
     const limit = Math.min(
       ends.sentEnd + LOG_SLICE_RECORDS,
       ends.ackedEnd + LOG_UNACKED_MAX,
     );
-    const add: LogRecord[] = [];
-    let bytes = 0;
     // What the diff from the acknowledged state (the resend after a loss)
     // may carry: the adaptive window (see LOG_WINDOW_START).
-    let wire = log.wireSize();
-    if (this.#clearCollapsed && log.end < limit) {
-      add.push({ kind: "clear" });
-      this.#clearCollapsed = false;
-    }
-    if (this.#collapsed > 0 && log.end + add.length < limit) {
-      add.push({ kind: "gap", lines: this.#collapsed });
-      this.#collapsed = 0;
-    }
-    while (
-      this.#head < this.#pending.length && log.end + add.length < limit &&
-      bytes < LOG_SLICE_BYTES && wire < this.#window
-    ) {
-      const r = this.#pending[this.#head++];
-      const b = recordBytes(r);
-      bytes += b;
-      wire += recordWireBytes(r);
-      this.#pendingBytes -= b;
-      add.push(r);
-    }
-    if (this.#head > 4096 && this.#head * 2 > this.#pending.length) {
-      this.#pending = this.#pending.slice(this.#head);
-      this.#head = 0;
+    const room = {
+      records: limit - log.end,
+      bytes: LOG_SLICE_BYTES,
+      wire: this.#window - log.wireSize(),
+    };
+    const add: LogRecord[] = [];
+    // Records taken back after a timeout come before everything pending.
+    const resent = this.#take(this.#resend, 0, { add, room });
+    if (resent > 0) this.#resend = this.#resend.slice(resent);
+    if (this.#resend.length === 0) {
+      if (this.#clearCollapsed && room.records > add.length) {
+        add.push({ kind: "clear" });
+        this.#clearCollapsed = false;
+      }
+      if (this.#collapsed > 0 && room.records > add.length) {
+        add.push({ kind: "gap", lines: this.#collapsed });
+        this.#collapsed = 0;
+      }
+      this.#head = this.#take(this.#pending, this.#head, { add, room });
+      if (this.#head > 4096 && this.#head * 2 > this.#pending.length) {
+        this.#pending = this.#pending.slice(this.#head);
+        this.#head = 0;
+      }
     }
     log = log.append(add);
     this.#log = log;
     return log;
+  }
+
+  /**
+   * A sent state went unacknowledged past its retransmission timeout at
+   * `now` (before the resend goes out): halves the window, or what was in
+   * flight when that is less (at most once per `rto`, unless
+   * acknowledgements advanced), and takes back the records
+   * beyond it, so the resend is small enough to arrive whole; the next
+   * states carry them again, in order. Returns whether the log changed.
+   */
+  timeout(ackedEnd: number, clock: { now: number; rto: number }): boolean {
+    const log = this.#log;
+    if (
+      ackedEnd > this.#cutAckedEnd || clock.now - this.#lastCut >= clock.rto
+    ) {
+      // Half of what was in flight (TCP's ssthresh after a loss, RFC 5681).
+      const flight = Math.min(this.#window, log.wireSizeSince(ackedEnd));
+      this.#window = Math.max(LOG_WINDOW_MIN, flight / 2);
+      this.#lastCut = clock.now;
+      this.#cutAckedEnd = ackedEnd;
+      this.#slowStart = false;
+    }
+    const kept = log.recordsFrom(ackedEnd, this.#window);
+    if (kept.complete) return false;
+    const end = kept.first + kept.records.length;
+    const back = log.recordsFrom(end, Infinity).records;
+    for (const r of back) this.#pendingBytes += recordBytes(r);
+    this.#resend = [...back, ...this.#resend];
+    this.#log = log.truncate(end);
+    return true;
+  }
+
+  /**
+   * Moves records from `from[at]` on into `add` while `room` lasts (records,
+   * bytes and wire bytes, each reduced); returns the index after the last.
+   */
+  #take(
+    from: readonly LogRecord[],
+    at: number,
+    into: {
+      add: LogRecord[];
+      room: { records: number; bytes: number; wire: number };
+    },
+  ): number {
+    const { add, room } = into;
+    while (
+      at < from.length && room.records > add.length && room.bytes > 0 &&
+      room.wire > 0
+    ) {
+      const r = from[at++];
+      const b = recordBytes(r);
+      room.bytes -= b;
+      room.wire -= recordWireBytes(r);
+      this.#pendingBytes -= b;
+      add.push(r);
+    }
+    return at;
   }
 
   /** The current log window, bytes of text (see LOG_WINDOW_START). */
@@ -129,28 +200,14 @@ export class ScrollBacklog {
     return this.#window;
   }
 
-  /**
-   * Halves the window after a retransmission (once per round trip: not
-   * again until acknowledgements advance), grows it when they advance
-   * without one.
-   */
-  #adapt(ackedEnd: number, retransmits: number): void {
-    const advanced = ackedEnd > this.#ackedEnd;
-    if (retransmits > this.#retransmits) {
-      if (!this.#halved || advanced) {
-        this.#window = Math.max(LOG_WINDOW_MIN, this.#window / 2);
-        this.#halved = true;
-      }
-      this.#slowStart = false;
-    } else if (advanced) {
-      const step = this.#slowStart
-        ? this.#window
-        : Math.max(LOG_WINDOW_STEP, this.#window / 4);
-      this.#window = Math.min(LOG_WINDOW_MAX, this.#window + step);
-      this.#halved = false;
-    }
-    this.#retransmits = retransmits;
-    this.#ackedEnd = Math.max(this.#ackedEnd, ackedEnd);
+  /** Grows the window when acknowledgements advance (doubling until the first timeout, as TCP's slow start). */
+  #grow(ackedEnd: number): void {
+    if (ackedEnd <= this.#ackedEnd) return;
+    const step = this.#slowStart
+      ? this.#window
+      : Math.max(LOG_WINDOW_STEP, this.#window / 4);
+    this.#window = Math.min(LOG_WINDOW_MAX, this.#window + step);
+    this.#ackedEnd = ackedEnd;
   }
 
   #push(r: LogRecord): void {

@@ -115,6 +115,21 @@ export class ScrollLog {
     return n;
   }
 
+  /** Approximate bytes the records from number `from` on take in a diff, before compression. */
+  wireSizeSince(from: number): number {
+    let n = 0;
+    for (const c of this.#chunks) {
+      if (c.first >= from) {
+        n += c.wire;
+        continue;
+      }
+      for (let i = from - c.first; i < c.records.length; i++) {
+        n += recordWireBytes(c.records[i]);
+      }
+    }
+    return n;
+  }
+
   /** The log with `records` appended. */
   append(records: readonly LogRecord[]): ScrollLog {
     if (records.length === 0) return this;
@@ -175,6 +190,31 @@ export class ScrollLog {
       i < chunks.length && chunks[i].first + chunks[i].records.length <= num
     ) i++;
     return i === 0 ? this : new ScrollLog(this.end, chunks.slice(i));
+  }
+
+  /**
+   * The log without the records from number `end` on (the sender taking
+   * back records it sent but the peer did not acknowledge).
+   */
+  truncate(end: number): ScrollLog {
+    if (end >= this.end) return this;
+    const chunks: Chunk[] = [];
+    for (const c of this.#chunks) {
+      if (c.first >= end) break;
+      const keep = end - c.first;
+      if (keep >= c.records.length) {
+        chunks.push(c);
+        continue;
+      }
+      const records = c.records.slice(0, keep);
+      let bytes = 0, wire = 0;
+      for (const r of records) {
+        bytes += recordBytes(r);
+        wire += recordWireBytes(r);
+      }
+      chunks.push({ first: c.first, records, bytes, wire });
+    }
+    return new ScrollLog(end, chunks);
   }
 
   /**

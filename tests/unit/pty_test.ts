@@ -402,6 +402,13 @@ Deno.test("pty: the child has only fds 0, 1, 2 (all the slave) and default SIGPI
   assert.equal(leak.symbols.pipe(pipeFds), 0);
   const sh = new Shell(80, 24, ["/bin/sleep", "100"]);
   try {
+    // Checked once the child runs the program (between fork and exec it
+    // may still hold the fds it is about to close).
+    const cmdline = `/proc/${sh.pty.pid}/cmdline`;
+    for (let i = 0; i < 200; i++) {
+      if (Deno.readTextFileSync(cmdline).startsWith("/bin/sleep")) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
     const fdDir = `/proc/${sh.pty.pid}/fd`;
     const fds = [...Deno.readDirSync(fdDir)].map((e) => Number(e.name)).sort();
     assert.deepEqual(fds, [0, 1, 2]);

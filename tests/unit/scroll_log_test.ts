@@ -252,28 +252,150 @@ Deno.test("scroll log: a client that cannot write fast enough holds a bounded lo
   assert.equal(log.since(0).first, log.start);
 });
 
-Deno.test("scroll backlog: the window halves on a retransmission, once per round trip, and grows as acks advance", () => {
+Deno.test("scroll backlog: the window doubles as acks advance; a timeout halves it (or what was in flight) once per RTO and takes back what it no longer holds", () => {
+  const text = "x".repeat(92); // 100 wire bytes a record (recordWireBytes)
+  const record = (): LogRecord => ({
+    kind: "line",
+    text,
+    cols: 92,
+    wrap: false,
+  });
   const backlog = new ScrollBacklog();
+  backlog.addLog(Array.from({ length: 15_000 }, record)); // under the pending cap
   const start = backlog.window;
-  backlog.next({ sentEnd: 0, ackedEnd: 0, retransmits: 0 });
-  assert.equal(backlog.window, start);
-  backlog.next({ sentEnd: 0, ackedEnd: 0, retransmits: 1 });
-  assert.equal(backlog.window, start / 2);
-  // More retransmissions before any ack advances: no further halving.
-  backlog.next({ sentEnd: 0, ackedEnd: 0, retransmits: 3 });
-  assert.equal(backlog.window, start / 2);
-  // Acks advance with a new retransmission: halve again.
-  backlog.next({ sentEnd: 10, ackedEnd: 5, retransmits: 4 });
-  assert.equal(backlog.window, start / 4);
-  // Acks advance without one: grow.
-  backlog.next({ sentEnd: 20, ackedEnd: 10, retransmits: 4 });
-  assert.ok(backlog.window > start / 4);
-  for (let i = 0; i < 5; i++) {
-    backlog.next({ sentEnd: 0, ackedEnd: 0, retransmits: 100 + i });
+  let log = backlog.next({ sentEnd: 0, ackedEnd: 0 });
+  assert.equal(
+    log.end,
+    Math.ceil(start / 100),
+    "the first state fills the window",
+  );
+  log = backlog.next({ sentEnd: log.end, ackedEnd: 10 });
+  assert.equal(backlog.window, start * 2, "slow start doubles");
+  const sentEnd = backlog.next({ sentEnd: log.end, ackedEnd: 10 }).end;
+  // In flight: the unacknowledged records, at most the window.
+  const flight = Math.min(2 * start, (sentEnd - 10) * 100);
+  // A timeout: half of what was in flight; the rest is taken back.
+  assert.ok(backlog.timeout(10, { now: 1000, rto: 300 }));
+  assert.equal(backlog.window, flight / 2);
+  const resent = backlog.next({ sentEnd, ackedEnd: 10 });
+  assert.equal(resent.end, 10 + Math.ceil(flight / 2 / 100));
+  // Another timeout within the RTO, acks unchanged: no further halving.
+  assert.equal(backlog.timeout(10, { now: 1200, rto: 300 }), false);
+  assert.equal(backlog.window, flight / 2);
+  // After an RTO: halve again; or at once when acks advanced.
+  assert.ok(backlog.timeout(10, { now: 1300, rto: 300 }));
+  assert.equal(backlog.window, flight / 4);
+  assert.ok(backlog.timeout(11, { now: 1310, rto: 300 }));
+  const cut = backlog.window;
+  assert.ok(cut < flight / 4 && cut >= flight / 8 - 100, `${cut}`);
+  // The records taken back come again, in order, as acks advance by quarters.
+  const again = backlog.next({ sentEnd: resent.end, ackedEnd: 12 });
+  assert.equal(backlog.window, cut + Math.max(8 * 1024, cut / 4));
+  assert.equal(again.since(12).first, 12);
+  for (let i = 0; i < 20; i++) {
+    backlog.timeout(100 + i, { now: 2000 + i, rto: 300 });
   }
-  assert.ok(backlog.window >= LOG_WINDOW_MIN);
+  assert.equal(backlog.window, LOG_WINDOW_MIN);
   for (let i = 1; i <= 200; i++) {
-    backlog.next({ sentEnd: 0, ackedEnd: 1000 + i, retransmits: 200 });
+    backlog.next({ sentEnd: 0, ackedEnd: 1000 + i });
   }
   assert.equal(backlog.window, LOG_WINDOW_MAX);
+});
+
+Deno.test("scroll backlog: records taken back after a timeout reach the client once, in order, whichever states it holds", () => {
+  const rand = mulberry32(11);
+  const applier = new EmulatorApplier();
+  let written = 0;
+  const out: string[] = [];
+  const backlog = new ScrollBacklog();
+  let server = new CompleteTerminal(blankFramebuffer(20, 2), 0n, {
+    capabilities: ["ext.v1", "scrollback.v1"],
+  });
+  const sent: CompleteTerminal[] = [server];
+  // The client's states by index into `sent` (a receiver holds several).
+  const held = new Map<number, CompleteTerminal>([[
+    0,
+    new CompleteTerminal(blankFramebuffer(20, 2), 0n, {
+      applier,
+      logFloor: () => written,
+    }),
+  ]]);
+  let newest = 0, acked = 0, next = 0, takenBack = 0, shorter = 0;
+  let belowAcked = 0;
+  const TOTAL = 60000;
+  for (let step = 0; step < 40000 && written < TOTAL; step++) {
+    if (next < TOTAL && rand() < 0.2) {
+      const n = Math.min(TOTAL, next + Math.floor(rand() * 3000));
+      backlog.add(rows(next, n));
+      next = n;
+    }
+    // A timeout resends from the acknowledged state, after taking back
+    // what the halved window does not hold; otherwise the sender diffs
+    // from the state it sent last.
+    const timedOut = rand() < 0.25;
+    const ackedEnd = sent[acked].scroll.end;
+    if (timedOut && backlog.timeout(ackedEnd, { now: step, rto: 3 })) {
+      takenBack++;
+    }
+    // As the server does: keep what any state sent since the acked one lacks.
+    let floor = ackedEnd;
+    for (const st of sent.slice(acked + 1)) {
+      floor = Math.min(floor, st.scroll.end);
+    }
+    if (floor < ackedEnd) belowAcked++;
+    server = server.withScroll(
+      backlog.next({
+        sentEnd: sent[sent.length - 1].scroll.end,
+        ackedEnd,
+        floor,
+      }),
+      false,
+    );
+    if (server.scroll.end < sent[sent.length - 1].scroll.end) shorter++;
+    const from = timedOut ? acked : sent.length - 1;
+    sent.push(server);
+    const to = sent.length - 1;
+    const base = held.get(from);
+    if (rand() >= 0.3 && base !== undefined) { // else lost
+      const applied = base.applyDiff(server.diffFrom(sent[from]));
+      assert.ok(applied !== null);
+      held.set(to, applied);
+      newest = Math.max(newest, to);
+    }
+    // The client writes a frame's share of what its newest state holds.
+    const slice = held.get(newest)!.scroll.recordsFrom(
+      written,
+      rand() * 5_000,
+    );
+    if (slice.records.length > 0) {
+      assert.equal(slice.first, written, "no hole before the records");
+      for (const r of slice.records) {
+        assert.equal(r.kind, "line");
+        if (r.kind === "line") out.push(r.text);
+      }
+      written = slice.first + slice.records.length;
+    }
+    // An ack arrives, perhaps late: for a state the client held, not
+    // necessarily its newest.
+    if (rand() < 0.4) {
+      const later = [...held.keys()].filter((k) => k > acked);
+      if (later.length > 0) {
+        acked = later[Math.floor(rand() * later.length)];
+      }
+    }
+    for (const k of held.keys()) if (k < acked) held.delete(k);
+  }
+  // The case under test happened (seeded: the same figures every run).
+  assert.ok(takenBack >= 5, `records were taken back ${takenBack} times`);
+  assert.ok(
+    shorter >= 5,
+    `states shorter than the one sent before: ${shorter}`,
+  );
+  assert.ok(
+    belowAcked >= 5,
+    `states sent after the acked one but ending below it: ${belowAcked}`,
+  );
+  assert.equal(out.length, TOTAL);
+  assert.deepEqual(out, Array.from({ length: TOTAL }, (_, i) => `${i}`));
+  applier.dispose();
 });

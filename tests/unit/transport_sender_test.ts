@@ -363,6 +363,28 @@ Deno.test("retransmits counts timeouts only, not a prospective resend from the a
   assert.equal(s.retransmits, 1);
 });
 
+Deno.test("resendDue: true exactly when the next send is a retransmission after RTO + ACK_DELAY", () => {
+  const { s } = setup({ srtt: 100, rto: 200 });
+  s.tick(0);
+  s.processAcknowledgmentThrough(1n);
+  s.remoteHeard(0);
+  type(s, "a");
+  const first = next(s, 1);
+  assert.equal(s.resendDue(first.t), false, "just sent");
+  type(s, "b");
+  assert.equal(s.resendDue(first.t + 10), false, "a new state, not a resend");
+  // Unacknowledged past RTO + ACK_DELAY: the next send is a resend.
+  const due = first.t + 200 + 100;
+  assert.equal(s.resendDue(due - 1), false);
+  const before = s.retransmits;
+  assert.equal(s.resendDue(due), true);
+  assert.ok(s.tick(due) !== null);
+  assert.equal(s.retransmits, before + 1);
+  // Acknowledged: nothing to resend.
+  s.processAcknowledgmentThrough(s.lastSentNum);
+  assert.equal(s.resendDue(due + 1000), false);
+});
+
 /** A state of appended text whose diff is the new text; counts the diffs asked from each state. */
 class Appended {
   static asked = new Map<string, number>();
