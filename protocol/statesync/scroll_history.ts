@@ -41,15 +41,21 @@ export class ScrollHistory {
 
   /** Adds records in order: a clear empties the ring, the oldest go past the bounds. */
   add(records: readonly LogRecord[]): void {
-    for (const r of records) {
-      if (r.kind === "clear") {
+    // Only what follows the last clear, and only the newest that can stay
+    // (a flood's batch is mostly older than that).
+    let from = Math.max(0, records.length - this.#maxRecords);
+    for (let i = records.length - 1; i >= 0; i--) {
+      if (records[i].kind === "clear") {
         this.#records = [];
         this.#head = 0;
         this.#bytes = 0;
-        continue;
+        from = Math.max(from, i + 1);
+        break;
       }
-      this.#records.push(r);
-      this.#bytes += recordBytes(r);
+    }
+    for (let i = from; i < records.length; i++) {
+      this.#records.push(records[i]);
+      this.#bytes += recordBytes(records[i]);
     }
     while (
       this.size > this.#maxRecords ||

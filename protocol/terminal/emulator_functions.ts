@@ -95,9 +95,16 @@ function blankLine(line: XLine, options: { cell: XCell; cols: number }): void {
     }
   }
   line._data.set(t); // one copy of a blank row of this cell
-  line._combined = {};
-  line._extendedAttrs = {};
+  // New objects only when the old ones hold something (a flood's rows do not).
+  if (!isEmpty(line._combined)) line._combined = {};
+  if (!isEmpty(line._extendedAttrs)) line._extendedAttrs = {};
   line.isWrapped = false;
+}
+
+/** Whether `o` has no own enumerable key. */
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
 }
 
 /**

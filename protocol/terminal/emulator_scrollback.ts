@@ -93,11 +93,15 @@ export class ScrollRecorder {
 
   /** The records since the last take, oldest first (a clear and a gap for what the cap dropped lead). */
   take(): ScrollRecord[] {
-    const out: ScrollRecord[] = [];
-    if (this.#droppedClear) out.push(CLEAR);
-    if (this.#dropped > 0) out.push({ kind: "gap", lines: this.#dropped });
-    const recs = this.#records;
-    for (let i = this.#head; i < recs.length; i++) out.push(recs[i]!);
+    const lead: ScrollRecord[] = [];
+    if (this.#droppedClear) lead.push(CLEAR);
+    if (this.#dropped > 0) lead.push({ kind: "gap", lines: this.#dropped });
+    // Slots below the head are emptied; from it on every slot holds a record.
+    const rest =
+      (this.#head === 0
+        ? this.#records
+        : this.#records.slice(this.#head)) as ScrollRecord[];
+    const out = lead.length === 0 ? rest : [...lead, ...rest];
     this.#records = [];
     this.#head = 0;
     this.#dropped = 0;
