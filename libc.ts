@@ -1,6 +1,7 @@
 /**
  * The C library calls tmosh makes through Deno FFI (needs `--allow-ffi`): the pty
- * and its child (server/), the core-dump limit and the environment (secrets.ts).
+ * and its child (server/), the core-dump limit and the environment (secrets.ts), resident pages
+ * (protocol/network/trim_resident.ts).
  *
  * Linux/glibc (x86_64, ≥ 2.34 for `posix_spawn_file_actions_addclosefrom_np`) only; the values
  * below are Linux's. macOS differs (not implemented): the library is `libSystem.B.dylib`, errno
@@ -55,6 +56,15 @@ export const SPAWNATTR_SIZE = 1024;
 /** Bytes of a glibc `sigset_t`. */
 export const SIGSET_SIZE = 128;
 
+/** madvise: drop the range's pages from this process; clean file pages come back from the page cache on the next touch. */
+export const MADV_DONTNEED = 4;
+
+/** recvfrom flags: do not block (answer EAGAIN when nothing is queued). */
+export const MSG_DONTWAIT = 0x40;
+/** Socket address families (sockaddr_in, sockaddr_in6). */
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+
 /** poll events: readable. */
 export const POLLIN = 0x1;
 /** poll events: writable. */
@@ -78,6 +88,7 @@ export const SYS_PIDFD_OPEN = 434;
 
 const SYMBOLS = {
   posix_openpt: { parameters: ["i32"], result: "i32" },
+  madvise: { parameters: ["usize", "usize", "i32"], result: "i32" },
   grantpt: { parameters: ["i32"], result: "i32" },
   unlockpt: { parameters: ["i32"], result: "i32" },
   ptsname_r: { parameters: ["i32", "buffer", "usize"], result: "i32" },
@@ -141,6 +152,10 @@ const SYMBOLS = {
   getenv: { parameters: ["buffer"], result: "pointer" },
   strlen: { parameters: ["pointer"], result: "usize" },
   memset: { parameters: ["pointer", "i32", "usize"], result: "pointer" },
+  recvfrom: {
+    parameters: ["i32", "buffer", "usize", "i32", "buffer", "buffer"],
+    result: "isize",
+  },
   setsockopt: {
     parameters: ["i32", "i32", "i32", "buffer", "u32"],
     result: "i32",

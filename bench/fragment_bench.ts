@@ -1,11 +1,13 @@
 /**
  * Throughput of the fragment layer: compress + fragment on send, reassemble +
- * decompress on receive, for a typical screen diff and a 1400-byte payload.
+ * decompress on receive, for an idle heartbeat, a typical screen diff and a
+ * 1400-byte payload.
  * @module
  */
 
 import { FragmentAssembly, Fragmenter } from "../protocol/network/fragment.ts";
 import { DEFAULT_IPV4_MTU } from "../protocol/network/constants.ts";
+import { fromHex } from "../harness/hex.ts";
 
 const RUN_MS = 400;
 
@@ -55,6 +57,8 @@ function rate(fn: () => void): number {
 /** Prints fragment+compress/s and reassemble+decompress/s for two payloads. */
 export async function benchFragment(): Promise<void> {
   const cases: [string, Uint8Array][] = [
+    // An idle heartbeat: Instruction with nums, empty diff and 8 B of chaff (stored, docs/wire.md §4.1).
+    ["heartbeat", fromHex("0802102a1829202828003200" + "3a080102030405060708")],
     ["80x24 screen diff", screenDiff()],
     ["1400 B random payload", noise(1400)],
   ];

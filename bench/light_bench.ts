@@ -13,7 +13,8 @@
  * Sessions run in tmux (80x24). tmosh's client runs with the server daemon's
  * V8 flags, as the compiled binary does (self_command.ts SERVER_V8_FLAGS). CPU is
  * schedstat time of every thread (V8 workers and tokio threads included) and
- * wake-ups are context switches; measuring starts 12 s after the prompt, when
+ * wake-ups are context switches (also the voluntary ones alone: a loaded
+ * machine adds preemptions); measuring starts 12 s after the prompt, when
  * Deno's start-up threads have ended. Memory: RSS counts shared pages (the
  * deno binary) in full, PSS splits them, USS is what ending the process frees.
  * @module
@@ -140,8 +141,9 @@ function sumUsage(list: (ThreadUsage | null)[]): ThreadUsage {
     (a, b) => ({
       cpuMs: a.cpuMs + (b?.cpuMs ?? 0),
       wakeups: a.wakeups + (b?.wakeups ?? 0),
+      sleeps: a.sleeps + (b?.sleeps ?? 0),
     }),
-    { cpuMs: 0, wakeups: 0 },
+    { cpuMs: 0, wakeups: 0, sleeps: 0 },
   );
 }
 
@@ -321,6 +323,7 @@ async function sessionFigures(sshd: Sshd): Promise<void> {
     const mem = await Promise.all(pids.map(memoryUsage));
     const cpu = usage.map((u) => u?.cpuMs ?? NaN);
     const wake = usage.map((u) => u?.wakeups ?? NaN);
+    const sleeps = usage.map((u) => u?.sleeps ?? NaN);
     console.log(
       `\none session each, idle ${IDLE_S} s, then seq 1 ${LINES}:\n` +
         `  ${"".padEnd(34)}${"stock".padStart(10)}${
@@ -331,6 +334,8 @@ async function sessionFigures(sshd: Sshd): Promise<void> {
     row("client CPU, ms", cpu[1], cpu[3], { goal: "goal <= 2x" });
     row("server wake-ups", wake[0], wake[2], { digits: 0 });
     row("client wake-ups", wake[1], wake[3], { digits: 0 });
+    row("server wake-ups, voluntary", sleeps[0], sleeps[2], { digits: 0 });
+    row("client wake-ups, voluntary", sleeps[1], sleeps[3], { digits: 0 });
     row("server idle RSS / PSS, MiB", mem[0]!.rss, mem[2]!.rss);
     row("", mem[0]!.pss, mem[2]!.pss);
     row("server idle USS, MiB", mem[0]!.uss, mem[2]!.uss);

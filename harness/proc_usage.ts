@@ -11,6 +11,8 @@ export interface ThreadUsage {
   cpuMs: number;
   /** Context switches, voluntary and not: each one is a wake-up of a sleeping thread or a preemption. */
   wakeups: number;
+  /** Voluntary context switches only: a thread slept and was woken (preemptions on a loaded machine left out). */
+  sleeps: number;
 }
 
 /** Memory of a process, MiB. */
@@ -30,20 +32,22 @@ export async function threadUsage(pid: number): Promise<ThreadUsage | null> {
   try {
     let cpuNs = 0;
     let wakeups = 0;
+    let sleeps = 0;
     for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
       const base = `/proc/${pid}/task/${task.name}`;
       try {
         const sched = await Deno.readTextFile(`${base}/schedstat`);
         cpuNs += Number(sched.split(" ")[0]);
         const status = await Deno.readTextFile(`${base}/status`);
-        for (const m of status.matchAll(/ctxt_switches:\s+(\d+)/g)) {
-          wakeups += Number(m[1]);
+        for (const m of status.matchAll(/^(\w*)ctxt_switches:\s+(\d+)/gm)) {
+          wakeups += Number(m[2]);
+          if (m[1] === "voluntary_") sleeps += Number(m[2]);
         }
       } catch {
         // the thread ended while we read
       }
     }
-    return { cpuMs: cpuNs / 1e6, wakeups };
+    return { cpuMs: cpuNs / 1e6, wakeups, sleeps };
   } catch {
     return null;
   }
@@ -76,5 +80,6 @@ export function usageDelta(
   return {
     cpuMs: after.cpuMs - before.cpuMs,
     wakeups: after.wakeups - before.wakeups,
+    sleeps: after.sleeps - before.sleeps,
   };
 }

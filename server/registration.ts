@@ -159,18 +159,21 @@ export function registerSession(options: RegisterOptions): Registration {
   }
   let failed = false;
   let wroteAt = -Infinity;
-  const changed = (next: SessionRecord): boolean => {
+  // Whether current() differs from the record written in what is kept
+  // current; asked on every wake of the session, so it builds no record.
+  const changed = (): boolean => {
     const heard = client.lastHeard;
-    return next.attached !== written.attached ||
-      next.client !== written.client || next.cols !== written.cols ||
-      next.rows !== written.rows ||
+    const attached = heard !== null && now() - heard < DETACHED_AFTER_MS;
+    return attached !== written.attached || cols !== written.cols ||
+      rows !== written.rows ||
+      formatAddr(client.remoteAddr) !== written.client ||
       (heard !== null &&
         (writtenHeard === null || heard - writtenHeard >= LAST_HEARD_WRITE_MS));
   };
   const look = () => {
+    if (!changed()) return;
     const next = current();
     const heard = client.lastHeard;
-    if (!changed(next)) return;
     wroteAt = now();
     try {
       writeRecord(dir, next);
@@ -199,7 +202,7 @@ export function registerSession(options: RegisterOptions): Registration {
     );
   };
   const poke = () => {
-    if (closed || !changed(current())) return;
+    if (closed || !changed()) return;
     const wait = wroteAt + STATUS_POLL_MS - now();
     if (wait <= 0) lookDriven();
     else later.after(wait);

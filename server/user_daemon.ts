@@ -262,6 +262,10 @@ class UserDaemon {
       (async () => {
         try {
           const { runSession } = await this.#modules.session();
+          // Once the start settles: a collection, and the runtime's start-up pages go back.
+          import("../protocol/network/idle_collect.ts").then((m) =>
+            m.noteWork(m.WORK_BYTES)
+          ).catch(() => {});
           await runSession(connection, registered.session);
         } finally {
           registered.close();

@@ -40,6 +40,13 @@ export const MAX_UNCOMPRESSED = 2048 * 2048;
 export const COMPRESS_FAST_BYTES = 16 * 1024;
 /** zlib level for instructions of COMPRESS_FAST_BYTES or more. */
 export const COMPRESS_FAST_LEVEL = 3;
+/**
+ * Instructions shorter than this are sent as a zlib stream of one stored
+ * block (level 0), bytes (tmosh: heartbeats and acks, where deflate saves at
+ * most a few bytes and node:zlib costs most of an idle process's JavaScript
+ * time; protocol/network/zlib_stored.ts).
+ */
+export const COMPRESS_STORED_BELOW_BYTES = 64;
 
 /** Timestamp value meaning "none", 16-bit ms (mosh: uint16_t(-1)). */
 export const TIMESTAMP_NONE = 0xffff;
@@ -198,6 +205,12 @@ export const DELAY_BACKOFF_MS = 20;
 export const CHANNEL_BURST = 64;
 /** Largest channel datagram a tmosh peer reads, bytes of UDP payload (UDP's largest, over IPv6; docs/wire.md §17.8). */
 export const CHANNEL_RECEIVE_MAX = 65527;
+/** Datagram payloads from this size are sealed into a reused send buffer, bytes (tmosh only; smaller ones get a fresh array). */
+export const SPARE_MIN_BYTES = 8 * 1024;
+/** Send buffers (CHANNEL_RECEIVE_MAX bytes each) a connection keeps for reuse. */
+export const SPARES_MAX = 8;
+/** Datagrams read from a socket's queue after each receive() once channels run, before the event loop's next turn (tmosh only; socket_drain.ts). */
+export const RECEIVE_DRAIN_MAX = 32;
 /** Largest channel datagram towards a peer on this host, bytes (loopback's MTU is 64 KiB; a fifth of CHANNEL_LOCAL_WINDOW keeps several in flight). */
 export const CHANNEL_LOCAL_DATAGRAM_MAX = 32 * 1024;
 /** Most bytes in flight towards a peer on this host, bytes (its socket receive buffer, 208 KiB by default on Linux, is the only queue). */

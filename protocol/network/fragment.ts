@@ -8,11 +8,13 @@
 
 import { deflateSync, inflateSync } from "node:zlib";
 import { reportGarbage } from "./garbage_valve.ts";
+import { inflateStored, storedZlib } from "./zlib_stored.ts";
 import { TAG_BYTES } from "../crypto/constants.ts";
 import {
   ADDED_BYTES,
   COMPRESS_FAST_BYTES,
   COMPRESS_FAST_LEVEL,
+  COMPRESS_STORED_BELOW_BYTES,
   FRAG_HEADER_BYTES,
   MAX_UNCOMPRESSED,
 } from "./constants.ts";
@@ -49,8 +51,9 @@ function plain(buf: Uint8Array): Uint8Array {
 
 const FAST = { level: COMPRESS_FAST_LEVEL };
 
-/** Compresses bytes to the zlib format (RFC 1950): Mosh's default level, a faster one for long instructions. */
+/** Compresses bytes to the zlib format (RFC 1950): stored for short instructions, Mosh's default level, a faster one for long instructions. */
 export function compress(data: Uint8Array): Uint8Array {
+  if (data.length < COMPRESS_STORED_BELOW_BYTES) return storedZlib(data);
   return plain(
     data.length >= COMPRESS_FAST_BYTES
       ? deflateSync(data, FAST)
@@ -63,6 +66,8 @@ export function compress(data: Uint8Array): Uint8Array {
  * would expand beyond MAX_UNCOMPRESSED bytes.
  */
 export function decompress(data: Uint8Array): Uint8Array | null {
+  const stored = inflateStored(data);
+  if (stored !== null) return stored;
   try {
     const out = inflateSync(data, { maxOutputLength: MAX_UNCOMPRESSED });
     reportGarbage(out.length);

@@ -5,11 +5,13 @@
  * few seconds (2-3x the idle CPU); without a replacement, the memory a flood
  * left behind would stay resident until the next busy period
  * (docs/architecture.md §12.2). The session loops note the bytes they
- * handle; past WORK_BYTES, a collection runs SETTLE_MS after the last note.
+ * handle; past WORK_BYTES, a collection runs SETTLE_MS after the last note,
+ * and the executable's pages go back (protocol/network/trim_resident.ts).
  * @module
  */
 import { collectGarbage } from "./garbage_valve.ts";
 import { LazyTimer } from "./lazy_timer.ts";
+import { trimExecutablePages } from "./trim_resident.ts";
 
 /** Bytes of work after which the next quiet period ends in a collection. */
 export const WORK_BYTES = 1024 * 1024;
@@ -21,6 +23,7 @@ let worked = 0;
 const settle = new LazyTimer(() => {
   worked = 0;
   collectGarbage();
+  trimExecutablePages(); // the runtime's pages the burst (or start-up) touched
 }, { unref: true });
 
 /** Notes `bytes` of work (program output, a received screen); arms the collection once past WORK_BYTES. */
