@@ -6,13 +6,15 @@
 import type { Command } from "commander";
 import { errorText } from "./protocol/network/os_error.ts";
 import { TMOSH_VERSION } from "./version.ts";
-import { disableCoreDumps } from "./secrets.ts";
+import { disableCoreDumpsOnce } from "./secrets.ts";
 
 /** A subcommand: its name, one-line summary and entry point taking the raw words after it. */
 interface Subcommand {
   name: string;
   summary: string;
   run: (args: string[]) => Promise<number>;
+  /** Disables core dumps itself, once a key can exist (off the path to the prompt); else main does, first thing. */
+  coreDumpsItself?: true;
 }
 
 /** Every subcommand; each parses its own arguments with the contract it mirrors. */
@@ -22,17 +24,30 @@ const SUBCOMMANDS: Subcommand[] = [
     summary:
       "connect to [user@]host over ssh, like mosh: tmosh connect [options] [--name NAME] [user@]host [-- command...]; resume a session: tmosh connect --attach[=ID|NAME] [user@]host",
     run: async (args) => {
-      // The session (xterm, protobuf, ...) loads while ssh starts the server;
-      // the --fake-proxy run (on ssh's critical path) never needs it.
-      const session = args.includes("--fake-proxy")
-        ? null
-        : import("./client/session.ts");
-      session?.catch(() => {}); // reported when runClient awaits it
+      // The session (xterm, protobuf, ...) and the terminal's capabilities
+      // load once ssh is started, while it starts the server: loading them
+      // earlier holds ssh's start back (docs/architecture.md §12.4). The
+      // --fake-proxy run (on ssh's critical path) never needs them.
+      let session: Promise<typeof import("./client/session.ts")> | null = null;
+      const prepare = () => {
+        if (session !== null) return;
+        // Called as ssh starts, before its output (the key) is read; the
+        // --fake-proxy run never holds a key.
+        disableCoreDumpsOnce();
+        session = import("./client/session.ts");
+        session.catch(() => {}); // reported when runClient awaits it
+        session.then((m) => m.prefetchTerminalCaps()).catch(() => {});
+      };
       const { connectMain } = await import("./client/bootstrap/connect.ts");
       return await connectMain(args, {
-        runClient: async (options) => (await session!).runClient(options),
+        prepare,
+        runClient: async (options) => {
+          prepare();
+          return (await session!).runClient(options);
+        },
       });
     },
+    coreDumpsItself: true,
   },
   {
     name: "sessions",
@@ -64,6 +79,7 @@ const SUBCOMMANDS: Subcommand[] = [
       const { serve } = await import("./server/serve.ts");
       return await serve(args);
     },
+    coreDumpsItself: true,
   },
   {
     name: "client",
@@ -115,10 +131,9 @@ export async function main(args: string[]): Promise<number> {
   // long-running server and client never load the top-level parser.
   const sub = SUBCOMMANDS.find((s) => s.name === args[0]);
   if (sub !== undefined) {
-    // Before any session key exists in this process (client, server daemon,
-    // demo), as mosh-client and mosh-server do first thing in main.
-    const warning = disableCoreDumps();
-    if (warning !== null) console.error(warning);
+    // Before any session key exists in this process (client, demo), as
+    // mosh-client and mosh-server do first thing in main.
+    if (!sub.coreDumpsItself) disableCoreDumpsOnce();
     return await sub.run(args.slice(1));
   }
   const program = await buildProgram();

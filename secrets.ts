@@ -41,6 +41,21 @@ export function disableCoreDumps(): string | null {
   return null;
 }
 
+/** Whether {@linkcode disableCoreDumpsOnce} has run in this process. */
+let coreDumpsDone = false;
+
+/**
+ * {@linkcode disableCoreDumps} once per process, its warning on stderr. Its
+ * FFI start-up costs a Deno process 15-80 ms, so the processes on the path to
+ * a prompt call it only once a key can exist (docs/architecture.md §12.4).
+ */
+export function disableCoreDumpsOnce(): void {
+  if (coreDumpsDone) return;
+  coreDumpsDone = true;
+  const warning = disableCoreDumps();
+  if (warning !== null) console.error(warning);
+}
+
 /**
  * Removes `name` from the environment and overwrites its value in place
  * first: unsetenv alone leaves the text in the process's initial environment

@@ -80,6 +80,8 @@ export type Env = Readonly<Record<string, string | undefined>>;
 export interface ClientHooks {
   /** Runs the interactive session; resolves to the process exit status. */
   runClient(options: ClientOptions): Promise<number>;
+  /** Called once the server is being started (ssh spawned): load what the session needs meanwhile. */
+  prepare?(): void;
 }
 
 /** Usage text of `tmosh client`. */

@@ -48,7 +48,7 @@ import { takenOverBy, takeoverMessage } from "./takeover.ts";
 import { writeAll } from "../stdio.ts";
 import { reportGarbage } from "../protocol/network/garbage_valve.ts";
 import { LazyTimer } from "../protocol/network/lazy_timer.ts";
-import { noteWork } from "../protocol/network/idle_collect.ts";
+import { noteWork, WORK_BYTES } from "../protocol/network/idle_collect.ts";
 import { relayPath } from "../protocol/network/relay_envelope.ts";
 
 /** Window before the "nothing received" notice, ms (mosh: STMClient::main, 250). */
@@ -83,6 +83,11 @@ export interface ClientRunOptions {
   ownsServer?: boolean;
   /** Observes every frame after it is written to the terminal (a test seam of drawing). */
   onFrame?: (frame: string) => void;
+}
+
+/** Starts reading the local terminal's capabilities (tput), so that {@linkcode runClient} finds them read. */
+export function prefetchTerminalCaps(): void {
+  readTerminalCaps(Deno.env.get("TERM")).catch(() => {});
 }
 
 /** Runs an interactive session until it ends; returns the exit status (0 after a clean shutdown). */
@@ -414,6 +419,9 @@ class ClientSession {
     const now = performance.now();
     if (!this.#contact) {
       this.#contact = true;
+      // Start-up is over once the first screens settle: one collection,
+      // and the runtime's start-up pages go back (idle_collect.ts).
+      noteWork(WORK_BYTES);
       const notice = this.#opts.notice ?? "";
       this.#notify.setNotification(notice, {
         lifetimeMs: NOTICE_MS,

@@ -28,11 +28,24 @@ const TITLE_TERMS = [
   "tmux",
 ];
 
-/** Reads the capabilities of `term` with tput; xterm's values when tput is missing. */
-export async function readTerminalCaps(
+/** Capabilities read so far, by terminal name: read once per process. */
+const capsRead = new Map<string, Promise<TerminalCaps>>();
+
+/** Reads the capabilities of `term` with tput (once per name; a connect starts it while ssh runs); xterm's values when tput is missing. */
+export function readTerminalCaps(
   term: string | undefined,
 ): Promise<TerminalCaps> {
   const name = term && term.length > 0 ? term : "xterm";
+  let caps = capsRead.get(name);
+  if (caps === undefined) {
+    caps = queryTerminalCaps(name);
+    capsRead.set(name, caps);
+  }
+  return caps;
+}
+
+/** Asks tput for the capabilities of terminal `name`. */
+async function queryTerminalCaps(name: string): Promise<TerminalCaps> {
   const titles = TITLE_TERMS.some((p) => name.startsWith(p));
   async function tput(cap: string): Promise<{ ok: boolean; out: string }> {
     try {

@@ -13,6 +13,7 @@
 import { selfCommand, SERVER_V8_FLAGS } from "../self_command.ts";
 import { TMOSH_VERSION } from "../version.ts";
 import { writeAll } from "../stdio.ts";
+import { disableCoreDumpsOnce } from "../secrets.ts";
 import { registryDir } from "./registry.ts";
 import { printConnect, printDetachedNotice } from "./attach.ts";
 import { exitedEarly, oneLine } from "./serve.ts";
@@ -64,7 +65,7 @@ export async function serveNew(
     cwd: currentDir(),
     size,
     ownerPid,
-  }, { dir });
+  }, { dir, beforeAnswer: disableCoreDumpsOnce });
   if (!answer.ok) {
     writeAll(Deno.stderr, `${answer.error}\n`);
     return 1;
@@ -95,7 +96,7 @@ function currentDir(): string | null {
  */
 export async function requestSession(
   request: DaemonRequest,
-  options: { dir: string },
+  options: { dir: string; beforeAnswer?: () => void },
 ): Promise<DaemonAnswer> {
   const bytes = new TextEncoder().encode(encodeRequest(request)).length;
   if (bytes > DAEMON_REQUEST_MAX_BYTES) {
@@ -111,7 +112,10 @@ export async function requestSession(
   while (Date.now() < deadline) {
     const conn = await connect(path);
     if (conn !== null) {
-      const answer = await ask(conn, request, deadline - Date.now());
+      const answer = await ask(conn, request, {
+        timeoutMs: deadline - Date.now(),
+        beforeAnswer: options.beforeAnswer,
+      });
       if (answer !== null) return answer;
       why = "it hung up without answering";
     } else {
@@ -137,17 +141,19 @@ async function connect(path: string): Promise<Deno.Conn | null> {
   }
 }
 
-/** Sends the request and reads the answer; null when the daemon hung up first. */
+/** Sends the request and reads the answer (`beforeAnswer` runs in between); null when the daemon hung up first. */
 async function ask(
   conn: Deno.Conn,
   request: DaemonRequest,
-  timeoutMs: number,
+  options: { timeoutMs: number; beforeAnswer?: () => void },
 ): Promise<DaemonAnswer | null> {
+  const { timeoutMs } = options;
   const timer = setTimeout(() => closeConn(conn), Math.max(0, timeoutMs));
   try {
     const bytes = new TextEncoder().encode(encodeRequest(request));
     let off = 0;
     while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+    options.beforeAnswer?.(); // the daemon is at work meanwhile
     const line = await readLine(conn, DAEMON_ANSWER_MAX_BYTES);
     if (line === null) return null;
     return parseAnswer(line) ??

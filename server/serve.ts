@@ -31,6 +31,7 @@ import { encodeKey, generateKey } from "../protocol/crypto/key.ts";
 import { selfCommand, SERVER_V8_FLAGS } from "../self_command.ts";
 import { buildChildEnv, isUtf8Locale, localeMessage } from "./child_env.ts";
 import { libc, redirectStdioToDevNull } from "../libc.ts";
+import { disableCoreDumpsOnce } from "../secrets.ts";
 import {
   DAEMON_FLAG,
   parseServeArgs,
@@ -64,16 +65,21 @@ const DEFAULT_SIZE = { cols: 80, rows: 24 };
 
 /** Runs `tmosh serve` with the words after `serve`; resolves to the exit status. */
 export async function serve(args: string[]): Promise<number> {
+  // Core dumps go off before a key can exist: first thing on every path but
+  // the user daemon's front, which does it while the daemon makes its session.
   const command = withoutDetachedTimeout(args);
   if (command[0] === USER_DAEMON_FLAG) {
+    disableCoreDumpsOnce();
     const { runUserDaemon } = await import("./user_daemon.ts");
     return await runUserDaemon();
   }
   if (command[0] === "relay") {
+    disableCoreDumpsOnce();
     const { relayMain } = await import("./relay.ts");
     return await relayMain(command.slice(1));
   }
   if (SESSION_COMMANDS.includes(command[0])) {
+    disableCoreDumpsOnce();
     const { sessionCommand } = await import("./session_commands.ts");
     return await sessionCommand(command, { env: Deno.env.toObject() });
   }
@@ -103,6 +109,7 @@ export async function serve(args: string[]): Promise<number> {
   if (opts.attach !== null) {
     // `mosh --server="tmosh serve --attach=ID"`: the session exists; the
     // front-end's `new ...` arguments are for a new one and are ignored.
+    disableCoreDumpsOnce();
     const { sessionCommand } = await import("./session_commands.ts");
     return await sessionCommand(["attach", opts.attach], { env });
   }
@@ -126,6 +133,7 @@ export async function serve(args: string[]): Promise<number> {
   }
   const size = opts.daemonSize ?? terminalSize();
   if (opts.daemon || opts.verbose > 0) {
+    disableCoreDumpsOnce();
     const session = sessionOptions(opts, { env: childEnv, size, timeouts });
     session.detachedTimeoutMs = detached.ms;
     if (ownerPid !== null) session.ownerPid = ownerPid;
@@ -133,7 +141,10 @@ export async function serve(args: string[]): Promise<number> {
       ? await runDaemon(opts, session)
       : await runAttached(opts, session);
   }
-  if (env[USER_DAEMON_VAR] === "0") return await detach(args, size);
+  if (env[USER_DAEMON_VAR] === "0") {
+    disableCoreDumpsOnce();
+    return await detach(args, size);
+  }
   const { serveNew } = await import("./daemon_client.ts");
   return await serveNew(args, { env, size, ownerPid });
 }

@@ -13,7 +13,11 @@ export const TARGETS = [
   "aarch64-apple-darwin",
 ];
 
-/** Compiles `main.ts` for one target into `dist/tmosh-<target>`. */
+/**
+ * Compiles `main.ts` for one target into `dist/tmosh-<target>`. Type-checked,
+ * never `--no-check`: with deno.json's `lazy-dynamic-imports` a graph built
+ * without type checking leaves the dynamically imported modules out.
+ */
 export async function compileTarget(target: string): Promise<number> {
   const args = [
     "compile",

@@ -42,6 +42,10 @@ export interface BootstrapOptions {
   env?: Record<string, string>;
   /** Receives the output lines that are not bootstrap messages; default: printed on stderr. */
   echo?: (line: string) => void;
+  /** Called each time ssh (or the local server) is started, before its output is read. */
+  onStart?: () => void;
+  /** The local terminal's colour count (`tput colors`), when already being read; default read here. */
+  colors?: Promise<number>;
 }
 
 /** Locale variables passed to the server with `-l` when set locally (mosh: locale_vars). */
@@ -157,7 +161,7 @@ export async function bootstrap(
   delete env.MOSH_KEY;
   delete env.MOSH_PREDICTION_DISPLAY;
   const echo = extra.echo ?? printLine;
-  const colors = await countColors(env.TERM);
+  const colors = await (extra.colors ?? countColors(env.TERM));
   const host = hostOf(options.userhost);
   let userhost = options.userhost;
   let knownIp: string | null = null;
@@ -223,12 +227,9 @@ export async function bootstrap(
       portRange: options.port?.includes(":") ?? false,
     });
     const finder = new FinderWatch(echo);
-    const status = await runAndScan(
-      command,
-      { env, cwd },
-      scanner,
-      finder.echo,
-    );
+    const running = runAndScan(command, { env, cwd }, scanner, finder.echo);
+    extra.onStart?.(); // runAndScan spawns before its first await
+    const status = await running;
     return { scanner, status, probe: finder.probe };
   };
   let { scanner, status, probe } = await scan(argv);
@@ -336,7 +337,9 @@ export async function connectMain(
     }
     // Through jump hosts (-J, ProxyJump) or straight (docs/wire.md §16).
     const { bootstrapRoute } = await import("./jump.ts");
-    const { detached, ...found } = await bootstrapRoute(options);
+    const { detached, ...found } = await bootstrapRoute(options, {
+      onStart: hooks.prepare,
+    });
     endpoint = found;
     if (!options.attach && detached !== undefined && detached > 0) {
       writeAll(Deno.stderr, `${detachedNotice(detached, options.userhost)}\n`);

@@ -9,6 +9,7 @@
  */
 
 import { selfCommand } from "../../self_command.ts";
+import { countColors } from "../client_args.ts";
 import {
   bootstrap,
   type BootstrapOptions,
@@ -86,8 +87,11 @@ export async function bootstrapRoute(
   options: ConnectOptions,
   extra: BootstrapOptions = {},
 ): Promise<RoutedEndpoint> {
+  // `tput colors` runs while `ssh -G` reads the config: both precede ssh.
+  const colors = extra.colors ??
+    countColors(extra.env?.TERM ?? Deno.env.get("TERM"));
   const hops = await jumpHops(options);
-  if (hops === null) return await bootstrap(options, extra);
+  if (hops === null) return await bootstrap(options, { ...extra, colors });
   const echo = extra.echo ?? printLine;
   const targets = hops.map(() => Promise.withResolvers<Hop | null>());
   const relays = hops.map((_, k) =>
@@ -116,6 +120,7 @@ export async function bootstrapRoute(
       ssh: [...options.ssh, "-J", formatChain(hops)],
     }, {
       ...extra,
+      colors,
       // The address from $SSH_CONNECTION is the relay's business, not news.
       echo: (line) => {
         if (!line.startsWith("tmosh: using remote IP address ")) echo(line);
@@ -211,7 +216,7 @@ async function startRelay(
   if (argv[words.length] === "-n") argv.splice(words.length, 1);
   const scanner = new BootstrapScanner({ ip: knownIp });
   const lines: string[] = [];
-  const status = await runAndScan(
+  const running = runAndScan(
     [
       "/bin/sh",
       "-c",
@@ -230,6 +235,8 @@ async function startRelay(
       if (!line.startsWith("tmosh: ")) extra.echo(line);
     },
   );
+  extra.onStart?.(); // runAndScan spawns before its first await
+  const status = await running;
   const where = `the jump host ${hop.host}`;
   if (scanner.port === null || scanner.key === null) {
     const said = lines.find((l) => /^tmosh: /.test(l));

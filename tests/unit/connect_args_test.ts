@@ -443,3 +443,27 @@ Deno.test("parseConnectArgs: -J/--jump takes ssh's jump chain; a chain that cann
   );
   assert.match(failure(["-J"]), /needs a value/);
 });
+
+Deno.test("connectMain: prepare runs once the server is started, before its MOSH CONNECT, and once only", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tmosh_prepare_" });
+  const flag = `${dir}/prepared`;
+  // A stand-in server that prints MOSH CONNECT only once prepare has run:
+  // a prepare held back until after MOSH CONNECT would never see it (exit 1).
+  const server = `--server=i=0; while [ ! -e '${flag}' ]; do ` +
+    `i=$((i+1)); [ $i -gt 200 ] && exit 1; sleep 0.05; done; ` +
+    "echo MOSH CONNECT 60001 AAAAAAAAAAAAAAAAAAAAAA; true";
+  let prepared = 0;
+  try {
+    const code = await connectMain(["--local", server, "127.0.0.1"], {
+      prepare() {
+        prepared++;
+        Deno.writeTextFileSync(flag, "");
+      },
+      runClient: () => Promise.resolve(4),
+    });
+    assert.equal(code, 4);
+    assert.equal(prepared, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -45,6 +45,7 @@ export const LAYERS: Record<string, string[]> = {
     "self_command.ts",
     "stdio.ts",
     "libc.ts",
+    "secrets.ts",
   ],
   "demo/": ["client/", "protocol/", "self_command.ts"],
   "main.ts": [

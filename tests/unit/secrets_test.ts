@@ -108,3 +108,43 @@ Deno.test("disableCoreDumps and forgetEnv work in this process's children", asyn
   assert.equal(typeof disableCoreDumps, "function");
   forgetEnv("TMOSH_TEST_UNSET_VARIABLE");
 });
+
+Deno.test("tmosh connect runs without core dumps by the time it reads the key", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tmosh_core_" });
+  const out = `${dir}/limit`;
+  // A stand-in server (--local: /bin/sh -c, a child of the bootstrap): prints
+  // the key, then, while the bootstrap still reads its output, records the
+  // bootstrap's core limit.
+  const server = "--server=echo MOSH CONNECT 9 AAAAAAAAAAAAAAAAAAAAAA; " +
+    `sleep 1; grep '^Max core file size' /proc/$PPID/limits > '${out}'; true`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--quiet",
+      MAIN,
+      "connect",
+      "--local",
+      server,
+      "127.0.0.1",
+    ],
+    env: { TERM: "dumb", LANG: "C.UTF-8" },
+    stdin: "piped",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    const deadline = Date.now() + WAIT_MS;
+    let line = "";
+    while (line === "" && Date.now() < deadline) {
+      await delay(100);
+      line = await Deno.readTextFile(out).catch(() => "");
+    }
+    assert.match(line, /^Max core file size\s+0\s+0\s/);
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+    await child.stdin.close().catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
