@@ -59,12 +59,6 @@ export const SIGSET_SIZE = 128;
 /** madvise: drop the range's pages from this process; clean file pages come back from the page cache on the next touch. */
 export const MADV_DONTNEED = 4;
 
-/** recvfrom flags: do not block (answer EAGAIN when nothing is queued). */
-export const MSG_DONTWAIT = 0x40;
-/** Socket address families (sockaddr_in, sockaddr_in6). */
-export const AF_INET = 2;
-export const AF_INET6 = 10;
-
 /** poll events: readable. */
 export const POLLIN = 0x1;
 /** poll events: writable. */
@@ -152,10 +146,6 @@ const SYMBOLS = {
   getenv: { parameters: ["buffer"], result: "pointer" },
   strlen: { parameters: ["pointer"], result: "usize" },
   memset: { parameters: ["pointer", "i32", "usize"], result: "pointer" },
-  recvfrom: {
-    parameters: ["i32", "buffer", "usize", "i32", "buffer", "buffer"],
-    result: "isize",
-  },
   setsockopt: {
     parameters: ["i32", "i32", "i32", "buffer", "u32"],
     result: "i32",

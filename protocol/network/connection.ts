@@ -19,6 +19,8 @@ import {
   PORT_RANGE_LOW,
   RECEIVE_MTU,
   SERVER_ASSOCIATION_TIMEOUT,
+  SPARE_MIN_BYTES,
+  SPARES_MAX,
   TIMESTAMP_ECHO_WINDOW,
   TIMESTAMP_NONE,
   TO_CLIENT,
@@ -125,6 +127,8 @@ export class Connection {
   #channelHandler: ((payload: Uint8Array) => void) | null = null;
   /** Sends handed to the socket chain and not yet completed. */
   #backlog = 0;
+  /** Send buffers of completed large sends, for the next ones. */
+  readonly #spares: Uint8Array[] = [];
   #remote: RemoteAddr | null;
   #hasRemote: boolean;
   #mtu: number;
@@ -387,11 +391,16 @@ export class Connection {
       reply = (this.#savedTimestamp + (now - this.#savedTimestampAt)) & 0xffff;
       this.#savedTimestamp = null;
     }
+    // A large datagram is sealed into a spare buffer, taken back once its
+    // send completed (no 64 KiB allocation per channel datagram).
+    const spare = payload.length >= SPARE_MIN_BYTES && this.#path === null
+      ? this.#spares.pop() ?? new Uint8Array(CHANNEL_RECEIVE_MAX)
+      : undefined;
     const sealed = this.#codec.seal({
       timestamp: timestamp16(now),
       timestampReply: reply,
       payload,
-    });
+    }, { into: spare });
     const bytes = this.#path?.wrap(sealed) ?? sealed;
     // A channel datagram beyond the MTU is a size probe (docs/wire.md §17.8).
     const probe = bytes.length > this.#mtu && isChannelPayload(payload);
@@ -408,10 +417,12 @@ export class Connection {
     }).then(
       (n) => {
         this.#backlog--;
+        this.#takeBack(spare);
         if (n !== bytes.length) this.#sendError = "sendto: short send";
       },
       (err) => {
         this.#backlog--;
+        this.#takeBack(spare);
         this.#sendFailed(err, probe);
       },
     );
@@ -467,6 +478,13 @@ export class Connection {
 
   #newest(): Socket {
     return this.#sockets[this.#sockets.length - 1];
+  }
+
+  /** Keeps a spare send buffer for the next large datagram (at most SPARES_MAX). */
+  #takeBack(spare: Uint8Array | undefined): void {
+    if (spare !== undefined && this.#spares.length < SPARES_MAX) {
+      this.#spares.push(spare);
+    }
   }
 
   #track(promise: Promise<void>): void {

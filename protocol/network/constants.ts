@@ -209,8 +209,6 @@ export const CHANNEL_RECEIVE_MAX = 65527;
 export const SPARE_MIN_BYTES = 8 * 1024;
 /** Send buffers (CHANNEL_RECEIVE_MAX bytes each) a connection keeps for reuse. */
 export const SPARES_MAX = 8;
-/** Datagrams read from a socket's queue after each receive() once channels run, before the event loop's next turn (tmosh only; socket_drain.ts). */
-export const RECEIVE_DRAIN_MAX = 32;
 /** Largest channel datagram towards a peer on this host, bytes (loopback's MTU is 64 KiB; a fifth of CHANNEL_LOCAL_WINDOW keeps several in flight). */
 export const CHANNEL_LOCAL_DATAGRAM_MAX = 32 * 1024;
 /** Most bytes in flight towards a peer on this host, bytes (its socket receive buffer, 208 KiB by default on Linux, is the only queue). */

@@ -84,8 +84,11 @@ export class DatagramCodec {
     return this.#nextSeq;
   }
 
-  /** Encrypts one datagram under the next, never reused, sequence number. */
-  seal(fields: DatagramFields): Uint8Array {
+  /** Encrypts one datagram under the next, never reused, sequence number; `into`: an array to seal into when large enough (the result is a view of it). */
+  seal(
+    fields: DatagramFields,
+    options: { into?: Uint8Array } = {},
+  ): Uint8Array {
     checkU16("timestamp", fields.timestamp);
     checkU16("timestampReply", fields.timestampReply);
     const seq = this.#nextSeq;
@@ -120,6 +123,7 @@ export class DatagramCodec {
 
     const out = this.#ocb.seal(nonce, plaintext, {
       headroom: WIRE_NONCE_BYTES,
+      into: options.into,
     });
     out.set(nonce.subarray(NONCE_BYTES - WIRE_NONCE_BYTES), 0);
     return out;

@@ -136,6 +136,43 @@ Deno.test("connection: only a channel datagram may exceed Mosh's RECEIVE_MTU", a
   }
 });
 
+Deno.test("connection: large datagrams sealed into reused send buffers arrive intact", async () => {
+  const { server, client } = await connectionPair();
+  const got: Uint8Array[] = [];
+  server.onChannelPayload((p) => got.push(p.slice()));
+  try {
+    const sent: Uint8Array[] = [];
+    // Bursts larger than the spare pool, each sent once the last arrived, so
+    // later ones are sealed into buffers of earlier sends.
+    for (let burst = 0; burst < 4; burst++) {
+      for (let i = 0; i < 10; i++) {
+        const w = new PacketWriter(burst * 10 + i, 16_000);
+        w.add({
+          type: FRAME.data,
+          channel: 0,
+          offset: 0,
+          fin: false,
+          bytes: xorshiftBytes(burst * 10 + i + 1)(15_000),
+        });
+        const packet = w.finish().slice();
+        sent.push(packet);
+        client.send(packet);
+      }
+      for (let i = 0; i < 200 && got.length < sent.length; i++) await wait(5);
+    }
+    assert.equal(server.droppedCount, 0);
+    assert.equal(got.length, sent.length);
+    // The index of the first datagram that differs (no diff of 600 KB printed).
+    const differs = sent.findIndex((p, i) =>
+      p.length !== got[i].length || p.some((b, j) => b !== got[i][j])
+    );
+    assert.equal(differs, -1, "a datagram arrived changed");
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
 /** A UDP socket on loopback that only counts the datagrams it receives. */
 function countingPeer(): {
   port: number;

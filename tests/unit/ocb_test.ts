@@ -1,12 +1,13 @@
 /**
- * Tests for protocol/ocb.ts: RFC 7253 Appendix A vectors, the iterated test,
- * Mosh's own vectors, tampering and round trips.
+ * Tests for protocol/crypto/ocb.ts: RFC 7253 Appendix A vectors, the iterated
+ * test, Mosh's own vectors, tampering and round trips, each on both
+ * implementations (libcrypto through FFI, where it loads, and JavaScript).
  * @module
  */
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { Ocb } from "../../protocol/crypto/ocb.ts";
+import { Ocb as AnyOcb, type OcbBackend } from "../../protocol/crypto/ocb.ts";
 import { fromHex, toHex } from "../../harness/hex.ts";
 
 /** Upper-case hex, as RFC 7253 prints its vectors. */
@@ -19,6 +20,29 @@ function seq(n: number): Uint8Array {
 }
 
 const RFC_KEY = fromHex("000102030405060708090A0B0C0D0E0F");
+
+/** Whether libcrypto loads here (else only the JavaScript implementation runs). */
+const NATIVE = new AnyOcb(RFC_KEY).backend === "native";
+
+/** Registers `body` once per implementation; it gets an Ocb class bound to it. */
+function ocbTest(
+  name: string,
+  body: (Ocb: new (key: Uint8Array) => AnyOcb) => void,
+): void {
+  for (const backend of ["native", "js"] as OcbBackend[]) {
+    class Ocb extends AnyOcb {
+      constructor(key: Uint8Array) {
+        super(key, { backend });
+        if (key.length === 16) assert.equal(this.backend, backend);
+      }
+    }
+    Deno.test({
+      name: `ocb (${backend}): ${name}`,
+      ignore: backend === "native" && !NATIVE,
+      fn: () => body(Ocb),
+    });
+  }
+}
 
 /** RFC 7253 Appendix A, AES-128, TAGLEN 128: [nonce suffix, |A|, |P|, C]. */
 const RFC_VECTORS: [string, number, number, string][] = [
@@ -80,7 +104,7 @@ const RFC_VECTORS: [string, number, number, string][] = [
   ],
 ];
 
-Deno.test("ocb: RFC 7253 Appendix A vectors (seal and open)", () => {
+ocbTest("RFC 7253 Appendix A vectors (seal and open)", (Ocb) => {
   const ocb = new Ocb(RFC_KEY);
   assert.equal(RFC_VECTORS.length, 16);
   for (const [suffix, adLen, ptLen, expected] of RFC_VECTORS) {
@@ -95,7 +119,7 @@ Deno.test("ocb: RFC 7253 Appendix A vectors (seal and open)", () => {
   }
 });
 
-Deno.test("ocb: RFC 7253 vectors also verify with a fresh context each", () => {
+ocbTest("RFC 7253 vectors also verify with a fresh context each", (Ocb) => {
   for (const [suffix, adLen, ptLen, expected] of RFC_VECTORS) {
     const nonce = fromHex("BBAA998877665544332211" + suffix);
     const opened = new Ocb(RFC_KEY).open(nonce, fromHex(expected), {
@@ -105,7 +129,7 @@ Deno.test("ocb: RFC 7253 vectors also verify with a fresh context each", () => {
   }
 });
 
-Deno.test("ocb: RFC 7253 iterated test, TAGLEN 128", () => {
+ocbTest("RFC 7253 iterated test, TAGLEN 128", (Ocb) => {
   const key = new Uint8Array(16);
   key[15] = 0x80;
   const ocb = new Ocb(key);
@@ -132,7 +156,7 @@ Deno.test("ocb: RFC 7253 iterated test, TAGLEN 128", () => {
   assert.equal(upperHex(tag), "67E944D23256C5E0B6C61FA22FDF1EA2");
 });
 
-Deno.test("ocb: Mosh's own vectors (src/tests/ocb-aes.cc)", () => {
+ocbTest("Mosh's own vectors (src/tests/ocb-aes.cc)", (Ocb) => {
   const ocb = new Ocb(RFC_KEY);
   const nonce = fromHex("000102030405060708090A0B");
   assert.equal(
@@ -145,7 +169,7 @@ Deno.test("ocb: Mosh's own vectors (src/tests/ocb-aes.cc)", () => {
   );
 });
 
-Deno.test("ocb: lengths 0..100 round-trip; truncated input is rejected", () => {
+ocbTest("lengths 0..100 round-trip; truncated input is rejected", (Ocb) => {
   const ocb = new Ocb(crypto.getRandomValues(new Uint8Array(16)));
   const nonce = crypto.getRandomValues(new Uint8Array(12));
   for (let len = 0; len <= 100; len++) {
@@ -165,7 +189,7 @@ Deno.test("ocb: lengths 0..100 round-trip; truncated input is rejected", () => {
   assert.equal(ocb.open(new Uint8Array(11), new Uint8Array(32)), null);
 });
 
-Deno.test("ocb: large messages round-trip across many nonces", () => {
+ocbTest("large messages round-trip across many nonces", (Ocb) => {
   const ocb = new Ocb(crypto.getRandomValues(new Uint8Array(16)));
   const nonce = new Uint8Array(12);
   for (const len of [1399, 1400, 1401, 2048, 4000, 70000]) {
@@ -215,7 +239,7 @@ const LONG_VECTORS: [number, string, string][] = [
   ],
 ];
 
-Deno.test("ocb: long messages match an independent implementation", () => {
+ocbTest("long messages match an independent implementation", (Ocb) => {
   const ocb = new Ocb(RFC_KEY);
   for (const [len, nonceHex, sha] of LONG_VECTORS) {
     const pt = Uint8Array.from({ length: len }, (_, i) => (i * 7) & 0xff);
@@ -226,7 +250,7 @@ Deno.test("ocb: long messages match an independent implementation", () => {
   }
 });
 
-Deno.test("ocb: the cached Ktop gives the same result as a fresh context", () => {
+ocbTest("the cached Ktop gives the same result as a fresh context", (Ocb) => {
   const key = crypto.getRandomValues(new Uint8Array(16));
   const shared = new Ocb(key);
   const pt = crypto.getRandomValues(new Uint8Array(53));
@@ -244,7 +268,7 @@ Deno.test("ocb: the cached Ktop gives the same result as a fresh context", () =>
   }
 });
 
-Deno.test("ocb: unaligned input views seal and open correctly", () => {
+ocbTest("unaligned input views seal and open correctly", (Ocb) => {
   const ocb = new Ocb(RFC_KEY);
   const nonce = fromHex("BBAA9988776655443322110F");
   const backing = new Uint8Array(100);
@@ -257,7 +281,7 @@ Deno.test("ocb: unaligned input views seal and open correctly", () => {
   assert.deepEqual(ocb.open(nonce, back.subarray(5)), seq(40));
 });
 
-Deno.test("ocb: tampered ciphertext, tag, nonce, AD or key is rejected", () => {
+ocbTest("tampered ciphertext, tag, nonce, AD or key is rejected", (Ocb) => {
   const key = crypto.getRandomValues(new Uint8Array(16));
   const ocb = new Ocb(key);
   const nonce = crypto.getRandomValues(new Uint8Array(12));
@@ -282,7 +306,7 @@ Deno.test("ocb: tampered ciphertext, tag, nonce, AD or key is rejected", () => {
   assert.equal(new Ocb(otherKey).open(nonce, sealed, { ad }), null);
 });
 
-Deno.test("ocb: every single-bit flip of a sealed message is rejected", () => {
+ocbTest("every single-bit flip of a sealed message is rejected", (Ocb) => {
   const ocb = new Ocb(crypto.getRandomValues(new Uint8Array(16)));
   const nonce = crypto.getRandomValues(new Uint8Array(12));
   for (const len of [0, 7, 16, 37]) {
@@ -302,12 +326,12 @@ Deno.test("ocb: every single-bit flip of a sealed message is rejected", () => {
   }
 });
 
-Deno.test("ocb: rejects keys that are not 16 bytes", () => {
+ocbTest("rejects keys that are not 16 bytes", (Ocb) => {
   assert.throws(() => new Ocb(new Uint8Array(15)), /tmosh: OCB key must be 16/);
   assert.throws(() => new Ocb(new Uint8Array(32)), /tmosh: OCB key must be 16/);
 });
 
-Deno.test("ocb: headroom of any size leaves the sealed bytes unchanged", () => {
+ocbTest("headroom of any size leaves the sealed bytes unchanged", (Ocb) => {
   const ocb = new Ocb(crypto.getRandomValues(new Uint8Array(16)));
   const nonce = crypto.getRandomValues(new Uint8Array(12));
   for (const len of [0, 15, 16, 100, 70_000]) {
@@ -321,3 +345,39 @@ Deno.test("ocb: headroom of any size leaves the sealed bytes unchanged", () => {
     assert.deepEqual(ocb.open(nonce, plain), pt);
   }
 });
+
+Deno.test("ocb: libcrypto is used where it loads", () => {
+  let loads = false;
+  try {
+    Deno.dlopen("libcrypto.so.3", {}).close();
+    loads = true;
+  } catch {
+    // absent here: the JavaScript implementation serves
+  }
+  assert.equal(new AnyOcb(RFC_KEY).backend, loads ? "native" : "js");
+});
+
+ocbTest(
+  "sealing into a reused array gives the same bytes; a small one is not used",
+  (Ocb) => {
+    const ocb = new Ocb(crypto.getRandomValues(new Uint8Array(16)));
+    const nonce = crypto.getRandomValues(new Uint8Array(12));
+    const backing = new Uint8Array(5000).fill(0xee);
+    const into = backing.subarray(3); // an unaligned view
+    for (const len of [0, 15, 100, 1400, 4000]) {
+      const pt = Uint8Array.from({ length: len }, (_, i) => (i * 7) >>> 1);
+      for (const head of [0, 8]) {
+        const fresh = ocb.seal(nonce, pt, { headroom: head });
+        const out = ocb.seal(nonce, pt, { headroom: head, into });
+        assert.equal(out.buffer, backing.buffer, `len ${len} head ${head}`);
+        assert.equal(out.byteOffset, 3);
+        assert.deepEqual(out.subarray(head), fresh.subarray(head));
+        assert.deepEqual(ocb.open(nonce, out.subarray(head)), pt);
+      }
+    }
+    const small = new Uint8Array(20);
+    const out = ocb.seal(nonce, new Uint8Array(10), { into: small });
+    assert.notEqual(out.buffer, small.buffer);
+    assert.equal(out.length, 26);
+  },
+);
