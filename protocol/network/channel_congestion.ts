@@ -1,7 +1,8 @@
 /**
  * Congestion control of the channel layer (docs/wire.md §17.6): a window of
- * bytes in flight, shared by every channel of a connection. Slow start, then
- * additive growth; the window shrinks once per round trip when the round's
+ * bytes in flight, shared by every channel of a connection. Slow start (left
+ * only when the window first shrinks), then additive growth; the window
+ * shrinks once per round trip when the round's
  * loss fraction is high (halved) or when queueing delay builds (by 15%), and
  * collapses after persistent loss (an outage). Isolated random losses alone
  * do not shrink it, so a lossy radio link keeps its throughput while a full
@@ -111,11 +112,9 @@ export class CongestionControl {
     this.#inFlight = Math.max(0, this.#inFlight - bytes);
     this.#roundLost++;
     this.#endRound(context.sentAt, context.now);
-    // Leaving slow start at the first loss keeps a burst from overshooting.
-    if (this.#cwnd < this.#ssthresh && context.sentAt >= this.#recoveryStart) {
-      this.#ssthresh = this.#cwnd;
-      this.#recoveryStart = context.now;
-    }
+    // An isolated loss does not end slow start either (a lossy radio link
+    // would leave it at its first few packets): a round with heavy loss or
+    // a building queue does, through #shrink.
   }
 
   /** Nothing was acknowledged for several probe timeouts (an outage): start again from the initial window. */
