@@ -1,7 +1,8 @@
 /**
  * Congestion control of the channel layer (docs/wire.md §17.6): a window of
  * bytes in flight, shared by every channel of a connection. Slow start (left
- * only when the window first shrinks), then additive growth; the window
+ * when the window first shrinks, or at the first loss towards a peer on this
+ * host), then additive growth; the window
  * shrinks once per round trip when the round's
  * loss fraction is high (halved) or when queueing delay builds (by 15%), and
  * collapses after persistent loss (an outage). Isolated random losses alone
@@ -112,9 +113,18 @@ export class CongestionControl {
     this.#inFlight = Math.max(0, this.#inFlight - bytes);
     this.#roundLost++;
     this.#endRound(context.sentAt, context.now);
-    // An isolated loss does not end slow start either (a lossy radio link
-    // would leave it at its first few packets): a round with heavy loss or
-    // a building queue does, through #shrink.
+    // On a path to a peer elsewhere an isolated loss does not end slow
+    // start (a lossy radio link would leave it within its first round
+    // trips): a round with heavy loss or a building queue does (#shrink).
+    // Towards a peer on this host (a capped path) nothing is lost at
+    // random: a loss is a full socket buffer, and slow start ends there.
+    if (
+      this.#max < CWND_MAX && this.#cwnd < this.#ssthresh &&
+      context.sentAt >= this.#recoveryStart
+    ) {
+      this.#ssthresh = this.#cwnd;
+      this.#recoveryStart = context.now;
+    }
   }
 
   /** Nothing was acknowledged for several probe timeouts (an outage): start again from the initial window. */

@@ -44,6 +44,16 @@ Deno.test("channel congestion: slow start goes on through isolated 1% losses, do
   assert.ok(cc.window >= CWND_INITIAL * 32, `window ${cc.window}`);
 });
 
+Deno.test("channel congestion: towards a peer on this host (a capped path) the first loss ends slow start", () => {
+  const cc = new CongestionControl();
+  cc.setPath(MSS, 4 * 1024 * 1024);
+  let now = 0;
+  for (let r = 0; r < 6; r++) now = round(cc, now, { rtt: 1, lossEvery: 100 });
+  // Slow start would pass 1 MiB (the test above); from the first loss, at
+  // about 140 KiB, it grows by an eighth a round.
+  assert.ok(cc.window < CWND_INITIAL * 16, `window ${cc.window}`);
+});
+
 Deno.test("channel congestion: a round with heavy loss halves the window and ends slow start", () => {
   const cc = new CongestionControl();
   let now = 0;
