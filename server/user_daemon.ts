@@ -118,6 +118,10 @@ class UserDaemon {
   #armed = false;
   #closed = false;
   readonly #done = Promise.withResolvers<void>();
+  /** SIGTERM or SIGINT arrived: sessions not yet running never start. */
+  #stopping = false;
+  /** Sessions answered whose code is still loading: their registrations' close. */
+  #loading = new Map<string, () => void>();
 
   constructor(dir: string, bound: Bound, modules: SessionModules) {
     this.#dir = dir;
@@ -129,7 +133,8 @@ class UserDaemon {
   async run(): Promise<number> {
     const onStop = () => {
       this.#armed = true;
-      this.#maybeExit(); // sessions end on the signal themselves
+      this.#stopping = true;
+      this.#maybeExit(); // running sessions end on the signal themselves
     };
     const ignore = () => {};
     const signals: [Deno.Signal, () => void][] = [
@@ -258,17 +263,30 @@ class UserDaemon {
       warnings: connection.warnings.map((w) => w.replaceAll("\n", " ")),
     };
     key.fill(0);
+    let closed = false;
+    const unregister = () => {
+      if (!closed) registered.close();
+      closed = true;
+    };
+    this.#loading.set(id, unregister);
     const run = () =>
       (async () => {
         try {
           const { runSession } = await this.#modules.session();
+          this.#loading.delete(id);
+          if (this.#stopping) {
+            // SIGTERM/SIGINT came while the session code loaded: a session
+            // that never ran has no listener of its own to end it.
+            await connection.close();
+            return;
+          }
           // Once the start settles: a collection, and the runtime's start-up pages go back.
           import("../protocol/network/idle_collect.ts").then((m) =>
             m.noteWork(m.WORK_BYTES)
           ).catch(() => {});
           await runSession(connection, registered.session);
         } finally {
-          registered.close();
+          unregister();
         }
       })().catch(() => connection.close().catch(() => {})).finally(() => {
         this.#sessions.delete(id);
@@ -284,7 +302,11 @@ class UserDaemon {
   /** Exits when no session runs and no front is connected (and one has asked, or the wait for one is over). */
   #maybeExit(): void {
     if (this.#closed || !this.#armed) return;
-    if (this.#sessions.size > 0 || this.#fronts > 0) return;
+    if (this.#stopping) {
+      // A session still loading its code never runs: it does not hold the exit.
+      for (const unregister of this.#loading.values()) unregister();
+      if (this.#sessions.size > this.#loading.size || this.#fronts > 0) return;
+    } else if (this.#sessions.size > 0 || this.#fronts > 0) return;
     this.#closed = true;
     void this.#close().finally(() => this.#done.resolve());
   }
