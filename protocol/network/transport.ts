@@ -116,6 +116,13 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
   #onRemote: (() => void)[] = [];
   #onTick: (() => void)[] = [];
   #onResend: ((clock: ResendClock) => void)[] = [];
+  /** Runs the resend handlers (the sender calls it just before a retransmission). */
+  readonly #beforeResend = () => {
+    const clock = { now: this.#now(), rto: this.#connection.rto };
+    for (const h of this.#onResend) {
+      this.#guard.run("a transport resend handler", () => h(clock));
+    }
+  };
   #timer: ReturnType<typeof setTimeout> | null = null;
   #timerAt = Infinity;
   #closed = false;
@@ -284,13 +291,10 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
     try {
       const now = this.#now();
       this.sender.hasRemote = this.#connection.hasRemote;
-      if (this.#onResend.length > 0 && this.sender.resendDue(now)) {
-        const clock = { now, rto: this.#connection.rto };
-        for (const h of this.#onResend) {
-          this.#guard.run("a transport resend handler", () => h(clock));
-        }
-      }
-      const instr = this.sender.tick(now);
+      const instr = this.sender.tick(
+        now,
+        this.#onResend.length === 0 ? undefined : this.#beforeResend,
+      );
       if (instr) {
         const bytes = encodeInstruction(instr);
         const mtu = this.#connection.mtu;

@@ -181,7 +181,11 @@ export class TransportSender<T extends SyncState<T>> {
 
   /** The states sent since the acknowledged one, oldest first: those a diff may start from besides it. */
   get unackedStates(): T[] {
-    return this.#sent.slice(1).map((s) => s.state);
+    const states: T[] = [];
+    for (let i = 1; i < this.#sent.length; i++) {
+      states.push(this.#sent[i].state);
+    }
+    return states;
   }
 
   /** The newest of our states the peer has acknowledged. */
@@ -250,22 +254,28 @@ export class TransportSender<T extends SyncState<T>> {
    */
   resendDue(now: number): boolean {
     this.calculateTimers(now);
-    if (!this.hasRemote) return false;
-    if (now < this.#nextAckTime && now < this.#nextSendTime) return false;
-    return this.#assumed !== this.#sent[this.#sent.length - 1];
+    return this.hasRemote && this.#due(now) && this.#timedOut();
   }
 
-  /** The Instruction to send at `now`, or null if nothing is due (mosh: tick). */
-  tick(now: number): Instruction | null {
+  /**
+   * The Instruction to send at `now`, or null if nothing is due (mosh:
+   * tick); `beforeResend` runs first when it is a retransmission (see
+   * resendDue) and may replace the current state.
+   */
+  tick(now: number, beforeResend?: () => void): Instruction | null {
     this.calculateTimers(now);
-    if (!this.hasRemote) return null;
-    if (now < this.#nextAckTime && now < this.#nextSendTime) return null;
+    if (!this.hasRemote || !this.#due(now)) return null;
+    if (beforeResend !== undefined && this.#timedOut()) {
+      beforeResend();
+      this.calculateTimers(now); // the state may be new
+      if (!this.#due(now)) return null;
+    }
 
     let diff = this.#current.diffFrom(this.#assumed.state);
     const acked = this.#sent[0];
     // A sent state went unacknowledged past RTO + ACK_DELAY (a loss, or a
     // stalled peer); a prospective resend below is a choice, not a loss.
-    const timedOut = this.#assumed !== this.#sent[this.#sent.length - 1];
+    const timedOut = this.#timedOut();
     if (this.#assumed !== acked) {
       // Prospective resend: prefer a diff from the state the peer surely has
       // (not computed when surely too long to be preferred: a long log).
@@ -297,6 +307,16 @@ export class TransportSender<T extends SyncState<T>> {
       this.#mindelayClock = null;
     }
     return out;
+  }
+
+  /** Whether a timer is due at `now` (as of the last calculateTimers). */
+  #due(now: number): boolean {
+    return now >= this.#nextAckTime || now >= this.#nextSendTime;
+  }
+
+  /** Whether a state sent after the assumed one went unacknowledged past RTO + ACK_DELAY (as of the last calculateTimers). */
+  #timedOut(): boolean {
+    return this.#assumed !== this.#sent[this.#sent.length - 1];
   }
 
   /** Recomputes the assumed receiver state, rationalizes, and sets both timers (mosh: calculate_timers). */

@@ -151,20 +151,33 @@ Deno.test("scroll log: a slice resent from an older state is read from what the 
   );
 });
 
+/** A 20x2 server state that speaks scrollback.v1. */
+function scrollServer(): CompleteTerminal {
+  return new CompleteTerminal(blankFramebuffer(20, 2), 0n, {
+    capabilities: ["ext.v1", "scrollback.v1"],
+  });
+}
+
+/** A 20x2 client state applying diffs with `applier`, its log floor what `written` says. */
+function scrollClient(
+  applier: EmulatorApplier,
+  written: () => number,
+): CompleteTerminal {
+  return new CompleteTerminal(blankFramebuffer(20, 2), 0n, {
+    applier,
+    logFloor: written,
+  });
+}
+
 Deno.test("scroll log: every line reaches the client once, in order, through a lossy reordering network", () => {
   const rand = mulberry32(7);
   const applier = new EmulatorApplier();
   let written = 0;
   const out: string[] = [];
   const backlog = new ScrollBacklog();
-  let server = new CompleteTerminal(blankFramebuffer(20, 2), 0n, {
-    capabilities: ["ext.v1", "scrollback.v1"],
-  });
+  let server = scrollServer();
   const sent: CompleteTerminal[] = [server];
-  let client = new CompleteTerminal(blankFramebuffer(20, 2), 0n, {
-    applier,
-    logFloor: () => written,
-  });
+  let client = scrollClient(applier, () => written);
   let clientBase = 0; // index into `sent` of the client's state
   let acked = 0;
   let next = 0;
@@ -308,18 +321,12 @@ Deno.test("scroll backlog: records taken back after a timeout reach the client o
   let written = 0;
   const out: string[] = [];
   const backlog = new ScrollBacklog();
-  let server = new CompleteTerminal(blankFramebuffer(20, 2), 0n, {
-    capabilities: ["ext.v1", "scrollback.v1"],
-  });
+  let server = scrollServer();
   const sent: CompleteTerminal[] = [server];
   // The client's states by index into `sent` (a receiver holds several).
-  const held = new Map<number, CompleteTerminal>([[
-    0,
-    new CompleteTerminal(blankFramebuffer(20, 2), 0n, {
-      applier,
-      logFloor: () => written,
-    }),
-  ]]);
+  const held = new Map<number, CompleteTerminal>([
+    [0, scrollClient(applier, () => written)],
+  ]);
   let newest = 0, acked = 0, next = 0, takenBack = 0, shorter = 0;
   let belowAcked = 0;
   const TOTAL = 60000;

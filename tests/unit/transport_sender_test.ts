@@ -252,11 +252,17 @@ Deno.test("sent-state queue is capped at 32 by dropping the 16th from the end", 
   assert.equal(s.sentStateNums().length, 11);
 });
 
-Deno.test("ACTIVE_RETRY_TIMEOUT: a silent peer gets no fast/slow retransmits", () => {
+/** A sender (SRTT 100, RTO 200) whose first empty ack the peer acknowledged at time 0, the peer active. */
+function ackedSender(): TransportSender<UserStream> {
   const { s } = setup({ srtt: 100, rto: 200 });
   s.tick(0);
   s.processAcknowledgmentThrough(1n);
   s.remoteHeard(0);
+  return s;
+}
+
+Deno.test("ACTIVE_RETRY_TIMEOUT: a silent peer gets no fast/slow retransmits", () => {
+  const s = ackedSender();
   const t0 = ACTIVE_RETRY_TIMEOUT + 1000;
   type(s, "a");
   const sent = run(s, t0, t0 + 2 * ACK_INTERVAL + 10);
@@ -291,10 +297,7 @@ Deno.test("chaff is 0..16 random bytes", () => {
 });
 
 Deno.test("shutdown: sends 2^64-1 until acked; state is frozen", () => {
-  const { s } = setup({ srtt: 100, rto: 200 });
-  s.tick(0);
-  s.processAcknowledgmentThrough(1n);
-  s.remoteHeard(0);
+  const s = ackedSender();
   type(s, "bye");
   s.startShutdown(10);
   assert.ok(s.shutdownInProgress);
@@ -342,10 +345,7 @@ Deno.test("peer's shutdown: ack_num 2^64-1 is sent promptly, then counterpartySh
 });
 
 Deno.test("retransmits counts timeouts only, not a prospective resend from the acknowledged state", () => {
-  const { s } = setup({ srtt: 100, rto: 200 });
-  s.tick(0);
-  s.processAcknowledgmentThrough(1n);
-  s.remoteHeard(0);
+  const s = ackedSender();
   type(s, "a");
   const first = next(s, 1);
   type(s, "b");
@@ -364,10 +364,7 @@ Deno.test("retransmits counts timeouts only, not a prospective resend from the a
 });
 
 Deno.test("resendDue: true exactly when the next send is a retransmission after RTO + ACK_DELAY", () => {
-  const { s } = setup({ srtt: 100, rto: 200 });
-  s.tick(0);
-  s.processAcknowledgmentThrough(1n);
-  s.remoteHeard(0);
+  const s = ackedSender();
   type(s, "a");
   const first = next(s, 1);
   assert.equal(s.resendDue(first.t), false, "just sent");
