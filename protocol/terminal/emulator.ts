@@ -53,6 +53,7 @@ import {
 import { applySgr } from "./emulator_sgr.ts";
 import { AltScreen } from "./emulator_alt_screen.ts";
 import { ScrollRecorder } from "./emulator_scrollback.ts";
+import { PlainRunSkipper } from "./emulator_plain_run.ts";
 import type { ScrollRecord } from "./scroll_record.ts";
 import {
   loadRow,
@@ -109,6 +110,8 @@ export class Emulator {
   /** Native-scrollback mode (enableNativeScrollback): the real alternate screen and the scroll records. */
   #alt: AltScreen | undefined;
   #recorder: ScrollRecorder | undefined;
+  /** Floods of plain lines skip the parser (native-scrollback mode only). */
+  #skipper: PlainRunSkipper | undefined;
 
   /** Create an emulator of the given size (scrollback defaults to 0 lines). */
   constructor(
@@ -341,7 +344,11 @@ export class Emulator {
 
   #parse(chunk: Uint8Array | string): void {
     if (this.#disposed) return;
-    this.#writeSync(typeof chunk === "string" ? chunk : chunk.slice());
+    if (this.#skipper !== undefined && typeof chunk !== "string") {
+      this.#skipper.feed(chunk, this.#writeSync);
+    } else {
+      this.#writeSync(typeof chunk === "string" ? chunk : chunk.slice());
+    }
     this.#dirty = true;
   }
 
@@ -430,12 +437,15 @@ export class Emulator {
    * §15): a real alternate screen (?1049, ?1047, ?47), and every row leaving
    * the top of the normal screen is recorded for takeScrollRecords(), or
    * handed to `onRecords` in batches as it is written. `plainText: false`
-   * records every row as a Row (tests compare it with the text of plain rows).
+   * records every row as a Row (tests compare it with the text of plain rows);
+   * `skipPlainRuns: false` parses floods of plain lines line by line (tests
+   * compare the two; default: skipped, emulator_plain_run.ts).
    */
   enableNativeScrollback(
     options: {
       onRecords?: (records: ScrollRecord[]) => void;
       plainText?: boolean;
+      skipPlainRuns?: boolean;
     } = {},
   ): void {
     if (this.#recorder) return;
@@ -445,6 +455,9 @@ export class Emulator {
     });
     this.#alt = new AltScreen(this.#ih, this.#functions);
     this.#recorder = recorder;
+    if ((options.skipPlainRuns ?? true) && (options.plainText ?? true)) {
+      this.#skipper = new PlainRunSkipper(this.#ih, recorder);
+    }
     this.#functions.onScrollUp = (n) => recorder.scrolling(n);
   }
 

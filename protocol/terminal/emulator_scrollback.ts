@@ -86,6 +86,13 @@ export class ScrollRecorder {
     }
   }
 
+  /** Lines that left the screen as rows of narrow text in the default rendition (emulator_plain_run.ts), in order. */
+  plainLines(texts: readonly string[]): void {
+    for (const text of texts) {
+      this.#push({ kind: "line", text, cols: text.length, wrap: false });
+    }
+  }
+
   /** E3 (`CSI 3 J`): the scrollback is to be cleared. */
   clear(): void {
     this.#push(CLEAR);

@@ -87,9 +87,11 @@ export interface XHandler {
   _curAttrData: XAttr;
   _eraseAttrData(): XAttr;
   _stringDecoder: { clear(): void };
-  _utf8Decoder: { clear(): void };
+  _utf8Decoder: { clear(): void; interim: Uint8Array };
   _parser: {
     reset(): void;
+    /** 0 (ground) unless inside an escape sequence or control string. */
+    currentState: number;
     precedingJoinState: number;
     _oscParser: XStringParser & {
       start(): void;
@@ -176,6 +178,8 @@ export function checkInternals(ih: XHandler): void {
     typeof ih._resetBufferLine !== "function" ||
     typeof ih._eraseInBufferLine !== "function" ||
     typeof ih._utf8Decoder?.clear !== "function" ||
+    !(ih._utf8Decoder.interim instanceof Uint8Array) ||
+    typeof ih._parser.currentState !== "number" ||
     typeof ih._stringDecoder?.clear !== "function" ||
     typeof ih._bufferService?.buffers?.alt !== "object" ||
     !("precedingJoinState" in ih._parser)

@@ -1,0 +1,214 @@
+/**
+ * A shortcut through floods of plain lines in native-scrollback mode
+ * (docs/emulation.md §15.4): when the output holds a long run of lines of
+ * printable ASCII, each shorter than the screen and ended by CR LF, and the
+ * cursor waits at the start of a blank bottom row of a full-screen region on
+ * the normal screen in the default rendition, the parser would print each
+ * line on the bottom row and scroll it off again. The lines that would
+ * leave the screen before the run ends are recorded directly as text
+ * records; the rows that would be left on screen are written as the parser
+ * would have written them, and the run's last lines still go through the
+ * parser, so everything after the run sees exactly the state the parser
+ * would have left (cursor, last printed character, combining target).
+ * @module
+ */
+
+import type { ScrollRecorder } from "./emulator_scrollback.ts";
+import { X_NARROW, type XHandler, type XLine } from "./xterm_internals.ts";
+
+const CR = 0x0d, LF = 0x0a, SPACE = 0x20, TILDE = 0x7e;
+/** The parser's ground state (xterm's ParserState.GROUND). */
+const PARSER_GROUND = 0;
+/**
+ * Fewest lines a run must skip (beyond the screen's worth fed to the parser)
+ * for the shortcut to pay for its checks.
+ */
+export const PLAIN_RUN_MIN_SKIP = 32;
+
+/** A run of plain lines: line i spans `starts[i]` up to its CR LF; the run ends at `end` (after the last CR LF). */
+export interface PlainRun {
+  readonly starts: number[];
+  readonly end: number;
+}
+
+/** The end (exclusive, before its CR LF) of line `i` of `run`. */
+function lineEnd(run: PlainRun, i: number): number {
+  return (i + 1 < run.starts.length ? run.starts[i + 1] : run.end) - 2;
+}
+
+/**
+ * The first run of at least `min` plain lines in `data` from `from` on (each
+ * of printable ASCII, fewer than `cols` bytes, ended by CR LF), starting at
+ * `from` or just after a CR LF; null if there is none.
+ */
+export function findPlainRun(
+  data: Uint8Array,
+  options: { from: number; cols: number; min: number },
+): PlainRun | null {
+  const { cols, min } = options, n = data.length;
+  let starts: number[] = [];
+  let start = options.from;
+  while (start < n) {
+    let j = start;
+    while (j < n && data[j] >= SPACE && data[j] <= TILDE) j++;
+    if (j + 1 < n && data[j] === CR && data[j + 1] === LF && j - start < cols) {
+      starts.push(start);
+      start = j + 2;
+      continue;
+    }
+    if (starts.length >= min) return { starts, end: start };
+    starts = [];
+    // The next candidate starts after the next CR LF.
+    while (j + 1 < n && !(data[j] === CR && data[j + 1] === LF)) j++;
+    if (j + 1 >= n) return null;
+    start = j + 2;
+  }
+  return starts.length >= min ? { starts, end: start } : null;
+}
+
+/** Whether every cell of `line` is a blank the parser would print over (narrow, no text, default rendition, no wrap). */
+function blankRow(line: XLine | undefined, cols: number): boolean {
+  if (line === undefined || line.length < cols) return false;
+  const d = line._data;
+  for (let i = 0; i < cols * 3; i += 3) {
+    if (d[i] !== X_NARROW || d[i + 1] !== 0 || d[i + 2] !== 0) return false;
+  }
+  return true;
+}
+
+/** Skips the middle of plain-line runs for one emulator in native-scrollback mode. */
+export class PlainRunSkipper {
+  readonly #ih: XHandler;
+  readonly #recorder: ScrollRecorder;
+  readonly #decoder = new TextDecoder();
+
+  /** A skipper for `ih`'s normal screen recording into `recorder`. */
+  constructor(ih: XHandler, recorder: ScrollRecorder) {
+    this.#ih = ih;
+    this.#recorder = recorder;
+  }
+
+  /** Parses `chunk` with `parse` (it takes copies), except the middle of long runs of plain lines. */
+  feed(chunk: Uint8Array, parse: (bytes: Uint8Array) => void): void {
+    const cols = this.#ih._bufferService.cols;
+    const min = 2 * this.#kept() + PLAIN_RUN_MIN_SKIP;
+    let pos = 0;
+    for (
+      let run = findPlainRun(chunk, { from: 0, cols, min });
+      run !== null;
+      run = findPlainRun(chunk, { from: pos, cols, min })
+    ) {
+      if (run.starts[0] > pos) parse(chunk.slice(pos, run.starts[0]));
+      pos = run.starts[0];
+      // A run found mid-line (the output before it did not end with CR LF)
+      // is ready after its first line.
+      for (let first = 0; first < 2; first++) {
+        if (!this.ready()) {
+          pos = run.starts[first + 1];
+          parse(chunk.slice(run.starts[first], pos));
+          continue;
+        }
+        const from = this.skip(chunk, run, first);
+        if (from >= 0) pos = from;
+        break;
+      }
+      parse(chunk.slice(pos, run.end));
+      pos = run.end;
+    }
+    if (pos < chunk.length) parse(chunk.slice(pos));
+  }
+
+  /** Lines of a run that stay on screen (fed to the parser), at least one. */
+  #kept(): number {
+    return Math.max(1, this.#ih._bufferService.rows - 1);
+  }
+
+  /** Whether the parser would print a plain line on a blank bottom row and scroll it off the top into the records. */
+  ready(): boolean {
+    const ih = this.#ih, buf = ih._activeBuffer;
+    const { cols, rows } = ih._bufferService;
+    const attr = ih._curAttrData;
+    if (
+      buf !== ih._bufferService.buffers.normal || buf.scrollTop !== 0 ||
+      buf.scrollBottom !== rows - 1 || buf.y !== rows - 1 || buf.x !== 0 ||
+      ih._parser.currentState !== PARSER_GROUND ||
+      ih._utf8Decoder.interim[0] !== 0 || attr.fg !== 0 || attr.bg !== 0 ||
+      ih._coreService.modes.insertMode
+    ) return false;
+    for (let y = 0; y < rows - 1; y++) {
+      const line = buf.lines.get(buf.ybase + y);
+      if (line === undefined || line.length < cols) return false;
+    }
+    return blankRow(buf.lines.get(buf.ybase + rows - 1), cols);
+  }
+
+  /**
+   * Takes the effect of the first lines of `run` (from line `first` on) as
+   * the parser would have had it; returns the offset in `data` from which
+   * the rest of the run must be fed to the parser, or -1 when the run is too
+   * short (nothing done). Call only when ready().
+   */
+  skip(data: Uint8Array, run: PlainRun, first: number): number {
+    const kept = this.#kept(), rows = this.#ih._bufferService.rows;
+    const count = run.starts.length - first;
+    // The lines fed to the parser include the last one with a printed
+    // character (REP and the combining target refer to it).
+    let last = count - 1;
+    while (
+      last >= 0 && lineEnd(run, first + last) === run.starts[first + last]
+    ) {
+      last--;
+    }
+    const tail = Math.min(count - kept, last);
+    if (tail < kept) return -1;
+    const base = run.starts[first];
+    const text = this.#decoder.decode(
+      data.subarray(base, run.starts[first + tail]),
+    );
+    const textOf = (i: number): string => {
+      const s = run.starts[first + i];
+      let e = lineEnd(run, first + i);
+      while (e > s && data[e - 1] === SPACE) e--;
+      return text.substring(s - base, e - base);
+    };
+    // The screen's rows above the bottom leave first, then the skipped lines
+    // up to those that stay on screen.
+    const screen = rows - 1;
+    if (screen > 0) this.#recorder.scrolling(screen);
+    const leaving = tail - screen;
+    const texts: string[] = new Array(leaving);
+    for (let i = 0; i < leaving; i++) texts[i] = textOf(i);
+    this.#recorder.plainLines(texts);
+    for (let y = 0; y < screen; y++) {
+      const i = first + leaving + y;
+      this.#writeRow(y, data, { start: run.starts[i], end: lineEnd(run, i) });
+    }
+    return run.starts[first + tail];
+  }
+
+  /** Makes screen row `y` hold bytes [start, end) as printed in the default rendition from column 0. */
+  #writeRow(
+    y: number,
+    data: Uint8Array,
+    span: { start: number; end: number },
+  ): void {
+    const buf = this.#ih._activeBuffer, cols = this.#ih._bufferService.cols;
+    const line = buf.lines.get(buf.ybase + y)!;
+    const d = line._data;
+    const n = span.end - span.start;
+    for (let x = 0, i = 0; x < cols; x++, i += 3) {
+      d[i] = x < n ? data[span.start + x] | X_NARROW : X_NARROW;
+      d[i + 1] = 0;
+      d[i + 2] = 0;
+    }
+    for (const _ in line._combined) {
+      line._combined = {};
+      break;
+    }
+    for (const _ in line._extendedAttrs) {
+      line._extendedAttrs = {};
+      break;
+    }
+    line.isWrapped = false;
+  }
+}
