@@ -70,9 +70,20 @@ function textLayout(
   return { rows, col };
 }
 
-/** The texts of the logical lines and gaps, with `null` for each scrollback clear. */
-function logicalLines(records: readonly LogRecord[]): (string | null)[] {
-  const lines: (string | null)[] = [];
+/** A block's bytes as text (printable ASCII and CR LF only, readScrollSlice checked). */
+const latin1 = new TextDecoder("latin1");
+
+/** Lines of a block record: `count` of them, CR LF between them. */
+interface BlockLines {
+  text: string;
+  count: number;
+}
+
+/** The texts of the logical lines and gaps, blocks of plain lines, and `null` for each scrollback clear. */
+function logicalLines(
+  records: readonly LogRecord[],
+): (string | BlockLines | null)[] {
+  const lines: (string | BlockLines | null)[] = [];
   let joining = false;
   for (const record of records) {
     if (record.kind === "line") {
@@ -81,10 +92,22 @@ function logicalLines(records: readonly LogRecord[]): (string | null)[] {
       joining = record.wrap;
       continue;
     }
-    lines.push(record.kind === "clear" ? null : gapText(record.lines));
+    if (record.kind === "block") {
+      lines.push({ text: latin1.decode(record.bytes), count: record.lines });
+    } else lines.push(record.kind === "clear" ? null : gapText(record.lines));
     joining = false;
   }
   return lines;
+}
+
+/** A block's first line and the block of the rest (null when it had one line). */
+function firstLine(block: BlockLines): [string, BlockLines | null] {
+  const cr = block.text.indexOf("\r");
+  if (cr < 0) return [block.text, null];
+  return [block.text.slice(0, cr), {
+    text: block.text.slice(cr + 2),
+    count: block.count - 1,
+  }];
 }
 
 /** CUP to column 1 of 0-based row y. */
@@ -113,11 +136,26 @@ export function scrollbackBytes(
     out += rowStart(height - 1) + "\n".repeat(Math.min(painted, height));
     painted = 0;
   };
-  for (const text of logicalLines(records)) {
+  const lines = logicalLines(records);
+  for (let i = 0; i < lines.length; i++) {
+    let text = lines[i];
     if (text === null) {
       push();
       out += "\x1b[3J";
       continue;
+    }
+    if (typeof text !== "string") {
+      if (painted >= height) {
+        // Plain lines below a full screen: written as they came (as over
+        // ssh), each narrower than the server's screen.
+        out += "\r\n" + text.text;
+        painted += text.count;
+        continue;
+      }
+      // Painted line by line until the screen is full.
+      const [head, rest] = firstLine(text);
+      if (rest !== null) lines[i--] = rest;
+      text = head;
     }
     const layout = textLayout(text, cols);
     if (painted >= height) {

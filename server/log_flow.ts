@@ -14,9 +14,9 @@
  */
 
 /** Records waiting for the log at which reading pauses (tmosh). */
-export const LOG_PAUSE_RECORDS = 40_000;
-/** Bytes of records waiting for the log at which reading pauses (tmosh; half of LOG_PENDING_BYTES_MAX). */
-export const LOG_PAUSE_BYTES = 2 * 1024 * 1024;
+export const LOG_PAUSE_RECORDS = 10_000;
+/** Bytes of records waiting for the log at which reading pauses (tmosh; an eighth of LOG_PENDING_BYTES_MAX: a fast producer meets it long before the cap). */
+export const LOG_PAUSE_BYTES = 512 * 1024;
 /** Without an advance of the acknowledged log end for this long, reading resumes, ms (tmosh). */
 export const LOG_ACK_STALL_MS = 3000;
 /** Longest the acknowledgements may take to drain what waits for reading to pause, ms (tmosh); past twice this, a pause ends. */

@@ -44,6 +44,7 @@ import {
   ATTACH_CAPABILITY,
   CAPABILITIES,
   SCROLLBACK_CAPABILITY,
+  SCROLLBLOCK_CAPABILITY,
 } from "../protocol/statesync/capabilities.ts";
 import {
   ScrollBacklog,
@@ -378,7 +379,9 @@ class ServerSession {
         onRecords: (records) => this.#scrollRecords(records),
       });
       this.#scrollRecords(this.#emulator.takeScrollRecords());
-      const backlog = new ScrollBacklog();
+      const backlog = new ScrollBacklog({
+        blocks: accepted.includes(SCROLLBLOCK_CAPABILITY),
+      });
       backlog.addLog(this.#history.records());
       this.#backlog = backlog;
     }

@@ -18,6 +18,15 @@ export type LogRecord =
     readonly cols: number;
     readonly wrap: boolean;
   }
+  /**
+   * Plain lines (printable ASCII, no wrap), as bytes with CR LF between them
+   * (`scrollblock.v1`): `lines` rows, each written as it is.
+   */
+  | {
+    readonly kind: "block";
+    readonly bytes: Uint8Array;
+    readonly lines: number;
+  }
   /** An explicit scrollback clear (E3, `CSI 3 J`). */
   | { readonly kind: "clear" }
   /** This many lines were collapsed because the client fell too far behind. */
@@ -38,8 +47,8 @@ export interface LogSlice {
 export const X_SCROLL = 4001, X_SCREEN = 4002;
 /** ScrollSlice.first = 1, ScrollSlice.record = 2. */
 const F_FIRST = 1, F_RECORD = 2;
-/** LogLine.text = 1, cols = 2, wrap = 3, clear = 4, gap = 5. */
-const F_TEXT = 1, F_COLS = 2, F_WRAP = 3, F_CLEAR = 4, F_GAP = 5;
+/** LogLine.text = 1, cols = 2, wrap = 3, clear = 4, gap = 5, block = 6. */
+const F_TEXT = 1, F_COLS = 2, F_WRAP = 3, F_CLEAR = 4, F_GAP = 5, F_BLOCK = 6;
 /** ScreenMode.alternate = 1. */
 const F_ALTERNATE = 1;
 /** Largest record number or gap accepted (2^53 - 1: exact in a JS number). */
@@ -52,6 +61,7 @@ const encoder = new TextEncoder();
 const TAG_FIRST = F_FIRST << 3, TAG_RECORD = (F_RECORD << 3) | 2;
 const TAG_TEXT = (F_TEXT << 3) | 2, TAG_COLS = F_COLS << 3;
 const TAG_WRAP = F_WRAP << 3, TAG_CLEAR = F_CLEAR << 3, TAG_GAP = F_GAP << 3;
+const TAG_BLOCK = (F_BLOCK << 3) | 2;
 
 /** Writes a ScrollSlice extension into the instruction `w` is in. */
 export function writeScrollSlice(w: BinaryWriter, slice: LogSlice): void {
@@ -165,6 +175,15 @@ function writeRecords(out: Bytes, records: readonly LogRecord[]): void {
   for (const r of records) {
     if (r.kind === "line") {
       writeLine(out, r);
+    } else if (r.kind === "block") {
+      const n = r.bytes.length, body = 1 + varintSize(n) + n;
+      out.room(body + 6);
+      out.buf[out.pos++] = TAG_RECORD;
+      out.varint(body);
+      out.buf[out.pos++] = TAG_BLOCK;
+      out.varint(n);
+      out.buf.set(r.bytes, out.pos);
+      out.pos += n;
     } else if (r.kind === "clear") {
       out.room(4);
       out.buf[out.pos++] = TAG_RECORD;
@@ -272,9 +291,17 @@ export function readSliceQuickly(
       continue;
     }
     let text: string | undefined, cols = 0, wrap = false, clear = false;
-    let gap = -1;
+    let gap = -1, block: Uint8Array | undefined;
     while (pos < end) {
       const t = b[pos++];
+      if (t === TAG_BLOCK) {
+        const n = varintAt(b, pos, 5);
+        const at = varintEnd;
+        if (n < 0 || at + n > end) return undefined;
+        block = b.subarray(at, at + n);
+        pos = at + n;
+        continue;
+      }
       if (t === TAG_TEXT) {
         const n = varintAt(b, pos, 5);
         const at = varintEnd;
@@ -304,7 +331,11 @@ export function readSliceQuickly(
     }
     if (gap >= 0) records.push({ kind: "gap", lines: gap });
     else if (clear) records.push({ kind: "clear" });
-    else records.push({ kind: "line", text: text ?? "", cols, wrap });
+    else if (block !== undefined) {
+      const r = blockRecord(block);
+      if (r === null) return undefined;
+      records.push(r);
+    } else records.push({ kind: "line", text: text ?? "", cols, wrap });
   }
   return { first: first + skipped, records };
 }
@@ -319,7 +350,7 @@ function plainFields(b: Uint8Array, pos: number, end: number): boolean {
     const v = varintAt(b, pos, 5);
     if (v < 0 || varintEnd > end) return false;
     pos = varintEnd;
-    if (t === TAG_TEXT) {
+    if (t === TAG_TEXT || t === TAG_BLOCK) {
       if (pos + v > end) return false;
       pos += v;
     } else if (t === TAG_COLS) {
@@ -372,10 +403,12 @@ export function readScreenMode(bytes: Uint8Array): boolean | null {
 function readRecord(bytes: Uint8Array): LogRecord | null {
   let text: Uint8Array = new Uint8Array(0), cols = 0, wrap = false;
   let clear = false;
-  let gap = -1;
+  let gap = -1, block: Uint8Array | undefined;
   const ok = readFields(bytes, (r, field, type) => {
     if (field === F_TEXT && type === WireType.LengthDelimited) text = r.bytes();
-    else if (field === F_COLS && type === WireType.Varint) cols = r.uint32();
+    else if (field === F_BLOCK && type === WireType.LengthDelimited) {
+      block = r.bytes();
+    } else if (field === F_COLS && type === WireType.Varint) cols = r.uint32();
     else if (field === F_WRAP && type === WireType.Varint) wrap = r.bool();
     else if (field === F_CLEAR && type === WireType.Varint) clear = r.bool();
     else if (field === F_GAP && type === WireType.Varint) {
@@ -386,5 +419,25 @@ function readRecord(bytes: Uint8Array): LogRecord | null {
   if (!ok) return null;
   if (gap >= 0) return { kind: "gap", lines: gap };
   if (clear) return { kind: "clear" };
+  if (block !== undefined) return blockRecord(block);
   return { kind: "line", text: decoder.decode(text), cols, wrap };
+}
+
+/**
+ * A block record of `bytes`; null unless they are lines of printable ASCII
+ * with CR LF between them (the client writes them to the terminal as they
+ * are: nothing else may reach it).
+ */
+function blockRecord(bytes: Uint8Array): LogRecord | null {
+  let lines = 1;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (c >= 0x20 && c <= 0x7e) continue;
+    if (c !== 0x0d || bytes[i + 1] !== 0x0a || i + 2 > bytes.length) {
+      return null;
+    }
+    i++;
+    lines++;
+  }
+  return { kind: "block", bytes, lines };
 }

@@ -23,6 +23,7 @@
 export const CAPABILITIES: readonly string[] = Object.freeze([
   "ext.v1",
   "scrollback.v1",
+  "scrollblock.v1",
   "attach.v1",
   "chan.v1",
   "agent.v1",
@@ -36,6 +37,9 @@ export const AGENT_CAPABILITY = "agent.v1";
 
 /** Native scrollback: the scrollback log and the screen mode (docs/wire.md §14). */
 export const SCROLLBACK_CAPABILITY = "scrollback.v1";
+
+/** Block records of plain lines in the scrollback log (docs/wire.md §14.3); only with scrollback.v1. */
+export const SCROLLBLOCK_CAPABILITY = "scrollblock.v1";
 
 /** Attach: a replaced client is told who attached (the `detached` notice, docs/wire.md §15). */
 export const ATTACH_CAPABILITY = "attach.v1";

@@ -26,7 +26,7 @@ import {
   recordWireBytes,
   ScrollLog,
 } from "./scroll_log.ts";
-import type { ScrollRecord } from "../terminal/scroll_record.ts";
+import { blockLines, type ScrollRecord } from "../terminal/scroll_record.ts";
 import { rowText } from "../terminal/row_text.ts";
 
 /** Records waiting for the log, and the log itself. */
@@ -53,6 +53,13 @@ export class ScrollBacklog {
   #cutAckedEnd = 0;
   /** No retransmission yet: the window doubles per advance (TCP's slow start). */
   #slowStart = true;
+  /** The client reads block records (`scrollblock.v1`); else each block enters as its lines. */
+  readonly #blocks: boolean;
+
+  /** An empty backlog; `blocks: false` (default true) turns block records into line records. */
+  constructor(options: { blocks?: boolean } = {}) {
+    this.#blocks = options.blocks ?? true;
+  }
 
   /** Records waiting to enter the log (a gap counts as one). */
   get pendingCount(): number {
@@ -80,7 +87,10 @@ export class ScrollBacklog {
 
   /** Adds records already rendered for the log (toLogRecords), in order. */
   addLog(records: readonly LogRecord[]): void {
-    for (const r of records) this.#push(r);
+    for (const r of records) {
+      if (r.kind !== "block" || this.#blocks) this.#push(r);
+      else for (const line of blockLines(r)) this.#push(line);
+    }
     this.#enforceCap();
   }
 
@@ -255,7 +265,7 @@ export function toLogRecords(records: readonly ScrollRecord[]): LogRecord[] {
       const { text, cols } = rowText(r.row);
       return { kind: "line", text, cols, wrap: r.row.wrap };
     }
-    if (r.kind === "line") return r; // already the log's shape
+    if (r.kind === "line" || r.kind === "block") return r; // the log's shape
     return r.kind === "gap" ? { kind: "gap", lines: r.lines } : r;
   });
 }

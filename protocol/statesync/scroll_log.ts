@@ -72,11 +72,13 @@ class ChunkSlice implements LogSlice {
 
 /** Approximate bytes one record takes in a diff, before compression. */
 export function recordWireBytes(r: LogRecord): number {
+  if (r.kind === "block") return 8 + r.bytes.length;
   return r.kind === "line" ? 8 + r.text.length : 8;
 }
 
 /** Approximate bytes of one record. */
 export function recordBytes(r: LogRecord): number {
+  if (r.kind === "block") return 64 + r.bytes.length;
   return r.kind === "line" ? 48 + 2 * r.text.length : 32;
 }
 

@@ -80,7 +80,6 @@ function blankRow(line: XLine | undefined, cols: number): boolean {
 export class PlainRunSkipper {
   readonly #ih: XHandler;
   readonly #recorder: ScrollRecorder;
-  readonly #decoder = new TextDecoder();
 
   /** A skipper for `ih`'s normal screen recording into `recorder`. */
   constructor(ih: XHandler, recorder: ScrollRecorder) {
@@ -161,24 +160,18 @@ export class PlainRunSkipper {
     }
     const tail = Math.min(count - kept, last);
     if (tail < kept) return -1;
-    const base = run.starts[first];
-    const text = this.#decoder.decode(
-      data.subarray(base, run.starts[first + tail]),
-    );
-    const textOf = (i: number): string => {
-      const s = run.starts[first + i];
-      let e = lineEnd(run, first + i);
-      while (e > s && data[e - 1] === SPACE) e--;
-      return text.substring(s - base, e - base);
-    };
     // The screen's rows above the bottom leave first, then the skipped lines
     // up to those that stay on screen.
     const screen = rows - 1;
     if (screen > 0) this.#recorder.scrolling(screen);
     const leaving = tail - screen;
-    const texts: string[] = new Array(leaving);
-    for (let i = 0; i < leaving; i++) texts[i] = textOf(i);
-    this.#recorder.plainLines(texts);
+    if (leaving > 0) {
+      const start = run.starts[first];
+      this.#recorder.block(
+        data.slice(start, lineEnd(run, first + leaving - 1)),
+        leaving,
+      );
+    }
     for (let y = 0; y < screen; y++) {
       const i = first + leaving + y;
       this.#writeRow(y, data, { start: run.starts[i], end: lineEnd(run, i) });

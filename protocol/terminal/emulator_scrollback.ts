@@ -86,11 +86,9 @@ export class ScrollRecorder {
     }
   }
 
-  /** Lines that left the screen as rows of narrow text in the default rendition (emulator_plain_run.ts), in order. */
-  plainLines(texts: readonly string[]): void {
-    for (const text of texts) {
-      this.#push({ kind: "line", text, cols: text.length, wrap: false });
-    }
+  /** `lines` plain lines left the screen without being parsed (emulator_plain_run.ts): `bytes` are their text, CR LF between them. */
+  block(bytes: Uint8Array, lines: number): void {
+    this.#push({ kind: "block", bytes, lines });
   }
 
   /** E3 (`CSI 3 J`): the scrollback is to be cleared. */
@@ -130,7 +128,7 @@ export class ScrollRecorder {
       // A clear wipes what came before it, dropped rows included.
       this.#droppedClear = true;
       this.#dropped = 0;
-    } else this.#dropped++; // only rows and clears are queued
+    } else this.#dropped += old.kind === "block" ? old.lines : 1;
     if (this.#head >= SCROLL_RECORDS_MAX) {
       this.#records = recs.slice(this.#head);
       this.#head = 0;

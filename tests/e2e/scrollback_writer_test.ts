@@ -329,3 +329,46 @@ tmux.test("scrollbackBytes: logical lines from a wider or narrower screen reflow
     await pane.close();
   }
 });
+
+/** A block record of `lines` (plain ASCII, CR LF between them). */
+function block(lines: string[]): LogRecord {
+  return {
+    kind: "block",
+    bytes: new TextEncoder().encode(lines.join("\r\n")),
+    lines: lines.length,
+  };
+}
+
+tmux.test("scrollbackBytes: block records reach tmux's history line by line, before, between and after other records", async () => {
+  const pane = await Pane.open();
+  try {
+    const frames = await scrollbackFrames();
+    // A block shorter than the screen, one longer, blank and space-only
+    // lines, lines wider than the pane (they wrap there) and styled lines
+    // between blocks.
+    const small = numbered("small", 2);
+    const big = [...numbered("big", 2 * HEIGHT + 3), "", "   ", "x"];
+    const wide = ["a line of plain text wider than the pane", "w"];
+    const styled = numbered("\x1b[32mgreen\x1b[0m", 2);
+    const records: LogRecord[] = [
+      block(small),
+      ...await recordsOf(WIDTH, styled),
+      block(big),
+      block(wide),
+      { kind: "gap", lines: 7 },
+      block(["last"]),
+    ];
+    await pane.show(update(records, frames));
+    assert.deepEqual(await pane.history(), [
+      ...small,
+      ...styled.map(canonical),
+      ...big.map((l) => l.trimEnd()),
+      ...wide,
+      "{faint//}[tmosh: 7 lines not delivered]",
+      "last",
+    ]);
+    await pane.assertShows(frames[1]);
+  } finally {
+    await pane.close();
+  }
+});

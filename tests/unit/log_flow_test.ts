@@ -31,7 +31,7 @@ Deno.test("log flow: no pause before the client acknowledged anything (a detache
 });
 
 Deno.test("log flow: a fast client: pauses at the thresholds, resumes below half of them", () => {
-  const flow = fed(500); // 40,000 records drain in 80 ms
+  const flow = fed(500); // 10,000 records drain in 20 ms
   assert.equal(flow.update(small, 200), false);
   assert.equal(flow.update(many, 200), true);
   assert.equal(flow.paused, true);
@@ -52,12 +52,12 @@ Deno.test("log flow: a fast client: pauses at the thresholds, resumes below half
 });
 
 Deno.test("log flow: a slow link never holds the program (what waits collapses, as in Mosh)", () => {
-  // 10 records per ms: 40,000 would take 4 s to drain.
-  const flow = fed(10);
-  assert.ok(LOG_PAUSE_RECORDS / 10 > LOG_DRAIN_MAX_MS);
+  // 2 records per ms: 10,000 would take 5 s to drain.
+  const flow = fed(2);
+  assert.ok(LOG_PAUSE_RECORDS / 2 > LOG_DRAIN_MAX_MS);
   assert.equal(flow.update(many, 200), false);
   assert.equal(
-    flow.update({ records: 20_000, bytes: LOG_PAUSE_BYTES }, 200),
+    flow.update({ records: 5_000, bytes: LOG_PAUSE_BYTES }, 200),
     false,
   );
 });
@@ -73,10 +73,10 @@ Deno.test("log flow: acks stalled for LOG_ACK_STALL_MS, or slowed to twice the d
 
   const slowing = fed(500);
   assert.equal(slowing.update(many, 200), true);
-  // A second later the acks crawl: the last second drained 15 records per ms
-  // (40,000 would take 2.7 s, past twice LOG_DRAIN_MAX_MS).
+  // A second later the acks crawl: the last second drained 4 records per ms
+  // (10,000 would take 2.5 s, past twice LOG_DRAIN_MAX_MS).
   for (let t = 220; t <= 1400; t += 20) {
-    slowing.acked(100_001 + (t - 200) * 15, t);
+    slowing.acked(100_001 + (t - 200) * 4, t);
   }
   assert.equal(slowing.update(many, 1400), false);
   slowing.release();

@@ -14,6 +14,8 @@ import {
 } from "../../protocol/statesync/scroll_log.ts";
 import {
   readScrollSlice,
+  readSliceFully,
+  readSliceQuickly,
   writeScrollSlice,
 } from "../../protocol/protobufs/scroll_messages.ts";
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
@@ -29,15 +31,18 @@ import {
   LOG_WINDOW_MIN,
 } from "../../protocol/statesync/constants.ts";
 import { blankFramebuffer } from "../../protocol/terminal/framebuffer.ts";
-import type { ScrollRecord } from "../../protocol/terminal/scroll_record.ts";
+import {
+  blockLines,
+  type ScrollRecord,
+} from "../../protocol/terminal/scroll_record.ts";
 import { Emulator } from "../../protocol/terminal/emulator.ts";
 import { mulberry32 } from "../../harness/prng.ts";
 
-/** Scroll records of rows reading `from`..`to - 1`, taken from a real emulator. */
+/** Scroll records of rows reading `from`..`to - 1`, taken from a real emulator (one record a row). */
 function rows(from: number, to: number): ScrollRecord[] {
   if (to <= from) return [];
   const em = new Emulator(20, 2);
-  em.enableNativeScrollback();
+  em.enableNativeScrollback({ skipPlainRuns: false });
   const lines = [];
   for (let n = from; n < to; n++) lines.push(`${n}`);
   em.writeSync(new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n"));
@@ -46,11 +51,24 @@ function rows(from: number, to: number): ScrollRecord[] {
   return out;
 }
 
-/** Text of line records, gaps as `gap:N`, clears as `clear`. */
+/** Text of line records (a block's lines each), gaps as `gap:N`, clears as `clear`. */
 function texts(records: readonly LogRecord[]): string[] {
-  return records.map((r) =>
-    r.kind === "line" ? r.text : r.kind === "gap" ? `gap:${r.lines}` : "clear"
+  return records.flatMap((r) =>
+    r.kind === "block"
+      ? blockLines(r).map((l) => l.text)
+      : r.kind === "line"
+      ? [r.text]
+      : [r.kind === "gap" ? `gap:${r.lines}` : "clear"]
   );
+}
+
+/** A block record of `lines`. */
+function block(lines: readonly string[]): LogRecord {
+  return {
+    kind: "block",
+    bytes: new TextEncoder().encode(lines.join("\r\n")),
+    lines: lines.length,
+  };
 }
 
 Deno.test("scroll log: append, since, trim and receive keep numbering", () => {
@@ -405,4 +423,75 @@ Deno.test("scroll backlog: records taken back after a timeout reach the client o
   assert.equal(out.length, TOTAL);
   assert.deepEqual(out, Array.from({ length: TOTAL }, (_, i) => `${i}`));
   applier.dispose();
+});
+
+Deno.test("scroll log: block records travel as their bytes; a block holding anything but printable ASCII lines is refused", () => {
+  const encode = (slice: LogSlice) => {
+    const w = new BinaryWriter();
+    writeScrollSlice(w, slice);
+    const reader = new BinaryReader(w.finish());
+    reader.tag();
+    return reader.bytes();
+  };
+  const records: LogRecord[] = [
+    block(["1", "22", "", "  333  "]),
+    { kind: "line", text: "x", cols: 1, wrap: false },
+    block(["only"]),
+    { kind: "gap", lines: 3 },
+    block([""]),
+  ];
+  const bytes = encode({ first: 7, records });
+  for (const read of [readScrollSlice, readSliceQuickly, readSliceFully]) {
+    const back = read(bytes);
+    assert.deepEqual(back, { first: 7, records }, read.name);
+  }
+  assert.deepEqual(texts(records), [
+    "1",
+    "22",
+    "",
+    "  333",
+    "x",
+    "only",
+    "gap:3",
+    "",
+  ]);
+  // What a hostile server might try to reach the user's terminal with.
+  for (
+    const bad of ["a\x1b[2Jb", "a\nb", "a\rb", "a\r", "\x7f", "é", "a\tb"]
+  ) {
+    const raw = new TextEncoder().encode(bad);
+    const slice = encode({
+      first: 0,
+      records: [{ kind: "block", bytes: raw, lines: 1 }],
+    });
+    assert.equal(readScrollSlice(slice), null, JSON.stringify(bad));
+    assert.equal(readSliceFully(slice), null, JSON.stringify(bad));
+  }
+});
+
+Deno.test("scroll backlog: a client without scrollblock.v1 gets a block as its lines; collapsing a block counts its lines", () => {
+  const b = block(["a", "b  ", "", "c"]);
+  const plain = new ScrollBacklog({ blocks: false });
+  plain.addLog([b]);
+  const recs = plain.next({ sentEnd: 0, ackedEnd: 0 }).since(0).records;
+  assert.deepEqual(recs, [
+    { kind: "line", text: "a", cols: 1, wrap: false },
+    { kind: "line", text: "b", cols: 1, wrap: false },
+    { kind: "line", text: "", cols: 0, wrap: false },
+    { kind: "line", text: "c", cols: 1, wrap: false },
+  ]);
+  const withBlocks = new ScrollBacklog();
+  withBlocks.addLog([b]);
+  assert.deepEqual(
+    withBlocks.next({ sentEnd: 0, ackedEnd: 0 }).since(0).records,
+    [b],
+  );
+  const collapsed = new ScrollBacklog();
+  collapsed.addLog([b, b, { kind: "line", text: "z", cols: 1, wrap: false }]);
+  collapsed.collapsePending();
+  assert.equal(collapsed.collapsedTotal, 9);
+  assert.deepEqual(
+    texts(collapsed.next({ sentEnd: 0, ackedEnd: 0 }).since(0).records),
+    ["gap:9"],
+  );
 });
