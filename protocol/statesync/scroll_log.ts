@@ -70,9 +70,13 @@ class ChunkSlice implements LogSlice {
   }
 }
 
-/** Approximate bytes one record takes in a diff, before compression. */
+/**
+ * Approximate bytes one record takes in a diff, before compression; a block
+ * weighs what its lines would as line records (windows, slices and frames
+ * then hold as many lines as before blocks: a terminal's work is per line).
+ */
 export function recordWireBytes(r: LogRecord): number {
-  if (r.kind === "block") return 8 + r.bytes.length;
+  if (r.kind === "block") return 8 * r.lines + r.bytes.length;
   return r.kind === "line" ? 8 + r.text.length : 8;
 }
 
