@@ -456,7 +456,10 @@ export class Emulator {
     this.#alt = new AltScreen(this.#ih, this.#functions);
     this.#recorder = recorder;
     if ((options.skipPlainRuns ?? true) && (options.plainText ?? true)) {
-      this.#skipper = new PlainRunSkipper(this.#ih, recorder);
+      const f = this.#functions;
+      this.#skipper = new PlainRunSkipper(this.#ih, recorder, {
+        follow: () => f.follow(),
+      });
     }
     this.#functions.onScrollUp = (n) => recorder.scrolling(n);
   }

@@ -20,10 +20,10 @@ const CR = 0x0d, LF = 0x0a, SPACE = 0x20, TILDE = 0x7e;
 /** The parser's ground state (xterm's ParserState.GROUND). */
 const PARSER_GROUND = 0;
 /**
- * Fewest lines a run must skip (beyond the screen's worth fed to the parser)
- * for the shortcut to pay for its checks.
+ * Fewest lines a run must have beyond the rows above the bottom (which it
+ * leaves on screen) for the shortcut to pay for its checks.
  */
-export const PLAIN_RUN_MIN_SKIP = 32;
+export const PLAIN_RUN_MIN_SKIP = 16;
 
 /** A run of plain lines: line i spans `starts[i]` up to its CR LF; the run ends at `end` (after the last CR LF). */
 export interface PlainRun {
@@ -76,21 +76,33 @@ function blankRow(line: XLine | undefined, cols: number): boolean {
   return true;
 }
 
-/** Skips the middle of plain-line runs for one emulator in native-scrollback mode. */
+/** Skips the parser for runs of plain lines, for one emulator in native-scrollback mode. */
 export class PlainRunSkipper {
   readonly #ih: XHandler;
   readonly #recorder: ScrollRecorder;
+  readonly #follow: () => void;
+  /**
+   * The lines the last skip left on the rows above the bottom (their bytes,
+   * CR LF between them): when the next skip finds those rows still holding
+   * exactly them, they join its block instead of being read back row by row.
+   */
+  #held: Uint8Array | null = null;
 
-  /** A skipper for `ih`'s normal screen recording into `recorder`. */
-  constructor(ih: XHandler, recorder: ScrollRecorder) {
+  /** A skipper for `ih`'s normal screen recording into `recorder`; `follow` makes the combining target the cursor's cell. */
+  constructor(
+    ih: XHandler,
+    recorder: ScrollRecorder,
+    options: { follow: () => void },
+  ) {
     this.#ih = ih;
     this.#recorder = recorder;
+    this.#follow = options.follow;
   }
 
-  /** Parses `chunk` with `parse` (it takes copies), except the middle of long runs of plain lines. */
+  /** Parses `chunk` with `parse` (it takes copies), except runs of plain lines. */
   feed(chunk: Uint8Array, parse: (bytes: Uint8Array) => void): void {
     const cols = this.#ih._bufferService.cols;
-    const min = 2 * this.#kept() + PLAIN_RUN_MIN_SKIP;
+    const min = this.#ih._bufferService.rows - 1 + PLAIN_RUN_MIN_SKIP;
     let pos = 0;
     for (
       let run = findPlainRun(chunk, { from: 0, cols, min });
@@ -101,25 +113,18 @@ export class PlainRunSkipper {
       pos = run.starts[0];
       // A run found mid-line (the output before it did not end with CR LF)
       // is ready after its first line.
-      for (let first = 0; first < 2; first++) {
-        if (!this.ready()) {
-          pos = run.starts[first + 1];
-          parse(chunk.slice(run.starts[first], pos));
-          continue;
+      for (let first = 0; first < 2 && pos < run.end; first++) {
+        if (this.ready()) {
+          if (this.skip(chunk, run, first)) pos = run.end;
+          break;
         }
-        const from = this.skip(chunk, run, first);
-        if (from >= 0) pos = from;
-        break;
+        pos = run.starts[first + 1] ?? run.end;
+        parse(chunk.slice(run.starts[first], pos));
       }
-      parse(chunk.slice(pos, run.end));
+      if (pos < run.end) parse(chunk.slice(pos, run.end));
       pos = run.end;
     }
     if (pos < chunk.length) parse(chunk.slice(pos));
-  }
-
-  /** Lines of a run that stay on screen (fed to the parser), at least one. */
-  #kept(): number {
-    return Math.max(1, this.#ih._bufferService.rows - 1);
   }
 
   /** Whether the parser would print a plain line on a blank bottom row and scroll it off the top into the records. */
@@ -142,41 +147,67 @@ export class PlainRunSkipper {
   }
 
   /**
-   * Takes the effect of the first lines of `run` (from line `first` on) as
-   * the parser would have had it; returns the offset in `data` from which
-   * the rest of the run must be fed to the parser, or -1 when the run is too
-   * short (nothing done). Call only when ready().
+   * Takes the effect of `run`'s lines from line `first` on as the parser
+   * would have had it: each printed on the bottom row and scrolled off the
+   * top; returns false (nothing done) when they are fewer than the rows
+   * above the bottom. Call only when ready().
    */
-  skip(data: Uint8Array, run: PlainRun, first: number): number {
-    const kept = this.#kept(), rows = this.#ih._bufferService.rows;
+  skip(data: Uint8Array, run: PlainRun, first: number): boolean {
+    const screen = this.#ih._bufferService.rows - 1;
     const count = run.starts.length - first;
-    // The lines fed to the parser include the last one with a printed
-    // character (REP and the combining target refer to it).
-    let last = count - 1;
-    while (
-      last >= 0 && lineEnd(run, first + last) === run.starts[first + last]
-    ) {
-      last--;
-    }
-    const tail = Math.min(count - kept, last);
-    if (tail < kept) return -1;
-    // The screen's rows above the bottom leave first, then the skipped lines
-    // up to those that stay on screen.
-    const screen = rows - 1;
-    if (screen > 0) this.#recorder.scrolling(screen);
-    const leaving = tail - screen;
-    if (leaving > 0) {
-      const start = run.starts[first];
-      this.#recorder.block(
-        data.slice(start, lineEnd(run, first + leaving - 1)),
-        leaving,
-      );
+    if (count < screen) return false;
+    // The screen's rows above the bottom leave first, then the lines up to
+    // those that stay on screen.
+    const held = this.#held !== null && this.#holds(this.#held, screen)
+      ? this.#held
+      : null;
+    this.#held = null;
+    if (held === null && screen > 0) this.#recorder.scrolling(screen);
+    const leaving = count - screen, start = run.starts[first];
+    const end = leaving > 0 ? lineEnd(run, first + leaving - 1) : start;
+    if (held !== null && leaving > 0) {
+      const bytes = new Uint8Array(held.length + 2 + end - start);
+      bytes.set(held);
+      bytes.set([CR, LF], held.length);
+      bytes.set(data.subarray(start, end), held.length + 2);
+      this.#recorder.block(bytes, screen + leaving);
+    } else if (held !== null) {
+      this.#recorder.block(held, screen);
+    } else if (leaving > 0) {
+      this.#recorder.block(data.slice(start, end), leaving);
     }
     for (let y = 0; y < screen; y++) {
       const i = first + leaving + y;
       this.#writeRow(y, data, { start: run.starts[i], end: lineEnd(run, i) });
     }
-    return run.starts[first + tail];
+    if (screen > 0) {
+      this.#held = data.slice(run.starts[first + leaving], run.end - 2);
+    }
+    // After the last CR LF the combining target is the cursor's cell.
+    this.#follow();
+    return true;
+  }
+
+  /** Whether the `screen` rows above the bottom hold exactly the lines of `held`, as #writeRow wrote them. */
+  #holds(held: Uint8Array, screen: number): boolean {
+    const buf = this.#ih._activeBuffer, cols = this.#ih._bufferService.cols;
+    let at = 0;
+    for (let y = 0; y < screen; y++) {
+      const d = buf.lines.get(buf.ybase + y)!._data;
+      let x = 0;
+      for (; at < held.length && held[at] !== CR; at++, x++) {
+        if (x >= cols || d[x * 3] !== (held[at] | X_NARROW)) return false;
+        if (d[x * 3 + 1] !== 0 || d[x * 3 + 2] !== 0) return false;
+      }
+      for (; x < cols; x++) {
+        const i = x * 3;
+        if (d[i] !== X_NARROW || d[i + 1] !== 0 || d[i + 2] !== 0) {
+          return false;
+        }
+      }
+      at += 2; // CR LF
+    }
+    return at === held.length + 2;
   }
 
   /** Makes screen row `y` hold bytes [start, end) as printed in the default rendition from column 0. */
