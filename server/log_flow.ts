@@ -20,7 +20,7 @@ export const LOG_PAUSE_BYTES = 512 * 1024;
 /** Without an advance of the acknowledged log end for this long, reading resumes, ms (tmosh). */
 export const LOG_ACK_STALL_MS = 3000;
 /** Longest the acknowledgements may take to drain what waits for reading to pause, ms (tmosh); past twice this, a pause ends. */
-export const LOG_DRAIN_MAX_MS = 1000;
+export const LOG_DRAIN_MAX_MS = 3000;
 /** The acknowledgement rate is measured over this much recent time, ms (tmosh). */
 export const LOG_RATE_WINDOW_MS = 1000;
 

@@ -52,8 +52,8 @@ Deno.test("log flow: a fast client: pauses at the thresholds, resumes below half
 });
 
 Deno.test("log flow: a slow link never holds the program (what waits collapses, as in Mosh)", () => {
-  // 2 records per ms: 10,000 would take 5 s to drain.
-  const flow = fed(2);
+  // 1 record per ms: 10,000 would take 10 s to drain, 5,000 5 s.
+  const flow = fed(1);
   assert.ok(LOG_PAUSE_RECORDS / 2 > LOG_DRAIN_MAX_MS);
   assert.equal(flow.update(many, 200), false);
   assert.equal(
@@ -73,10 +73,10 @@ Deno.test("log flow: acks stalled for LOG_ACK_STALL_MS, or slowed to twice the d
 
   const slowing = fed(500);
   assert.equal(slowing.update(many, 200), true);
-  // A second later the acks crawl: the last second drained 4 records per ms
-  // (10,000 would take 2.5 s, past twice LOG_DRAIN_MAX_MS).
+  // A second later the acks crawl: the last second drained 1 record per ms
+  // (10,000 would take 10 s, past twice LOG_DRAIN_MAX_MS).
   for (let t = 220; t <= 1400; t += 20) {
-    slowing.acked(100_001 + (t - 200) * 4, t);
+    slowing.acked(100_001 + (t - 200), t);
   }
   assert.equal(slowing.update(many, 1400), false);
   slowing.release();
