@@ -71,7 +71,7 @@ export interface PtyExit {
 /** While output floods, the read loop yields to timers and I/O at least this often, ms. */
 const IO_YIELD_MS = 10;
 /** Largest chunk handed to the data handler, bytes. */
-const READ_CHUNK = 64 * 1024;
+const READ_CHUNK = 16 * 1024;
 /** Longest pause between exit checks when no pidfd can signal the exit, ms. */
 const REAP_BACKOFF_MAX_MS = 100;
 /** How long after close() a child that has not died keeps this process alive, ms. */
@@ -159,7 +159,7 @@ export class Pty {
   }
 
   /**
-   * Receive the child's output: chunks as read (≤ 64 KiB), one per macrotask. Reading starts
+   * Receive the child's output: chunks as read (≤ 16 KiB), one per macrotask. Reading starts
    * with the first handler; a later call replaces the handler.
    */
   onData(handler: (chunk: Uint8Array) => void): void {
@@ -228,8 +228,20 @@ export class Pty {
           await this.#hold.promise;
           continue;
         }
-        const n = Number(c.read(this.#master, buf, BigInt(buf.length)));
+        let n = Number(c.read(this.#master, buf, BigInt(buf.length)));
         if (n > 0) {
+          // A pty hands out at most 4 KiB a read: during a flood, whatever
+          // more is there already joins this chunk, so the handler (the
+          // emulator, the scrollback log) runs once per batch, not per 4 KiB.
+          // An EOF or an error is seen on the next turn.
+          while (n < buf.length) {
+            const rest = buf.subarray(n);
+            const more = Number(
+              c.read(this.#master, rest, BigInt(rest.length)),
+            );
+            if (more <= 0) break;
+            n += more;
+          }
           const chunk = buf.slice(0, n);
           // setImmediate alone lets a flood starve the UDP socket (acks
           // unread for half a second); a timer now and then lets I/O in.

@@ -189,6 +189,12 @@ class ServerSession {
   #height: number;
   #lastWrite: Promise<void> = Promise.resolve();
   #snapshotQueued = false;
+  /**
+   * The screen or the log changed since the state last set, which the
+   * transport has not sent yet: the state is refreshed just before it goes
+   * out (#queueSnapshot), not once per read of the program's output.
+   */
+  #stale = false;
   #hostEnded = false;
   #idleFired = false;
   #finished = false;
@@ -240,6 +246,9 @@ class ServerSession {
     transport.onResend((clock) => {
       if (transport === this.#transport) this.#publish(clock);
     });
+    transport.onBeforeSend(() => {
+      if (transport === this.#transport && this.#stale) this.#publish();
+    });
     return transport;
   }
 
@@ -254,6 +263,7 @@ class ServerSession {
     const old = this.#transport;
     const by = formatAddr(this.#connection.remoteAddr) ?? "";
     this.#log(`tmosh: another client attached from ${by}.`);
+    if (this.#stale) this.#publish();
     const tell = this.#terminal.capabilities?.includes(ATTACH_CAPABILITY);
     const bye = sayFarewell(old, farewell, {
       final: tell ? this.#terminal.withDetachedBy(by) : this.#terminal,
@@ -508,7 +518,13 @@ class ServerSession {
     this.#lastWrite.then(guarded, guarded);
   }
 
-  /** Publishes the emulator's screen at most once per macrotask. */
+  /**
+   * Publishes the emulator's screen at most once per macrotask; while the
+   * state set last still waits to be sent, only marks it stale, so a flood
+   * costs one snapshot per state sent (the transport's before-send hook
+   * refreshes it), and the first change after a send still starts Mosh's
+   * collection delay at once.
+   */
   #queueSnapshot(): void {
     if (this.#snapshotQueued || this.#finished) return;
     this.#snapshotQueued = true;
@@ -517,7 +533,8 @@ class ServerSession {
     setImmediate(
       this.#guard.wrap("publishing the screen", () => {
         this.#snapshotQueued = false;
-        this.#publish();
+        if (this.#transport.changePending) this.#stale = true;
+        else this.#publish();
       }),
     );
   }
@@ -529,6 +546,7 @@ class ServerSession {
    */
   #publish(timeout?: ResendClock): void {
     if (this.#finished || this.#shuttingDown()) return;
+    this.#stale = false;
     let terminal = this.#terminal.withFramebuffer(this.#emulator.snapshot());
     const backlog = this.#backlog;
     if (backlog !== null) {

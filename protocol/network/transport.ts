@@ -85,6 +85,10 @@ export interface SessionTransport<L, R> {
   onTick(handler: () => void): void;
   /** Calls `handler` just before a retransmission goes out, with the time and the retransmission timeout, ms (it may replace the state with a smaller one). */
   onResend(handler: (clock: ResendClock) => void): void;
+  /** Calls `handler` each time the sender is due, just before it computes what to send, after any resend handler (it may replace the state with a fresher one). */
+  onBeforeSend(handler: () => void): void;
+  /** Whether the current state differs from the one sent last: a send follows within the send interval, and any newer state set before it goes out with it. */
+  readonly changePending: boolean;
   /** Re-arms the timer for the sender's next due time. */
   schedule(): void;
   /** Milliseconds until the sender is next due (Infinity when never). */
@@ -116,11 +120,17 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
   #onRemote: (() => void)[] = [];
   #onTick: (() => void)[] = [];
   #onResend: ((clock: ResendClock) => void)[] = [];
-  /** Runs the resend handlers (the sender calls it just before a retransmission). */
-  readonly #beforeResend = () => {
-    const clock = { now: this.#now(), rto: this.#connection.rto };
-    for (const h of this.#onResend) {
-      this.#guard.run("a transport resend handler", () => h(clock));
+  #onBeforeSend: (() => void)[] = [];
+  /** Runs the resend handlers, then the before-send ones (the sender calls it once due). */
+  readonly #beforeSend = (resend: boolean) => {
+    if (resend && this.#onResend.length > 0) {
+      const clock = { now: this.#now(), rto: this.#connection.rto };
+      for (const h of this.#onResend) {
+        this.#guard.run("a transport resend handler", () => h(clock));
+      }
+    }
+    for (const h of this.#onBeforeSend) {
+      this.#guard.run("a transport before-send handler", h);
     }
   };
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -266,6 +276,16 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
     this.#onResend.push(handler);
   }
 
+  /** Calls `handler` each time the sender is due, before it computes what to send (it may replace the state with a fresher one). */
+  onBeforeSend(handler: () => void): void {
+    this.#onBeforeSend.push(handler);
+  }
+
+  /** Whether the current state differs from the one sent last (a send follows within the send interval). */
+  get changePending(): boolean {
+    return this.sender.changePending;
+  }
+
   /** Sets the state we want the peer to have and schedules sending it. */
   setCurrentState(state: L): void {
     this.sender.setCurrentState(state);
@@ -291,9 +311,10 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
     try {
       const now = this.#now();
       this.sender.hasRemote = this.#connection.hasRemote;
+      const hooks = this.#onResend.length + this.#onBeforeSend.length;
       const instr = this.sender.tick(
         now,
-        this.#onResend.length === 0 ? undefined : this.#beforeResend,
+        hooks === 0 ? undefined : this.#beforeSend,
       );
       if (instr) {
         const bytes = encodeInstruction(instr);

@@ -164,6 +164,12 @@ export class TransportSender<T extends SyncState<T>> {
     return Math.min(SEND_INTERVAL_MAX, Math.max(SEND_INTERVAL_MIN, interval));
   }
 
+  /** Whether the current state differs from the one sent last (a send is then due within the send interval). */
+  get changePending(): boolean {
+    const last = this.#sent[this.#sent.length - 1].state;
+    return this.#current !== last && !this.#current.equals(last);
+  }
+
   /** Number of the state we sent most recently. */
   get lastSentNum(): bigint {
     return this.#sent[this.#sent.length - 1].num;
@@ -259,14 +265,17 @@ export class TransportSender<T extends SyncState<T>> {
 
   /**
    * The Instruction to send at `now`, or null if nothing is due (mosh:
-   * tick); `beforeResend` runs first when it is a retransmission (see
-   * resendDue) and may replace the current state.
+   * tick); once due, `beforeSend` runs first, told whether it is a
+   * retransmission (see resendDue), and may replace the current state.
    */
-  tick(now: number, beforeResend?: () => void): Instruction | null {
+  tick(
+    now: number,
+    beforeSend?: (resend: boolean) => void,
+  ): Instruction | null {
     this.calculateTimers(now);
     if (!this.hasRemote || !this.#due(now)) return null;
-    if (beforeResend !== undefined && this.#timedOut()) {
-      beforeResend();
+    if (beforeSend !== undefined) {
+      beforeSend(this.#timedOut());
       this.calculateTimers(now); // the state may be new
       if (!this.#due(now)) return null;
     }

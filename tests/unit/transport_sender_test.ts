@@ -45,9 +45,13 @@ function diffKeys(i: Instruction): string {
 }
 
 /** Ticks every ms from `from` until something is sent (at most 10 s). */
-function next(s: TransportSender<UserStream>, from: number) {
+function next(
+  s: TransportSender<UserStream>,
+  from: number,
+  beforeSend?: (resend: boolean) => void,
+) {
   for (let t = from; t < from + 10_000; t++) {
-    const i = s.tick(t);
+    const i = s.tick(t, beforeSend);
     if (i) return { t, i };
   }
   throw new Error("nothing sent");
@@ -433,4 +437,26 @@ Deno.test("prospective resend: a resend its lower bound (diffSizeAtLeast) rules 
     sent[1].map((i) => [i.oldNum, i.newNum, [...i.diff]]),
     sent[0].map((i) => [i.oldNum, i.newNum, [...i.diff]]),
   );
+});
+
+Deno.test("tick: once due, beforeSend runs first (told whether it is a resend) and what it sets goes out; changePending says a send is coming", () => {
+  const s = ackedSender();
+  assert.equal(s.changePending, false);
+  type(s, "a");
+  assert.equal(s.changePending, true);
+  const calls: boolean[] = [];
+  // Not due yet (collection delay): no call.
+  assert.equal(s.tick(1, (resend) => calls.push(resend)), null);
+  assert.equal(calls.length, 0);
+  // Due: the hook may replace the state; the fresher one is sent.
+  const sent = next(s, 2, (resend) => {
+    calls.push(resend);
+    type(s, "b");
+  });
+  assert.equal(calls.join(), "false");
+  assert.equal(diffKeys(sent.i), "ab");
+  assert.equal(s.changePending, false);
+  // Unacknowledged past RTO + ACK_DELAY: the hook hears it is a resend.
+  next(s, sent.t + 1, (resend) => calls.push(resend));
+  assert.equal(calls.at(-1), true);
 });
