@@ -52,6 +52,13 @@ export const LOG_WINDOW_MAX = 2 * 1024 * 1024;
 export const LOG_WINDOW_STEP = 8 * 1024;
 
 /**
+ * Most bytes of one block record in the log (tmosh, docs/wire.md §14.2):
+ * longer blocks are cut at line ends, so the smallest window still holds
+ * whole records and a resend at heavy loss stays a few fragments long.
+ */
+export const LOG_BLOCK_BYTES_MAX = 2048;
+
+/**
  * Most records waiting to enter the log (tmosh); past this, or
  * LOG_PENDING_BYTES_MAX, the oldest collapse into one gap record.
  */

@@ -10,6 +10,7 @@
  * @module
  */
 import {
+  LOG_BLOCK_BYTES_MAX,
   LOG_PENDING_BYTES_MAX,
   LOG_PENDING_MAX,
   LOG_SLICE_BYTES,
@@ -88,8 +89,11 @@ export class ScrollBacklog {
   /** Adds records already rendered for the log (toLogRecords), in order. */
   addLog(records: readonly LogRecord[]): void {
     for (const r of records) {
-      if (r.kind !== "block" || this.#blocks) this.#push(r);
-      else for (const line of blockLines(r)) this.#push(line);
+      if (r.kind !== "block") this.#push(r);
+      else if (!this.#blocks) {
+        for (const line of blockLines(r)) this.#push(line);
+      } else if (r.bytes.length <= LOG_BLOCK_BYTES_MAX) this.#push(r);
+      else for (const piece of splitBlock(r)) this.#push(piece);
     }
     this.#enforceCap();
   }
@@ -256,6 +260,33 @@ export class ScrollBacklog {
     this.#pending = this.#pending.slice(this.#head);
     this.#head = 0;
   }
+}
+
+/** `block` cut at line ends into blocks of at most LOG_BLOCK_BYTES_MAX bytes (a longer line alone). */
+export function splitBlock(
+  block: { readonly bytes: Uint8Array; readonly lines: number },
+): LogRecord[] {
+  const b = block.bytes, out: LogRecord[] = [];
+  let start = 0, lines = 0, cut = -1, cutLines = 0;
+  for (let i = 0; i <= b.length; i++) {
+    if (i < b.length && b[i] !== 0x0d) continue;
+    // A line ends at i (its CR, or the block's end).
+    lines++;
+    if (i - start > LOG_BLOCK_BYTES_MAX && cut > start) {
+      out.push({
+        kind: "block",
+        bytes: b.subarray(start, cut),
+        lines: cutLines,
+      });
+      start = cut + 2;
+      lines -= cutLines;
+    }
+    cut = i;
+    cutLines = lines;
+    i++; // the LF
+  }
+  out.push({ kind: "block", bytes: b.subarray(start), lines });
+  return out;
 }
 
 /** The emulator's records as log records: rows rendered as SGR text (docs/wire.md §14.2). */

@@ -19,10 +19,14 @@ import {
   writeScrollSlice,
 } from "../../protocol/protobufs/scroll_messages.ts";
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { ScrollBacklog } from "../../protocol/statesync/scroll_backlog.ts";
+import {
+  ScrollBacklog,
+  splitBlock,
+} from "../../protocol/statesync/scroll_backlog.ts";
 import { CompleteTerminal } from "../../protocol/statesync/complete_terminal.ts";
 import { EmulatorApplier } from "../../protocol/statesync/emulator_applier.ts";
 import {
+  LOG_BLOCK_BYTES_MAX,
   LOG_HELD_BYTES_MAX,
   LOG_PENDING_MAX,
   LOG_SLICE_RECORDS,
@@ -494,4 +498,37 @@ Deno.test("scroll backlog: a client without scrollblock.v1 gets a block as its l
     texts(collapsed.next({ sentEnd: 0, ackedEnd: 0 }).since(0).records),
     ["gap:9"],
   );
+});
+
+Deno.test("scroll backlog: a long block enters the log cut at line ends into blocks of at most LOG_BLOCK_BYTES_MAX bytes", () => {
+  const rand = mulberry32(7);
+  for (let n = 0; n < 200; n++) {
+    const lines = Array.from({ length: 1 + Math.floor(rand() * 900) }, () => {
+      const long = rand() < 0.01;
+      return "x".repeat(Math.floor(rand() * (long ? 5000 : 70)));
+    });
+    const whole = block(lines);
+    const pieces = splitBlock(
+      whole as { bytes: Uint8Array; lines: number },
+    );
+    assert.deepEqual(texts(pieces), texts([whole]), `case ${n}`);
+    for (const p of pieces) {
+      assert.equal(p.kind, "block");
+      if (p.kind !== "block") continue;
+      assert.equal(p.lines, texts([p]).length);
+      assert.ok(
+        p.bytes.length <= LOG_BLOCK_BYTES_MAX || p.lines === 1,
+        `case ${n}: ${p.bytes.length} bytes in ${p.lines} lines`,
+      );
+    }
+    const backlog = new ScrollBacklog();
+    backlog.addLog([whole]);
+    const sent: LogRecord[] = [];
+    for (let end = 0; backlog.pendingCount > 0 || sent.length === 0;) {
+      const log = backlog.next({ sentEnd: end, ackedEnd: end });
+      sent.push(...log.since(end).records);
+      end = log.end;
+    }
+    assert.deepEqual(sent, pieces);
+  }
 });
