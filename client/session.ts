@@ -9,6 +9,7 @@ import {
   framebufferBytes,
 } from "../protocol/statesync/complete_terminal.ts";
 import { Connection } from "../protocol/network/connection.ts";
+import { LOG_SOCKET_BUFFER } from "../protocol/statesync/constants.ts";
 import { ErrorGuard } from "../protocol/network/guard.ts";
 import { SEND_MINDELAY_CLIENT } from "../protocol/network/constants.ts";
 import { newFrame } from "../protocol/terminal/display.ts";
@@ -124,6 +125,8 @@ class ClientSession {
   readonly #caps: TerminalCaps;
   readonly #term: LocalTerminal;
   readonly #transport: SessionTransport<UserStream, CompleteTerminal>;
+  /** The session's socket (its receive buffer grows once native scrollback is on). */
+  readonly #connection: Connection;
   readonly #applier = new EmulatorApplier();
   readonly #notify: NotificationEngine;
   readonly #predict: PredictionEngine;
@@ -179,7 +182,7 @@ class ClientSession {
     const key = decodeKey(opts.key);
     this.#term = new LocalTerminal({ init: opts.init, caps });
     const { cols, rows } = this.#term.size();
-    const connection = Connection.connect(key, {
+    const connection = this.#connection = Connection.connect(key, {
       ip: opts.ip,
       port: opts.port,
       guard: this.#guard,
@@ -611,12 +614,20 @@ class ClientSession {
     const now = performance.now();
     const remote = this.#transport.remoteState;
     const size = this.#term.size();
+    const wasNative = this.#native.on;
     const prelude = this.#native.prelude(remote, {
       size,
       leaveAlternate: () => this.#term.useNormalScreen(),
       flush: options.last,
     });
     if (prelude.repaint) this.#repaint = true;
+    if (!wasNative && this.#native.on) {
+      // A flood's log arrives while frames are written to the terminal (a
+      // write can block for tens of ms): the default 208 KiB receive buffer
+      // overflowed, each loss a retransmission timeout that halved the
+      // server's log window (docs/wire.md §14.3).
+      this.#connection.growReceiveBuffers(LOG_SOCKET_BUFFER);
+    }
     if (prelude.more) this.#drawMoreLog();
     // A frame larger than the window (a resize under way, or a hostile
     // server) is drawn as far as the window shows it.

@@ -386,7 +386,11 @@ class ServerSession {
       // get here: they send no hello). A client that attached later gets the
       // recent history first (docs/wire.md §15).
       this.#emulator.enableNativeScrollback({
-        onRecords: (records) => this.#scrollRecords(records),
+        // Called inside the parser: an error must not cut the chunk short.
+        onRecords: this.#guard.wrap(
+          "the scrollback log",
+          (records: ScrollRecord[]) => this.#scrollRecords(records),
+        ),
       });
       this.#scrollRecords(this.#emulator.takeScrollRecords());
       const backlog = new ScrollBacklog({
