@@ -52,6 +52,12 @@ export class LogFlow {
   acked(end: number, now: number): void {
     const last = this.#acks.at(-1);
     if (last !== undefined && end <= last.end) return;
+    // After a quiet spell (no advance within the rate window) the rate is
+    // measured from this advance on: counting the idle time before a flood
+    // would make a fast client look slow and the flood collapse.
+    if (last !== undefined && now - last.at > LOG_RATE_WINDOW_MS) {
+      this.#acks = [];
+    }
     this.#acks.push({ at: now, end });
     while (
       this.#acks.length > 2 && now - this.#acks[1].at > LOG_RATE_WINDOW_MS

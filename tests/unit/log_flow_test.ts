@@ -89,3 +89,13 @@ Deno.test("log flow: Ctrl-C, Ctrl-\\ and Ctrl-Z are interrupts; other keys are n
   }
   assert.ok(!hasInterrupt(new TextEncoder().encode("ls -l\r\x1b[A")));
 });
+
+Deno.test("log flow: after a quiet spell the rate counts from the first advance, not the idle time before the flood", () => {
+  const flow = new LogFlow();
+  flow.acked(0, 0); // the log, idle for a minute
+  flow.acked(5_000, 60_000); // a flood: 100 records per ms from here
+  flow.acked(15_000, 60_100);
+  assert.equal(flow.update(many, 60_100), true);
+  // Before the fix the rate counted the idle minute: 0.25 records per ms.
+  assert.ok(LOG_PAUSE_RECORDS / 0.25 > 2 * LOG_DRAIN_MAX_MS);
+});
