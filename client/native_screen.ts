@@ -7,12 +7,12 @@
  * @module
  */
 import type { CompleteTerminal } from "../protocol/statesync/complete_terminal.ts";
-import type { LogRecord } from "../protocol/statesync/scroll_log.ts";
+import { ReceivedLog } from "../protocol/statesync/received_log.ts";
 import {
   negotiatedCapabilities,
   SCROLLBACK_CAPABILITY,
 } from "../protocol/statesync/capabilities.ts";
-import { scrollbackBytes, type TerminalSize } from "./scrollback.ts";
+import { OutBuffer, type TerminalSize, writeScrollback } from "./scrollback.ts";
 
 /** The terminal's alternate screen, entered with a saved cursor and left (xterm 1049). */
 export const ALT_SCREEN_ON = "\x1b[?1049h", ALT_SCREEN_OFF = "\x1b[?1049l";
@@ -31,38 +31,10 @@ export const HELD_WRAPPED_ROWS_MAX = 1000;
  */
 export const FRAME_LOG_BYTES_MAX = 256 * 1024;
 
-/**
- * How many of `records` (one frame's share, more waiting) end at a logical
- * line's end: the ones of a line going on past them wait for the next frame,
- * unless that line alone fills the share.
- */
-function frameShare(records: readonly LogRecord[]): number {
-  let cut = records.length;
-  while (
-    cut > 0 && records[cut - 1].kind === "line" &&
-    (records[cut - 1] as { wrap: boolean }).wrap
-  ) cut--;
-  return cut > 0 ? cut : records.length;
-}
-
-/**
- * How many records at the end of `records` are rows of a logical line that
- * goes on past them (each soft-wrapped into the next), unless there are more
- * than HELD_WRAPPED_ROWS_MAX.
- */
-function unfinishedLine(records: readonly LogRecord[]): number {
-  let n = 0;
-  for (let i = records.length - 1; i >= 0; i--) {
-    const r = records[i];
-    if (r.kind !== "line" || !r.wrap) break;
-    if (++n > HELD_WRAPPED_ROWS_MAX) return 0;
-  }
-  return n;
-}
-
 /** What to write before a frame, and whether the frame must be a full repaint. */
 export interface Prelude {
-  out: string;
+  /** The bytes (a view of the screen's buffer, valid until the next prelude). */
+  out: Uint8Array;
   repaint: boolean;
   /** Log records wait beyond this frame's share: draw again soon. */
   more?: boolean;
@@ -79,6 +51,8 @@ export class NativeScreen {
   #written = 0;
   /** The terminal shows its alternate screen, mirroring the server's. */
   #alternate = false;
+  /** What the last prelude wrote (reused: a flood's frames are large). */
+  readonly #out = new OutBuffer();
 
   /** Native scrollback once the server answers, if `offered` lists it. */
   constructor(offered: readonly string[]) {
@@ -116,53 +90,55 @@ export class NativeScreen {
       flush?: boolean;
     },
   ): Prelude {
-    let out = "";
+    const out = this.#out;
+    out.clear();
     let repaint = false;
     let more = false;
     if (!this.#on) {
       const caps = negotiatedCapabilities(remote.capabilities, this.#offered);
-      if (!caps?.has(SCROLLBACK_CAPABILITY)) return { out, repaint };
+      if (!caps?.has(SCROLLBACK_CAPABILITY)) {
+        return { out: out.view(), repaint };
+      }
       this.#on = true;
       repaint = true;
       options.leaveAlternate();
       const rows = options.size.rows;
-      out += `\x1b[r\x1b[${rows};1H` + "\n".repeat(rows);
+      out.ascii(`\x1b[r\x1b[${rows};1H` + "\n".repeat(rows));
     }
     if (remote.scroll.end > this.#written) {
+      // Records belong to the normal screen's scrollback: visit it if needed.
+      const mark = out.length;
+      if (this.#alternate) out.ascii(ALT_SCREEN_OFF);
+      const body = out.length;
       // Only this frame's share is read out of the log (a flood's slice
       // holds many frames' worth).
-      const limit = options.flush ? Infinity : FRAME_LOG_BYTES_MAX;
-      const slice = remote.scroll.recordsFrom(this.#written, limit);
-      let ready = slice.records;
-      if (slice.complete) {
-        // A logical line whose last rows are still on the server's screen
-        // waits for them: written now, its soft wrap into the next batch
-        // would be lost.
-        const held = options.flush ? 0 : unfinishedLine(ready);
-        if (held > 0) ready = ready.slice(0, ready.length - held);
-      } else {
-        more = true;
-        const share = frameShare(ready);
-        if (share < ready.length) ready = ready.slice(0, share);
-      }
-      const records: LogRecord[] = slice.first > this.#written
-        ? [{ kind: "gap", lines: slice.first - this.#written }, ...ready]
-        : ready;
-      if (records.length > 0) {
-        // Records belong to the normal screen's scrollback: visit it if needed.
-        if (this.#alternate) out += ALT_SCREEN_OFF;
-        out += scrollbackBytes(records, options.size, { endSync: false });
-        if (this.#alternate) out += ALT_SCREEN_ON;
+      const written = writeScrollback(
+        out,
+        ReceivedLog.of(remote.scroll).cursor(this.#written),
+        {
+          size: options.size,
+          limit: options.flush ? Infinity : FRAME_LOG_BYTES_MAX,
+          hold: options.flush ? 0 : HELD_WRAPPED_ROWS_MAX,
+          endSync: false,
+        },
+      );
+      more = written.more;
+      if (out.length > body) {
+        if (this.#alternate) out.ascii(ALT_SCREEN_ON);
         repaint = true;
+      } else {
+        out.length = mark;
       }
-      this.#written = slice.first + ready.length;
+      this.#written = written.end;
     }
     if (remote.alternate !== this.#alternate) {
-      out += remote.alternate ? ALT_SCREEN_ON : ALT_SCREEN_OFF;
+      out.ascii(remote.alternate ? ALT_SCREEN_ON : ALT_SCREEN_OFF);
       this.#alternate = remote.alternate;
       repaint = true;
     }
-    return more ? { out, repaint, more } : { out, repaint };
+    return more
+      ? { out: out.view(), repaint, more }
+      : { out: out.view(), repaint };
   }
 
   /** What gives the terminal its normal screen back (exit, suspend); the mirror resumes with the next prelude. */

@@ -655,11 +655,17 @@ class ClientSession {
       titles: this.#caps.titles,
       nativeScrollback: this.#native.on,
     });
-    if (prelude.out !== "") {
-      out = `${SYNC_BEGIN}${prelude.out}${out}${SYNC_END}`;
-    }
     this.#repaint = false;
-    this.#term.write(out);
+    if (prelude.out.length > 0) {
+      // The log's bytes go out as they are, around the frame's text.
+      this.#term.writeParts([SYNC_BEGIN, prelude.out, out, SYNC_END]);
+      if (this.#run.onFrame !== undefined) {
+        out = SYNC_BEGIN + new TextDecoder().decode(prelude.out) + out +
+          SYNC_END;
+      }
+    } else {
+      this.#term.write(out);
+    }
     this.#local = fb;
     this.#run.onFrame?.(out);
   }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { libc, TCSANOW, TERMIOS_SIZE } from "../libc.ts";
+
 /** What the local terminal can do, from terminfo for $TERM (mosh: Display::Display). */
 export interface TerminalCaps {
   /** Enter the alternate screen (terminfo smcup); "" when none. */
@@ -101,6 +103,41 @@ export interface WindowSize {
   rows: number;
 }
 
+/** The terminal's file descriptor the client writes to. */
+const STDOUT = 1;
+/** termios c_oflag's OPOST (Linux): the kernel's output processing, ONLCR among it. */
+const OPOST = 0o1;
+/** Byte offset of c_oflag in glibc's struct termios (after c_iflag). */
+const C_OFLAG = 4;
+
+/**
+ * Turns the kernel's output processing off on terminal `fd`, as mosh-client
+ * (cfmakeraw) and ssh do; Deno's setRaw keeps it. With it on, the tty layer
+ * hands a flood's text to the pty one line at a time, each LF a separate
+ * write and wake-up of the terminal: a quarter of the client's CPU. Frames
+ * never rely on it (they write CR themselves, as Mosh's). Returns the
+ * settings to restore, or null when nothing changed (no FFI, not a terminal).
+ */
+function rawOutput(fd: number): Uint8Array<ArrayBuffer> | null {
+  try {
+    if (
+      !Deno.stdout.isTerminal() ||
+      Deno.permissions.querySync({ name: "ffi" }).state !== "granted"
+    ) return null;
+    const c = libc();
+    const termios = new Uint8Array(TERMIOS_SIZE);
+    if (c.tcgetattr(fd, termios) !== 0) return null;
+    const view = new DataView(termios.buffer);
+    const oflag = view.getUint32(C_OFLAG, true);
+    if ((oflag & OPOST) === 0) return null;
+    const saved = termios.slice();
+    view.setUint32(C_OFLAG, oflag & ~OPOST, true);
+    return c.tcsetattr(fd, TCSANOW, termios) === 0 ? saved : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The local terminal the client draws on. */
 export class LocalTerminal {
   readonly #init: boolean;
@@ -110,6 +147,8 @@ export class LocalTerminal {
   readonly #encoder = new TextEncoder();
   #out = new Uint8Array(64 * 1024);
   #raw = false;
+  /** The output settings open() changed, to restore (null when unchanged). */
+  #cooked: Uint8Array<ArrayBuffer> | null = null;
   #open = false;
   #winchHandlers: (() => void)[] = [];
   #winch = () => {
@@ -144,6 +183,7 @@ export class LocalTerminal {
     if (Deno.stdin.isTerminal()) {
       Deno.stdin.setRaw(true);
       this.#raw = true;
+      this.#cooked = rawOutput(STDOUT);
     }
     this.write(
       openSequence({ init: this.#alternate, smcup: this.#caps.smcup }),
@@ -158,6 +198,10 @@ export class LocalTerminal {
     this.write(
       closeSequence({ init: this.#alternate, rmcup: this.#caps.rmcup }),
     );
+    if (this.#cooked !== null) {
+      libc().tcsetattr(STDOUT, TCSANOW, this.#cooked);
+      this.#cooked = null;
+    }
     if (this.#raw) {
       try {
         Deno.stdin.setRaw(false);
@@ -205,16 +249,29 @@ export class LocalTerminal {
 
   /** Writes text to the terminal completely (synchronously, so frames never interleave). */
   write(text: string): void {
-    if (text.length === 0) return;
+    if (text.length > 0) this.writeParts([text]);
+  }
+
+  /** Writes texts and bytes to the terminal, in order, in one write (as write). */
+  writeParts(parts: readonly (string | Uint8Array)[]): void {
+    let max = 0;
+    for (const p of parts) {
+      max += typeof p === "string" ? 3 * p.length : p.length;
+    }
+    if (max === 0) return;
     // One reused buffer: a flood's frames would otherwise leave megabytes of
     // short-lived external memory behind (each a push towards a full GC).
-    if (this.#out.length < text.length * 3) {
-      this.#out = new Uint8Array(text.length * 3);
+    if (this.#out.length < max) this.#out = new Uint8Array(max);
+    let n = 0;
+    for (const p of parts) {
+      if (typeof p === "string") {
+        n += this.#encoder.encodeInto(p, this.#out.subarray(n)).written;
+      } else {
+        this.#out.set(p, n);
+        n += p.length;
+      }
     }
-    const bytes = this.#out.subarray(
-      0,
-      this.#encoder.encodeInto(text, this.#out).written,
-    );
+    const bytes = this.#out.subarray(0, n);
     let off = 0;
     while (off < bytes.length) {
       try {

@@ -8,6 +8,21 @@
  */
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { readFields, skip } from "./wire_fields.ts";
+import {
+  blockLineCount,
+  EncodedSlice,
+  readSliceQuickly,
+  TAG_BLOCK,
+  TAG_CLEAR,
+  TAG_COLS,
+  TAG_FIRST,
+  TAG_GAP,
+  TAG_RECORD,
+  TAG_TEXT,
+  TAG_WRAP,
+} from "./scroll_records.ts";
+
+export { EncodedSlice, readSliceQuickly };
 
 /** One record of the scrollback log as it travels and as the client writes it. */
 export type LogRecord =
@@ -56,12 +71,6 @@ const MAX_COUNT = Number.MAX_SAFE_INTEGER;
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
-
-/** Tags of the fields written by hand: (field << 3) | wire type. */
-const TAG_FIRST = F_FIRST << 3, TAG_RECORD = (F_RECORD << 3) | 2;
-const TAG_TEXT = (F_TEXT << 3) | 2, TAG_COLS = F_COLS << 3;
-const TAG_WRAP = F_WRAP << 3, TAG_CLEAR = F_CLEAR << 3, TAG_GAP = F_GAP << 3;
-const TAG_BLOCK = (F_BLOCK << 3) | 2;
 
 /** Writes a ScrollSlice extension into the instruction `w` is in. */
 export function writeScrollSlice(w: BinaryWriter, slice: LogSlice): void {
@@ -208,12 +217,26 @@ export function writeScreenMode(w: BinaryWriter, alternate: boolean): void {
 }
 
 /**
- * Reads a ScrollSlice; null if malformed. Records numbered below `from` are
- * not decoded (the receiver holds them: a slice resent from an older state),
- * so the slice returned starts at `from` when it reaches that far.
+ * Reads a ScrollSlice, its records kept encoded (EncodedSlice); null if
+ * malformed. Records numbered below `from` are left out (the receiver holds
+ * them: a slice resent from an older state), so the slice returned starts at
+ * `from` when it reaches that far.
  */
-export function readScrollSlice(bytes: Uint8Array, from = 0): LogSlice | null {
-  return readSliceQuickly(bytes, from) ?? readSliceFully(bytes, from);
+export function readScrollSlice(
+  bytes: Uint8Array,
+  from = 0,
+): EncodedSlice | null {
+  const quick = readSliceQuickly(bytes, from);
+  if (quick !== undefined) return quick;
+  // Unusual encodings (unknown fields, long varints): read as protobuf does,
+  // kept re-encoded the usual way.
+  const full = readSliceFully(bytes, from);
+  if (full === null) return null;
+  return new EncodedSlice(
+    full.first,
+    full.records.length,
+    encodeLogRecords(full.records),
+  );
 }
 
 /** `slice` without its records numbered below `from`. */
@@ -222,144 +245,6 @@ function sliceFrom(slice: LogSlice, from: number): LogSlice {
   return skip === 0
     ? slice
     : { first: slice.first + skip, records: slice.records.slice(skip) };
-}
-
-/** Where the varint varintAt read last ends. */
-let varintEnd = 0;
-
-/** The varint of at most `max` bytes at `pos` (its end in varintEnd), or -1 if longer, unfinished or past the end. */
-function varintAt(b: Uint8Array, pos: number, max: number): number {
-  let value = 0, scale = 1;
-  for (let i = 0; i < max && pos + i < b.length; i++) {
-    const byte = b[pos + i];
-    value += (byte & 0x7f) * scale;
-    if (byte < 0x80) {
-      varintEnd = pos + i + 1;
-      return value;
-    }
-    scale *= 0x80;
-  }
-  return -1;
-}
-
-/** One UTF-16 unit per byte: a slice decoded at once, its ASCII texts cut out of it. */
-const bytewise = new TextDecoder("latin1");
-
-/** Whether `b[from..to)` is all ASCII. */
-function isAscii(b: Uint8Array, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (b[i] >= 0x80) return false;
-  return true;
-}
-
-/**
- * Reads a slice written the usual way (the fields tmosh writes, canonical
- * varints of at most 7 bytes); undefined for anything else (unknown fields,
- * long varints, malformed input), which readSliceFully then judges.
- * Exported for the test that compares the two.
- */
-export function readSliceQuickly(
-  b: Uint8Array,
-  from = 0,
-): LogSlice | undefined {
-  let first = 0, pos = 0;
-  const records: LogRecord[] = [];
-  // Decoded once, byte for byte, from the first record read: ASCII texts
-  // are substrings of it.
-  let whole: string | undefined, wholeFrom = 0;
-  /** Records skipped (numbered below `from`), while `first` is still the slice's. */
-  let skipped = 0;
-  while (pos < b.length) {
-    const tag = b[pos++];
-    if (tag === TAG_FIRST) {
-      if (skipped > 0 || records.length > 0) return undefined; // not tmosh's order
-      const v = varintAt(b, pos, 7);
-      if (v < 0) return undefined;
-      first = v;
-      pos = varintEnd;
-      continue;
-    }
-    if (tag !== TAG_RECORD) return undefined;
-    const len = varintAt(b, pos, 5);
-    if (len < 0 || varintEnd + len > b.length) return undefined;
-    const end = varintEnd + len;
-    pos = varintEnd;
-    if (records.length === 0 && first + skipped < from) {
-      // Held already: checked for the fields tmosh writes, not decoded.
-      if (!plainFields(b, pos, end)) return undefined;
-      skipped++;
-      pos = end;
-      continue;
-    }
-    let text: string | undefined, cols = 0, wrap = false, clear = false;
-    let gap = -1, block: Uint8Array | undefined;
-    while (pos < end) {
-      const t = b[pos++];
-      if (t === TAG_BLOCK) {
-        const n = varintAt(b, pos, 5);
-        const at = varintEnd;
-        if (n < 0 || at + n > end) return undefined;
-        block = b.subarray(at, at + n);
-        pos = at + n;
-        continue;
-      }
-      if (t === TAG_TEXT) {
-        const n = varintAt(b, pos, 5);
-        const at = varintEnd;
-        if (n < 0 || at + n > end) return undefined;
-        if (isAscii(b, at, at + n)) {
-          if (whole === undefined) {
-            wholeFrom = at;
-            whole = bytewise.decode(b.subarray(at));
-          }
-          text = whole.substring(at - wholeFrom, at - wholeFrom + n);
-        } else {
-          text = decoder.decode(b.subarray(at, at + n));
-        }
-        pos = at + n;
-        continue;
-      }
-      const v = varintAt(b, pos, 5);
-      if (v < 0 || varintEnd > end) return undefined;
-      pos = varintEnd;
-      if (t === TAG_COLS) {
-        if (v > 0xffffffff) return undefined;
-        cols = v;
-      } else if (t === TAG_WRAP) wrap = v !== 0;
-      else if (t === TAG_CLEAR) clear = v !== 0;
-      else if (t === TAG_GAP) gap = v;
-      else return undefined;
-    }
-    if (gap >= 0) records.push({ kind: "gap", lines: gap });
-    else if (clear) records.push({ kind: "clear" });
-    else if (block !== undefined) {
-      const r = blockRecord(block);
-      if (r === null) return undefined;
-      records.push(r);
-    } else records.push({ kind: "line", text: text ?? "", cols, wrap });
-  }
-  return { first: first + skipped, records };
-}
-
-/**
- * Whether the record body `b[pos..end)` holds only the fields tmosh writes,
- * well formed (what readSliceQuickly would accept), without decoding it.
- */
-function plainFields(b: Uint8Array, pos: number, end: number): boolean {
-  while (pos < end) {
-    const t = b[pos++];
-    const v = varintAt(b, pos, 5);
-    if (v < 0 || varintEnd > end) return false;
-    pos = varintEnd;
-    if (t === TAG_TEXT || t === TAG_BLOCK) {
-      if (pos + v > end) return false;
-      pos += v;
-    } else if (t === TAG_COLS) {
-      if (v > 0xffffffff) return false;
-    } else if (t !== TAG_WRAP && t !== TAG_CLEAR && t !== TAG_GAP) {
-      return false;
-    }
-  }
-  return true;
 }
 
 /** Reads any ScrollSlice protobuf accepts, from record `from` on as readScrollSlice; null if malformed (the reference readSliceQuickly is tested against). */
@@ -429,15 +314,6 @@ function readRecord(bytes: Uint8Array): LogRecord | null {
  * are: nothing else may reach it).
  */
 function blockRecord(bytes: Uint8Array): LogRecord | null {
-  let lines = 1;
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i];
-    if (c >= 0x20 && c <= 0x7e) continue;
-    if (c !== 0x0d || bytes[i + 1] !== 0x0a || i + 2 > bytes.length) {
-      return null;
-    }
-    i++;
-    lines++;
-  }
-  return { kind: "block", bytes, lines };
+  const lines = blockLineCount(bytes);
+  return lines < 0 ? null : { kind: "block", bytes, lines };
 }

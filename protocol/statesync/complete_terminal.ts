@@ -19,6 +19,7 @@ import {
 } from "../protobufs/messages.ts";
 import { validDimension } from "./user_stream.ts";
 import { ScrollLog } from "./scroll_log.ts";
+import { ReceivedLog } from "./received_log.ts";
 
 /** Turns a framebuffer plus received host events into the next framebuffer (the client's emulator). */
 export interface FrameApplier {
@@ -55,8 +56,12 @@ export class CompleteTerminal {
    * never part of a diff, so a stock client never receives the extension.
    */
   readonly capabilities: readonly string[] | null;
-  /** The scrollback log (docs/wire.md §14); stays empty unless `scrollback.v1` is in use. */
-  readonly scroll: ScrollLog;
+  /**
+   * The scrollback log (docs/wire.md §14); stays empty unless
+   * `scrollback.v1` is in use. A state received by a client holds a
+   * ReceivedLog (records kept as they travelled).
+   */
+  readonly scroll: ScrollLog | ReceivedLog;
   /** The server shows its alternate screen (only with `scrollback.v1`). */
   readonly alternate: boolean;
   /**
@@ -250,7 +255,7 @@ export class CompleteTerminal {
         // The echo ack never goes down; a peer that lowers it is ignored.
         if (ev.num > echoAck) echoAck = ev.num;
       } else if (ev.type === "scroll") {
-        scroll = scroll.receive(ev.slice, floor);
+        scroll = ReceivedLog.of(scroll).receive(ev.slice, floor);
       } else if (ev.type === "screen") {
         fields.alternate = ev.alternate;
       } else if (ev.type === "detached") {
@@ -288,7 +293,7 @@ interface Fields {
   fb: Framebuffer | null;
   echoAck: bigint;
   capabilities: readonly string[] | null;
-  scroll: ScrollLog;
+  scroll: ScrollLog | ReceivedLog;
   alternate: boolean;
   detachedBy: string | null;
 }

@@ -38,6 +38,7 @@ export const LAYERS: Record<string, string[]> = {
     "version.ts",
     "stdio.ts",
     "secrets.ts",
+    "libc.ts",
   ],
   "server/": [
     "protocol/",

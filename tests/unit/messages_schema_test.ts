@@ -95,6 +95,18 @@ function randomSlice(rand: () => number): LogSlice {
   return { first: Math.floor(rand() * 2 ** 40), records };
 }
 
+/** A slice as a plain object (a received one keeps its records encoded, decoded when read). */
+function plain(slice: LogSlice | null | undefined) {
+  return slice && { first: slice.first, records: [...slice.records] };
+}
+
+/** Host events with their scroll slices as plain objects. */
+function plainEvents(events: HostEvent[] | null) {
+  return events?.map((ev) =>
+    ev.type === "scroll" ? { ...ev, slice: plain(ev.slice) } : ev
+  );
+}
+
 /** The generated schema's ScrollSlice for `slice`. */
 function generatedSlice(slice: LogSlice) {
   return create(ext.ScrollSliceSchema, {
@@ -289,7 +301,7 @@ Deno.test("HostMessage: same bytes as the generated code, both directions", () =
     }
     const ours = encodeHostMessage(events);
     assert.deepEqual(ours, generatedHost(events), `seed 13 case ${n}`);
-    assert.deepEqual(decodeHostMessage(ours), events);
+    assert.deepEqual(plainEvents(decodeHostMessage(ours)), events);
     const parsed = fromBinary(host.HostMessageSchema, ours);
     for (let k = 0; k < events.length; k++) {
       const ev = events[k];
@@ -373,7 +385,7 @@ Deno.test("ScrollSlice: the quick reader agrees with the full one on every input
   for (let n = 0; n < 3000; n++) {
     const slice = randomSlice(rand);
     const generated = toBinary(ext.ScrollSliceSchema, generatedSlice(slice));
-    assert.deepEqual(readSliceQuickly(generated), slice, `case ${n}`);
+    assert.deepEqual(plain(readSliceQuickly(generated)), slice, `case ${n}`);
     assert.deepEqual(readSliceFully(generated), slice, `case ${n}`);
     // Records below `from` (held already) are left out, not decoded.
     const from = slice.first - 1 +
@@ -386,7 +398,11 @@ Deno.test("ScrollSlice: the quick reader agrees with the full one on every input
       first: slice.first + skip,
       records: slice.records.slice(skip),
     };
-    assert.deepEqual(readSliceQuickly(generated, from), tail, `case ${n}`);
+    assert.deepEqual(
+      plain(readSliceQuickly(generated, from)),
+      tail,
+      `case ${n}`,
+    );
     assert.deepEqual(readSliceFully(generated, from), tail, `case ${n}`);
     for (let m = 0; m < 8; m++) {
       const bytes = generated.slice();
@@ -401,11 +417,15 @@ Deno.test("ScrollSlice: the quick reader agrees with the full one on every input
       mutants++;
       if (fast === undefined) continue;
       quick++;
-      assert.deepEqual(fast, full, `case ${n} mutant ${m}`);
-      assert.deepEqual(readScrollSlice(cut), full);
+      assert.deepEqual(plain(fast), full, `case ${n} mutant ${m}`);
+      assert.deepEqual(plain(readScrollSlice(cut)), full);
       const fastFrom = readSliceQuickly(cut, from);
       if (fastFrom !== undefined) {
-        assert.deepEqual(fastFrom, readSliceFully(cut, from), `from ${from}`);
+        assert.deepEqual(
+          plain(fastFrom),
+          readSliceFully(cut, from),
+          `from ${from}`,
+        );
       }
     }
   }

@@ -35,13 +35,14 @@ function state(log: ScrollLog): CompleteTerminal {
   });
 }
 
-/** The prelude's output for `log`. */
+/** The prelude's output for `log`, its bytes as text. */
 function prelude(screen: NativeScreen, log: ScrollLog, flush = false) {
-  return screen.prelude(state(log), {
+  const p = screen.prelude(state(log), {
     size: SIZE,
     leaveAlternate: () => {},
     flush,
   });
+  return { ...p, out: new TextDecoder().decode(p.out) };
 }
 
 Deno.test("native screen: a soft-wrapped line split across states is written once, joined", () => {

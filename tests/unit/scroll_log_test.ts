@@ -129,8 +129,12 @@ Deno.test("scroll log: a slice sent again copies its chunks' encoding, byte for 
     assert.deepEqual(encode(log.since(from)), bytes, `again from ${from}`);
     const reader = new BinaryReader(bytes);
     reader.tag();
-    const back = readScrollSlice(reader.bytes());
-    assert.deepEqual(back, plain, `decoded from ${from}`);
+    const back = readScrollSlice(reader.bytes())!;
+    assert.deepEqual(
+      { first: back.first, records: [...back.records] },
+      plain,
+      `decoded from ${from}`,
+    );
   }
 });
 
@@ -447,7 +451,11 @@ Deno.test("scroll log: block records travel as their bytes; a block holding anyt
   const bytes = encode({ first: 7, records });
   for (const read of [readScrollSlice, readSliceQuickly, readSliceFully]) {
     const back = read(bytes);
-    assert.deepEqual(back, { first: 7, records }, read.name);
+    assert.deepEqual(
+      back && { first: back.first, records: [...back.records] },
+      { first: 7, records },
+      read.name,
+    );
   }
   assert.deepEqual(texts(records), [
     "1",
