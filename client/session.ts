@@ -9,9 +9,11 @@ import {
   framebufferBytes,
 } from "../protocol/statesync/complete_terminal.ts";
 import { Connection } from "../protocol/network/connection.ts";
-import { LOG_SOCKET_BUFFER } from "../protocol/statesync/constants.ts";
 import { ErrorGuard } from "../protocol/network/guard.ts";
-import { SEND_MINDELAY_CLIENT } from "../protocol/network/constants.ts";
+import {
+  BULK_SOCKET_BUFFER,
+  SEND_MINDELAY_CLIENT,
+} from "../protocol/network/constants.ts";
 import { newFrame } from "../protocol/terminal/display.ts";
 import { EmulatorApplier } from "../protocol/statesync/emulator_applier.ts";
 import {
@@ -626,7 +628,7 @@ class ClientSession {
       // write can block for tens of ms): the default 208 KiB receive buffer
       // overflowed, each loss a retransmission timeout that halved the
       // server's log window (docs/wire.md §14.3).
-      this.#connection.growReceiveBuffers(LOG_SOCKET_BUFFER);
+      this.#connection.growReceiveBuffers(BULK_SOCKET_BUFFER);
     }
     if (prelude.more) this.#drawMoreLog();
     // A frame larger than the window (a resize under way, or a hostile

@@ -15,7 +15,7 @@ import type { Connection, RemoteAddr } from "./connection.ts";
 import { type PathLimits, pathLimits } from "./channel_path.ts";
 import { ErrorGuard } from "./guard.ts";
 import { ChannelMux, type MuxEvents } from "./channel_mux.ts";
-import { CHANNEL_BURST, CHANNEL_SOCKET_BUFFER } from "./constants.ts";
+import { BULK_SOCKET_BUFFER, CHANNEL_BURST } from "./constants.ts";
 
 /** Options of a {@linkcode ChannelLink}. */
 export interface ChannelLinkOptions {
@@ -70,7 +70,7 @@ export class ChannelLink {
     if (this.#closed) return;
     if (!this.#enabled) {
       this.#receiveBuffer = this.#connection.growReceiveBuffers(
-        CHANNEL_SOCKET_BUFFER,
+        BULK_SOCKET_BUFFER,
       );
       this.#remote = null; // the limits depend on the buffer
     }

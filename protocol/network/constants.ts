@@ -213,8 +213,13 @@ export const SPARES_MAX = 8;
 export const CHANNEL_LOCAL_DATAGRAM_MAX = 32 * 1024;
 /** Most bytes in flight towards a peer on this host, bytes (its socket receive buffer, 208 KiB by default on Linux, is the only queue). */
 export const CHANNEL_LOCAL_WINDOW = 160 * 1024;
-/** Kernel receive buffer a connection asks for once channels run, bytes (Linux doubles it, capped by net.core.rmem_max). */
-export const CHANNEL_SOCKET_BUFFER = 4 * 1024 * 1024;
+/**
+ * Kernel receive buffer a connection asks for once bulk data may arrive
+ * faster than it is read (channels run; a client's native-scrollback log
+ * while a frame is written), bytes (Linux doubles it, capped by
+ * net.core.rmem_max).
+ */
+export const BULK_SOCKET_BUFFER = 4 * 1024 * 1024;
 /** Most bytes in flight towards a peer on this host whose receive buffer grew, bytes (half the buffer, at most this: 5 ms of queue at 200 MB/s). */
 export const CHANNEL_LOCAL_WINDOW_MAX = 1024 * 1024;
 /** Largest UDP payload over IPv4, bytes (65535 - 20 - 8): the datagram ceiling towards a peer on this host with a grown buffer. */

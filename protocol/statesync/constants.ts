@@ -52,13 +52,6 @@ export const LOG_WINDOW_MAX = 2 * 1024 * 1024;
 export const LOG_WINDOW_STEP = 8 * 1024;
 
 /**
- * Kernel receive buffer a client asks for once native scrollback is on,
- * bytes (Linux doubles it, capped by net.core.rmem_max): it holds what
- * arrives while a frame is written to the terminal.
- */
-export const LOG_SOCKET_BUFFER = 4 * 1024 * 1024;
-
-/**
  * Most bytes of one block record in the log (tmosh, docs/wire.md §14.2):
  * longer blocks are cut at line ends, so the smallest window still holds
  * whole records and a resend at heavy loss stays a few fragments long.

@@ -14,7 +14,7 @@
  */
 
 import type { ScrollRecorder } from "./emulator_scrollback.ts";
-import { X_NARROW, type XHandler, type XLine } from "./xterm_internals.ts";
+import { X_NARROW, type XHandler } from "./xterm_internals.ts";
 
 const CR = 0x0d, LF = 0x0a, SPACE = 0x20, TILDE = 0x7e;
 /** The parser's ground state (xterm's ParserState.GROUND). */
@@ -66,11 +66,9 @@ export function findPlainRun(
   return starts.length >= min ? { starts, end: start } : null;
 }
 
-/** Whether every cell of `line` is a blank the parser would print over (narrow, no text, default rendition, no wrap). */
-function blankRow(line: XLine | undefined, cols: number): boolean {
-  if (line === undefined || line.length < cols) return false;
-  const d = line._data;
-  for (let i = 0; i < cols * 3; i += 3) {
+/** Whether cells `from`..`cols - 1` of a line's data are blanks the parser would print over (narrow, no text, default rendition, no wrap). */
+function blankCells(d: Uint32Array, from: number, cols: number): boolean {
+  for (let i = from * 3; i < cols * 3; i += 3) {
     if (d[i] !== X_NARROW || d[i + 1] !== 0 || d[i + 2] !== 0) return false;
   }
   return true;
@@ -143,7 +141,9 @@ export class PlainRunSkipper {
       const line = buf.lines.get(buf.ybase + y);
       if (line === undefined || line.length < cols) return false;
     }
-    return blankRow(buf.lines.get(buf.ybase + rows - 1), cols);
+    const bottom = buf.lines.get(buf.ybase + rows - 1);
+    return bottom !== undefined && bottom.length >= cols &&
+      blankCells(bottom._data, 0, cols);
   }
 
   /**
@@ -199,12 +199,7 @@ export class PlainRunSkipper {
         if (x >= cols || d[x * 3] !== (held[at] | X_NARROW)) return false;
         if (d[x * 3 + 1] !== 0 || d[x * 3 + 2] !== 0) return false;
       }
-      for (; x < cols; x++) {
-        const i = x * 3;
-        if (d[i] !== X_NARROW || d[i + 1] !== 0 || d[i + 2] !== 0) {
-          return false;
-        }
-      }
+      if (!blankCells(d, x, cols)) return false;
       at += 2; // CR LF
     }
     return at === held.length + 2;
