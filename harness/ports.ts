@@ -47,27 +47,41 @@ export function freeTcpPort(): Promise<number> {
   }));
 }
 
-/** Returns the first of `count` consecutive UDP ports that were all free on all IPv4 addresses a moment ago. */
-export function freeUdpPortRun(count: number): number {
+/** Consecutive UDP ports bound on all IPv4 addresses, held until the caller closes them. */
+export interface HeldPortRun {
+  /** The first port of the run. */
+  base: number;
+  /** One socket per port, in order: `sockets[i]` holds `base + i`. */
+  sockets: Deno.DatagramConn[];
+}
+
+/** Binds `count` consecutive free UDP ports on all IPv4 addresses and keeps them bound (no other process can take them before the caller lets go). */
+export function holdUdpPortRun(count: number): HeldPortRun {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const base = randomTestPort(count - 1);
-    const probes: Deno.DatagramConn[] = [];
+    const sockets: Deno.DatagramConn[] = [];
     try {
       for (let port = base; port < base + count; port++) {
-        probes.push(
+        sockets.push(
           Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port }),
         );
       }
-      return base;
+      return { base, sockets };
     } catch (error) {
+      for (const socket of sockets) socket.close();
       if (!(error instanceof Deno.errors.AddrInUse)) throw error;
-    } finally {
-      for (const probe of probes) probe.close();
     }
   }
   throw new Error(
     `tmosh: no run of ${count} free UDP ports found; free some ports below ${TEST_PORT_HIGH}`,
   );
+}
+
+/** Returns the first of `count` consecutive UDP ports that were all free on all IPv4 addresses a moment ago. */
+export function freeUdpPortRun(count: number): number {
+  const { base, sockets } = holdUdpPortRun(count);
+  for (const socket of sockets) socket.close();
+  return base;
 }
 
 /** Tries random ports with `probe` (which binds and releases), then port 0. */

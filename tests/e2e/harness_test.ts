@@ -24,6 +24,7 @@ import {
   freeTcpPort,
   freeUdpPort,
   freeUdpPortRun,
+  holdUdpPortRun,
   TEST_PORT_HIGH,
   TEST_PORT_LOW,
 } from "../../harness/ports.ts";
@@ -43,19 +44,20 @@ Deno.test("free ports are below the ephemeral range and bindable", async () => {
 });
 
 Deno.test("a run of free UDP ports is below the ephemeral range and bindable", () => {
-  const base = freeUdpPortRun(4);
+  const { base, sockets } = holdUdpPortRun(4);
   assert.ok(
     base >= TEST_PORT_LOW && base + 3 <= TEST_PORT_HIGH,
     `ports ${base}-${base + 3}`,
   );
-  const sockets = [0, 1, 2, 3].map((i) =>
-    Deno.listenDatagram({
-      transport: "udp",
-      hostname: "0.0.0.0",
-      port: base + i,
-    })
+  assert.deepEqual(
+    sockets.map((s) => (s.addr as Deno.NetAddr).port),
+    [base, base + 1, base + 2, base + 3],
   );
   for (const socket of sockets) socket.close();
+  // Let go, the run binds again (freeUdpPortRun's promise).
+  const again = freeUdpPortRun(4);
+  Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: again })
+    .close();
 });
 
 Deno.test("peer lookup: installed programs are found, missing ones named with their package", () => {

@@ -9,7 +9,7 @@ import {
   TO_CLIENT,
   TO_SERVER,
 } from "../../protocol/network/constants.ts";
-import { freeUdpPortRun } from "../../harness/ports.ts";
+import { freeUdpPortRun, holdUdpPortRun } from "../../harness/ports.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -143,12 +143,9 @@ async function serverWithPeer(
 
 Deno.test("connection: server binds the first free port of the range, in order", async () => {
   const key = generateKey();
-  const base = freeUdpPortRun(4);
-  const blocker = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "0.0.0.0",
-    port: base,
-  });
+  // The first port stays held (the blocker); the other three are let go.
+  const { base, sockets: [blocker, ...free] } = holdUdpPortRun(4);
+  for (const socket of free) socket.close();
   const server = await Connection.listen(key, { portRange: [base, base + 3] });
   try {
     assert.equal(server.port, base + 1);
@@ -167,10 +164,7 @@ Deno.test("connection: server binds the first free port of the range, in order",
 
 Deno.test("connection: listen fails clearly when every port is taken", async () => {
   const key = generateKey();
-  const base = freeUdpPortRun(2);
-  const blockers = [base, base + 1].map((port) =>
-    Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port })
-  );
+  const { base, sockets: blockers } = holdUdpPortRun(2);
   try {
     await assert.rejects(
       Connection.listen(key, { portRange: [base, base + 1] }),

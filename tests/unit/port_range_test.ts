@@ -5,11 +5,7 @@ import {
   bindServerSocket,
   parsePortRange,
 } from "../../protocol/network/port_range.ts";
-import { freeUdpPortRun } from "../../harness/ports.ts";
-
-function occupy(port: number): Deno.DatagramConn {
-  return Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port });
-}
+import { freeUdpPortRun, holdUdpPortRun } from "../../harness/ports.ts";
 
 Deno.test("parsePortRange: single port and ranges", () => {
   assert.deepEqual(parsePortRange("60001"), [60001, 60001]);
@@ -63,8 +59,9 @@ Deno.test("parsePortRange: bad input says what was wrong", () => {
 });
 
 Deno.test("bindFirstFree: skips ports in use and takes the next, in order", () => {
-  const base = freeUdpPortRun(4);
-  const taken = [occupy(base), occupy(base + 1)];
+  const { base, sockets } = holdUdpPortRun(4);
+  const taken = sockets.slice(0, 2);
+  for (const socket of sockets.slice(2)) socket.close();
   try {
     const conn = bindFirstFree("0.0.0.0", [base, base + 3]);
     assert.equal((conn.addr as Deno.NetAddr).port, base + 2);
@@ -75,8 +72,7 @@ Deno.test("bindFirstFree: skips ports in use and takes the next, in order", () =
 });
 
 Deno.test("bindFirstFree: all ports taken is an error naming the range", () => {
-  const base = freeUdpPortRun(2);
-  const taken = [occupy(base), occupy(base + 1)];
+  const { base, sockets: taken } = holdUdpPortRun(2);
   try {
     assert.throws(
       () => bindFirstFree("0.0.0.0", [base, base + 1]),
