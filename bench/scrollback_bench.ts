@@ -71,6 +71,8 @@ interface Figures {
   outOfOrder: number;
   collapsed: number;
   gapLines: number;
+  /** The first ranges of 1..N not delivered once and in order (empty when all were). */
+  missing: string[];
 }
 
 /** A column that could not run: why. */
@@ -92,6 +94,10 @@ const START_MS = 30_000;
 const RUN_MS = 900_000;
 /** The history counts as complete after this long without growing, ms. */
 const SETTLE_QUIET_MS = 2000;
+/** The setups whose lines reach the terminal's history. */
+const HISTORY_KINDS: readonly string[] = ["tmosh native", "ssh -tt"];
+/** Ranges of lines not delivered that the table names, at most. */
+const MISSING_RANGES_SHOWN = 4;
 const POLL_MS = 50;
 const MARKER = "BENCH-42-DONE";
 /** Goal: wall time with native scrollback at most this times ssh's. */
@@ -250,7 +256,12 @@ export function countLines(
   n: number,
 ): Pick<
   Figures,
-  "delivered" | "duplicates" | "outOfOrder" | "collapsed" | "gapLines"
+  | "delivered"
+  | "duplicates"
+  | "outOfOrder"
+  | "collapsed"
+  | "gapLines"
+  | "missing"
 > {
   const seen = new Uint8Array(n + 1);
   const inOrder = new Uint8Array(n + 1);
@@ -273,12 +284,21 @@ export function countLines(
       gapLines++;
     }
   }
-  let delivered = 0, duplicates = 0;
-  for (let v = 1; v <= n; v++) {
-    if (seen[v] === 1 && inOrder[v] === 1) delivered++;
-    else if (seen[v] > 1) duplicates++;
+  let delivered = 0, duplicates = 0, from = 0;
+  const missing: string[] = [];
+  for (let v = 1; v <= n + 1; v++) {
+    const once = v <= n && seen[v] === 1 && inOrder[v] === 1;
+    if (once) delivered++;
+    else if (v <= n && seen[v] > 1) duplicates++;
+    if (!once && v <= n && from === 0) from = v;
+    if ((once || v > n) && from > 0) {
+      if (missing.length < MISSING_RANGES_SHOWN) {
+        missing.push(`${from}-${v - 1}`);
+      }
+      from = 0;
+    }
   }
-  return { delivered, duplicates, outOfOrder, collapsed, gapLines };
+  return { delivered, duplicates, outOfOrder, collapsed, gapLines, missing };
 }
 
 /** What a run needs started: the terminal's command and the processes to measure. */
@@ -431,6 +451,10 @@ function printTable(results: (Figures | Skipped)[], lines: number): void {
         `${r.collapsed} (${r.gapLines})`.padStart(18) +
         `${r.duplicates}/${r.outOfOrder}`.padStart(11),
     );
+    // Stock mosh and `off` keep only the last screen: nothing to name there.
+    if (r.missing.length > 0 && HISTORY_KINDS.includes(r.kind)) {
+      console.log(`    not delivered once, in order: ${r.missing.join(" ")}`);
+    }
   }
   const byKind = new Map(
     results.filter((r): r is Figures => "promptS" in r).map((r) => [r.kind, r]),

@@ -11,6 +11,7 @@ import { ReceivedLog } from "../protocol/statesync/received_log.ts";
 import {
   negotiatedCapabilities,
   SCROLLBACK_CAPABILITY,
+  SCROLLFLOW_CAPABILITY,
 } from "../protocol/statesync/capabilities.ts";
 import { OutBuffer, type TerminalSize, writeScrollback } from "./scrollback.ts";
 
@@ -51,6 +52,8 @@ export class NativeScreen {
   #written = 0;
   /** The terminal shows its alternate screen, mirroring the server's. */
   #alternate = false;
+  /** The log end last reported to the server (scrollflow.v1), -1: none yet. */
+  #reported = -1;
   /** What the last prelude wrote (reused: a flood's frames are large). */
   readonly #out = new OutBuffer();
 
@@ -139,6 +142,19 @@ export class NativeScreen {
     return more
       ? { out: out.view(), repaint, more }
       : { out: out.view(), repaint };
+  }
+
+  /**
+   * The report of this client's writing due after a frame (`scrollflow.v1`,
+   * docs/wire.md §14.2): how far the log is written, whenever that moved;
+   * null when none is due or the server does not take them.
+   */
+  report(remote: CompleteTerminal): number | null {
+    if (!this.#on || this.#written === this.#reported) return null;
+    const caps = negotiatedCapabilities(remote.capabilities, this.#offered);
+    if (!caps?.has(SCROLLFLOW_CAPABILITY)) return null;
+    this.#reported = this.#written;
+    return this.#written;
   }
 
   /** What gives the terminal its normal screen back (exit, suspend); the mirror resumes with the next prelude. */

@@ -670,5 +670,10 @@ class ClientSession {
     }
     this.#local = fb;
     this.#run.onFrame?.(out);
+    // The server sends the log no faster than the terminal takes it.
+    const written = this.#native.report(remote);
+    if (written !== null) {
+      this.#pushState(this.#transport.currentState.pushWritten(written));
+    }
   }
 }

@@ -86,6 +86,8 @@ export async function startNetworkRun(
     clientEnv?: Record<string, string>;
     /** tmux's history-limit for the client's pane (the user's scrollback). */
     historyLimit?: number;
+    /** The client talks to the server straight, not through the relay (which then carries nothing). */
+    direct?: boolean;
   } = {},
 ): Promise<NetworkRun> {
   requirePeers(...NETWORK_PEERS[kind]);
@@ -104,7 +106,9 @@ export async function startNetworkRun(
       upstream: { hostname: "127.0.0.1", port: server.port },
     });
     tmux = await startTmux(
-      `${tmoshCommand("client")} -# ${shq(tag)} 127.0.0.1 ${relay.port}`,
+      `${tmoshCommand("client")} -# ${shq(tag)} 127.0.0.1 ${
+        options.direct ? server.port : relay.port
+      }`,
       {
         env: {
           TERM: "xterm-256color",

@@ -45,6 +45,7 @@ import {
   CAPABILITIES,
   SCROLLBACK_CAPABILITY,
   SCROLLBLOCK_CAPABILITY,
+  SCROLLFLOW_CAPABILITY,
 } from "../protocol/statesync/capabilities.ts";
 import {
   ScrollBacklog,
@@ -180,7 +181,7 @@ class ServerSession {
   /** The scrollback log's pending records, once a client negotiated scrollback.v1 (docs/wire.md §14). */
   #backlog: ScrollBacklog | null = null;
   /** When the program's output is held back for the scrollback log (server/log_flow.ts). */
-  readonly #flow = new LogFlow();
+  #flow = new LogFlow();
   #pty: Pty | null = null;
   /** Channels: -L, -R, -D, -A, -W (server/forward.ts, docs/wire.md §17). */
   readonly #forward: ServerForwarding;
@@ -273,6 +274,8 @@ class ServerSession {
     bye.done.then(() => this.#farewells.delete(bye));
     this.#scrollRecords(this.#emulator.takeScrollRecords());
     this.#backlog = null;
+    // The new client's log is numbered from 0 again.
+    this.#flow = new LogFlow();
     this.#forward.newEpoch();
     this.#echo = new EchoAckTracker();
     this.#keys = new CursorKeyTranslator();
@@ -339,6 +342,13 @@ class ServerSession {
         return;
       }
       input = true;
+      if (ev.type === "written") {
+        // The terminal's pace (scrollflow.v1): the log waits for it.
+        if (this.#terminal.capabilities?.includes(SCROLLFLOW_CAPABILITY)) {
+          this.#backlog?.clientWrote(ev.end);
+        }
+        return;
+      }
       if (ev.type === "resize") {
         if (events[i + 1]?.type !== "resize") this.#resize(ev.width, ev.height);
       } else {
@@ -506,7 +516,9 @@ class ServerSession {
     if (backlog === null || !this.#childAlive || this.#hostEnded) {
       this.#flow.release();
     } else {
-      this.#flow.acked(this.#transport.ackedState.scroll.end, now);
+      // A client that reports its writing is as fast as its terminal.
+      const ackedEnd = this.#transport.ackedState.scroll.end;
+      this.#flow.acked(backlog.writtenEnd(ackedEnd), now);
       this.#flow.update(
         { records: backlog.pendingCount, bytes: backlog.pendingBytes },
         now,

@@ -49,7 +49,8 @@ export interface Instruction {
 export type UserEvent =
   | { type: "keys"; keys: Uint8Array }
   | { type: "resize"; width: number; height: number }
-  | { type: "hello"; capabilities: string[] };
+  | { type: "hello"; capabilities: string[] }
+  | { type: "written"; end: number };
 
 /**
  * One server-to-client diff step (docs/wire.md §5.3); `welcome` is tmosh's
@@ -90,6 +91,10 @@ export const EXT_FIRST = 4000, EXT_LAST = 4099;
 const X_HELLO = 4000, X_WELCOME = 4000;
 /** Hello.capability = 1, Welcome.capability = 1 (repeated string). */
 const F_CAPABILITY = 1;
+/** TmoshExt.written (user, 4001): how far the client wrote the scrollback log (docs/wire.md §14.2). */
+const X_WRITTEN = 4001;
+/** LogWritten.end = 1 (uint64). */
+const F_WRITTEN_END = 1;
 
 /** Largest value of a uint64 field, 2^64-1 (protobuf: uint64). */
 export const U64_MAX = 0xffffffffffffffffn;
@@ -160,8 +165,11 @@ export function encodeUserMessage(events: UserEvent[]): Uint8Array {
       w.tag(F_KEYS, WireType.LengthDelimited).bytes(ev.keys).join();
     } else if (ev.type === "resize") {
       writeResize(w, ev.width, ev.height);
-    } else {
+    } else if (ev.type === "hello") {
       writeCapabilities(w, X_HELLO, ev.capabilities);
+    } else {
+      w.tag(X_WRITTEN, WireType.LengthDelimited).fork();
+      w.tag(F_WRITTEN_END, WireType.Varint).uint64(ev.end).join();
     }
     w.join();
   }
@@ -170,12 +178,17 @@ export function encodeUserMessage(events: UserEvent[]): Uint8Array {
 
 /**
  * Parses a UserMessage into events (per instruction: keystroke, else resize,
- * else hello; instructions with none are skipped); null if the bytes are invalid.
+ * else hello, else written; instructions with none are skipped); null if the bytes are invalid.
  */
 export function decodeUserMessage(bytes: Uint8Array): UserEvent[] | null {
   const out: UserEvent[] = [];
   const ok = readInstructions(bytes, (ins) => {
-    const found: { keys?: Uint8Array; resize?: Size; hello?: string[] } = {};
+    const found: {
+      keys?: Uint8Array;
+      resize?: Size;
+      hello?: string[];
+      written?: number;
+    } = {};
     const fine = readFields(ins, (r, field, type) => {
       if (field === X_KEYSTROKE) {
         if (type !== WireType.LengthDelimited) return skip(r, type, field);
@@ -192,6 +205,11 @@ export function decodeUserMessage(bytes: Uint8Array): UserEvent[] | null {
         const caps = readCapabilities(r.bytes(), found.hello);
         if (caps === null) return false;
         found.hello = caps;
+      } else if (field === X_WRITTEN) {
+        if (type !== WireType.LengthDelimited) return skip(r, type, field);
+        const written = readWritten(r.bytes(), found.written);
+        if (written === null) return false;
+        found.written = written;
       } else {
         return skip(r, type, field);
       }
@@ -202,6 +220,8 @@ export function decodeUserMessage(bytes: Uint8Array): UserEvent[] | null {
     else if (found.resize) out.push({ type: "resize", ...found.resize });
     else if (found.hello) {
       out.push({ type: "hello", capabilities: found.hello });
+    } else if (found.written !== undefined) {
+      out.push({ type: "written", end: found.written });
     }
     return true;
   });
@@ -360,6 +380,22 @@ function readCapabilities(
     return true;
   });
   return ok ? caps : null;
+}
+
+/** Reads a LogWritten's end, merging onto `prev` as protobuf merges; above 2^53 clamped; null if invalid. */
+function readWritten(
+  bytes: Uint8Array,
+  prev: number | undefined,
+): number | null {
+  let end = prev ?? 0;
+  const ok = readFields(bytes, (r, field, type) => {
+    if (field !== F_WRITTEN_END || type !== WireType.Varint) {
+      return skip(r, type, field);
+    }
+    end = Math.min(Number.MAX_SAFE_INTEGER, Number(r.uint64()));
+    return true;
+  });
+  return ok ? end : null;
 }
 
 /** A terminal size in cells. */

@@ -24,6 +24,7 @@ export const CAPABILITIES: readonly string[] = Object.freeze([
   "ext.v1",
   "scrollback.v1",
   "scrollblock.v1",
+  "scrollflow.v1",
   "attach.v1",
   "chan.v1",
   "agent.v1",
@@ -40,6 +41,9 @@ export const SCROLLBACK_CAPABILITY = "scrollback.v1";
 
 /** Block records of plain lines in the scrollback log (docs/wire.md §14.3); only with scrollback.v1. */
 export const SCROLLBLOCK_CAPABILITY = "scrollblock.v1";
+
+/** The client reports how far it wrote the scrollback log, and the server sends no further ahead of that than LOG_UNWRITTEN_BYTES_MAX (docs/wire.md §14.2). */
+export const SCROLLFLOW_CAPABILITY = "scrollflow.v1";
 
 /** Attach: a replaced client is told who attached (the `detached` notice, docs/wire.md §15). */
 export const ATTACH_CAPABILITY = "attach.v1";

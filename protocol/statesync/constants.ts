@@ -74,6 +74,16 @@ export const LOG_PENDING_BYTES_MAX = 4 * 1024 * 1024;
 export const LOG_HELD_BYTES_MAX = 8 * 1024 * 1024;
 
 /**
+ * Most bytes of log records a client that reports its writing
+ * (`scrollflow.v1`, docs/wire.md §14.2) may hold unwritten plus the log's
+ * records in flight to it (tmosh), bytes: the server adds no record beyond
+ * that, so a terminal slower than the link holds the program back (flow
+ * control) instead of overflowing LOG_HELD_BYTES_MAX. A quarter of it: a
+ * report is a round trip old, and a state may bring LOG_SLICE_BYTES more.
+ */
+export const LOG_UNWRITTEN_BYTES_MAX = 2 * 1024 * 1024;
+
+/**
  * Most recent scrollback-log records the server keeps for a client that
  * attaches later (tmosh, docs/wire.md §15): the first records of its log.
  */

@@ -16,6 +16,7 @@ import {
   LOG_SLICE_BYTES,
   LOG_SLICE_RECORDS,
   LOG_UNACKED_MAX,
+  LOG_UNWRITTEN_BYTES_MAX,
   LOG_WINDOW_MAX,
   LOG_WINDOW_MIN,
   LOG_WINDOW_START,
@@ -56,6 +57,8 @@ export class ScrollBacklog {
   #slowStart = true;
   /** The client reads block records (`scrollblock.v1`); else each block enters as its lines. */
   readonly #blocks: boolean;
+  /** The log end the client last reported written (`scrollflow.v1`), or -1: it reports none. */
+  #written = -1;
 
   /** An empty backlog; `blocks: false` (default true) turns block records into line records. */
   constructor(options: { blocks?: boolean } = {}) {
@@ -75,6 +78,21 @@ export class ScrollBacklog {
 
   /** Lines collapsed into gaps so far (for diagnostics and the benchmark). */
   collapsedTotal = 0;
+
+  /**
+   * The client's report (`scrollflow.v1`): log records below `end` are in
+   * its terminal. From then on the log keeps the records from there on and
+   * holds no more of them than LOG_UNWRITTEN_BYTES_MAX.
+   */
+  clientWrote(end: number): void {
+    // Reports travel in order in the user stream: a smaller end is stale.
+    this.#written = Math.max(this.#written, end);
+  }
+
+  /** How far the client reported writing the log (`ackedEnd` when it reports nothing). */
+  writtenEnd(ackedEnd: number): number {
+    return this.#written < 0 ? ackedEnd : Math.min(ackedEnd, this.#written);
+  }
 
   /** Collapses every record waiting to enter the log into the gap (an interrupt: the rest is not wanted). */
   collapsePending(): void {
@@ -116,7 +134,10 @@ export class ScrollBacklog {
       this.#resend = this.#resend.slice(held.length);
       log = log.append(held);
     }
-    log = log.trimBelow(Math.min(ends.ackedEnd, ends.floor ?? Infinity));
+    const kept = Math.min(ends.ackedEnd, ends.floor ?? Infinity);
+    // A client that reports its writing: what it has not written is counted
+    // against LOG_UNWRITTEN_BYTES_MAX, so it stays in the log.
+    log = log.trimBelow(Math.min(kept, this.writtenEnd(kept)));
     const limit = Math.min(
       ends.sentEnd + LOG_SLICE_RECORDS,
       ends.ackedEnd + LOG_UNACKED_MAX,
@@ -126,7 +147,14 @@ export class ScrollBacklog {
     const room = {
       records: limit - log.end,
       bytes: LOG_SLICE_BYTES,
-      wire: this.#window - log.wireSize(),
+      wire: Math.min(
+        this.#window - log.wireSizeSince(kept),
+        // A terminal slower than the link: what the client holds unwritten
+        // and what is on its way to it stay bounded.
+        this.#written < 0
+          ? Infinity
+          : LOG_UNWRITTEN_BYTES_MAX - log.wireSizeSince(this.#written),
+      ),
     };
     const add: LogRecord[] = [];
     // Records taken back after a timeout come before everything pending.

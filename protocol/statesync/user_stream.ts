@@ -19,11 +19,12 @@ import {
   type UserEvent,
 } from "../protobufs/messages.ts";
 
-/** One stored event: a key byte (0..255), a resize, or a tmosh hello (docs/wire.md §13). */
+/** One stored event: a key byte (0..255), a resize, a tmosh hello (docs/wire.md §13) or a scrollback-log report (§14.2). */
 type Event =
   | number
   | { readonly width: number; readonly height: number }
-  | { readonly hello: readonly string[] };
+  | { readonly hello: readonly string[] }
+  | { readonly written: number };
 
 /** A shared append-only log; views reference a slice of it. */
 interface EventLog {
@@ -94,6 +95,15 @@ export class UserStream {
     return this.#append([{ hello: cleanCapabilities(capabilities) }]);
   }
 
+  /**
+   * A new state with a report of the client's scrollback writing appended
+   * (`scrollflow.v1`, docs/wire.md §14.2): log records below `end` are in the
+   * terminal.
+   */
+  pushWritten(end: number): UserStream {
+    return this.#append([{ written: Math.max(0, Math.trunc(end)) }]);
+  }
+
   /** Whether both streams hold the same events (mosh: operator==). */
   equals(other: UserStream): boolean {
     if (this.#len !== other.#len) return false;
@@ -126,6 +136,8 @@ export class UserStream {
         for (const b of ev.keys) add.push(b);
       } else if (ev.type === "hello") {
         add.push({ hello: cleanCapabilities(ev.capabilities) });
+      } else if (ev.type === "written") {
+        add.push({ written: ev.end });
       } else if (validDimension(ev.width) && validDimension(ev.height)) {
         add.push({ width: ev.width, height: ev.height });
       }
@@ -172,6 +184,8 @@ export class UserStream {
         out.push(
           "hello" in ev
             ? { type: "hello", capabilities: [...ev.hello] }
+            : "written" in ev
+            ? { type: "written", end: ev.written }
             : { type: "resize", width: ev.width, height: ev.height },
         );
         i++;
@@ -229,6 +243,9 @@ function sameEvent(a: Event, b: Event): boolean {
   if (typeof a === "number" || typeof b === "number") return a === b;
   if ("hello" in a || "hello" in b) {
     return "hello" in a && "hello" in b && sameCapabilities(a.hello, b.hello);
+  }
+  if ("written" in a || "written" in b) {
+    return "written" in a && "written" in b && a.written === b.written;
   }
   return a.width === b.width && a.height === b.height;
 }

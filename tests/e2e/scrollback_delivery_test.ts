@@ -180,6 +180,55 @@ tmoshServer.test(`native scrollback: seq 1 ${LOSSY_SEQ_LINES} at 30% loss, 100 m
 });
 
 /**
+ * Lines of the flood that outruns the terminal: 15.9 MB, twice what a client
+ * may hold unwritten (LOG_HELD_BYTES_MAX). tmux takes them more slowly than
+ * loopback brings them: a server that sent the log as fast as the client
+ * acknowledged it made the client drop lines in most runs.
+ */
+const FAST_SEQ_LINES = 2_000_000;
+/** Longest wait for that flood (about 3 s are needed), ms. */
+const FAST_DELIVERY_MS = 60_000;
+
+tmoshServer.test(`native scrollback: seq 1 ${FAST_SEQ_LINES}, faster than the terminal takes it, arrives once, in order, without a gap`, async () => {
+  // Loopback without the relay: the link is then faster than tmux.
+  const run = await startNetworkRun("tmosh", {
+    historyLimit: FAST_SEQ_LINES + 1000,
+    direct: true,
+  });
+  const { tmux } = run;
+  try {
+    await clearScreen(tmux);
+    const start = Date.now();
+    await typeLine(tmux, `seq 1 ${FAST_SEQ_LINES}`);
+    await waitExactScreen(tmux, seqScreen(FAST_SEQ_LINES), FAST_DELIVERY_MS);
+    // The history holds every line, or stops growing short of them.
+    const want = FAST_SEQ_LINES - 22;
+    let seen = 0, grown = Date.now();
+    await until(
+      async () => {
+        const size = await tmux.historySize();
+        if (size !== seen) [seen, grown] = [size, Date.now()];
+        return size >= want || Date.now() - grown > 3000;
+      },
+      () => `the history kept growing (${seen} rows)`,
+      FAST_DELIVERY_MS - (Date.now() - start),
+    );
+    const elapsed = Date.now() - start;
+    const rows = [...await tmux.history(), ...seqScreen(FAST_SEQ_LINES)];
+    const gaps = rows.filter((row) => GAP_LINE.test(row));
+    assert.deepEqual(gaps, [], "no line was collapsed or dropped");
+    assertSeqOnce(rows, FAST_SEQ_LINES);
+    console.log(
+      `seq 1 ${FAST_SEQ_LINES}: ${numericRows(rows)} lines, ${elapsed} ms ` +
+        `after Enter`,
+    );
+    await roundTrip(tmux, "echo after-$((6*7))", { expect: "after-42" });
+  } finally {
+    await run.stop();
+  }
+});
+
+/**
  * Checks the rows after a flood of `yes` and Ctrl-C: the command (unless
  * `truncated`: the history reached its limit and tmux dropped its oldest
  * rows), then only `y` rows and gap rows, then the `^C` row and the prompt;

@@ -153,11 +153,17 @@ function generatedUser(events: UserEvent[]): Uint8Array {
           height: ev.height,
         }),
       );
-    } else {
+    } else if (ev.type === "hello") {
       setExtension(
         ins,
         ext.hello,
         create(ext.HelloSchema, { capability: ev.capabilities }),
+      );
+    } else {
+      setExtension(
+        ins,
+        ext.written,
+        create(ext.LogWrittenSchema, { end: BigInt(ev.end) }),
       );
     }
     msg.instruction.push(ins);
@@ -256,7 +262,9 @@ Deno.test("UserMessage: same bytes as the generated code, both directions", () =
             width: randomInt32(rand),
             height: randomInt32(rand),
           }
-          : { type: "hello", capabilities: randomCapabilities(rand) },
+          : pick < 0.93
+          ? { type: "hello", capabilities: randomCapabilities(rand) }
+          : { type: "written", end: Math.floor(rand() * 2 ** 40) },
       );
     }
     const ours = encodeUserMessage(events);

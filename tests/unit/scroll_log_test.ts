@@ -31,6 +31,7 @@ import {
   LOG_PENDING_MAX,
   LOG_SLICE_RECORDS,
   LOG_UNACKED_MAX,
+  LOG_UNWRITTEN_BYTES_MAX,
   LOG_WINDOW_MAX,
   LOG_WINDOW_MIN,
 } from "../../protocol/statesync/constants.ts";
@@ -272,6 +273,67 @@ Deno.test("scroll backlog: slices, the unacked window, and a gap past the pendin
   b2.add([one, { kind: "clear" }, ...many]);
   const r2 = b2.next({ sentEnd: 0, ackedEnd: 0 }).since(0).records;
   assert.deepEqual(r2.slice(0, 2).map((r) => r.kind), ["clear", "gap"]);
+});
+
+Deno.test("scroll backlog: a client that reports its writing (scrollflow.v1) is never sent more than LOG_UNWRITTEN_BYTES_MAX ahead of its terminal", () => {
+  const text = "x".repeat(92); // 100 wire bytes a record (recordWireBytes)
+  const records = (n: number): LogRecord[] =>
+    Array.from({ length: n }, () => ({
+      kind: "line" as const,
+      text,
+      cols: 92,
+      wrap: false,
+    }));
+  const perRecord = 100;
+  // The program writes 1000 records before each state (the pending caps
+  // never collapse them), 3.2 MB in all.
+  const total = 32_000;
+  const step = (b: ScrollBacklog, end: number, i: number) => {
+    if (i < total / 1000) b.addLog(records(1000));
+    return b.next({ sentEnd: end, ackedEnd: end }).end;
+  };
+  // Without reports, acknowledgements alone let the log run ahead without
+  // bound: everything goes out (acked records are trimmed).
+  const plain = new ScrollBacklog();
+  let end = 0;
+  for (let i = 0; i < 100; i++) end = step(plain, end, i);
+  assert.equal(end, total);
+  assert.equal(plain.collapsedTotal, 0);
+
+  // A client whose terminal wrote nothing yet: the log stops at the budget,
+  // however often states are made and acknowledged.
+  const backlog = new ScrollBacklog();
+  backlog.clientWrote(0);
+  let sent = 0;
+  for (let i = 0; i < 100; i++) sent = step(backlog, sent, i);
+  const budget = (n: number) =>
+    n * perRecord <= LOG_UNWRITTEN_BYTES_MAX + perRecord;
+  assert.ok(budget(sent), `${sent}`);
+  assert.ok(sent * perRecord > LOG_UNWRITTEN_BYTES_MAX - perRecord, `${sent}`);
+  assert.equal(backlog.pendingCount, total - sent, "the rest waits");
+  assert.equal(backlog.collapsedTotal, 0);
+  // What the client has not written stays in the log, acked or not.
+  const log = backlog.next({ sentEnd: sent, ackedEnd: sent });
+  assert.equal(log.start, 0);
+  const stuck = sent, half = Math.floor(stuck / 2);
+  // The terminal took half: as much again may come, no more.
+  backlog.clientWrote(half);
+  for (let i = 0; i < 10; i++) sent = step(backlog, sent, 100);
+  assert.ok(sent > stuck);
+  assert.ok(budget(sent - half), `${sent} after ${stuck}`);
+  assert.ok(backlog.next({ sentEnd: sent, ackedEnd: sent }).start <= half);
+  // The flow control's pace is the terminal's: the written end, not the acked one.
+  assert.equal(backlog.writtenEnd(sent), half);
+  assert.equal(plain.writtenEnd(end), end);
+  // A stale report (a smaller end) changes nothing.
+  backlog.clientWrote(1);
+  assert.equal(backlog.writtenEnd(sent), half);
+  // The terminal keeps up: the rest comes.
+  for (let i = 0; i < 100; i++) {
+    backlog.clientWrote(sent);
+    sent = step(backlog, sent, 100);
+  }
+  assert.equal(sent, total);
 });
 
 Deno.test("scroll log: a client that cannot write fast enough holds a bounded log and reports the rest as a gap", () => {

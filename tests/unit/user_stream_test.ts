@@ -61,6 +61,26 @@ Deno.test("applyDiff appends events and leaves the original unchanged", () => {
   ]);
 });
 
+Deno.test("a scrollback-log report (scrollflow.v1) travels as an event, in order, and counts for equality", () => {
+  const old = new UserStream().pushKeys(te.encode("a"));
+  const target = old.pushWritten(120).pushKeys(te.encode("b"))
+    .pushWritten(130);
+  const applied = old.applyDiff(target.diffFrom(old));
+  assert.ok(applied);
+  assert.ok(applied.equals(target));
+  assert.deepEqual(applied.eventsSince(old), [
+    { type: "written", end: 120 },
+    { type: "keys", keys: te.encode("b") },
+    { type: "written", end: 130 },
+  ]);
+  assert.equal(
+    old.pushWritten(120).equals(old.pushWritten(121)),
+    false,
+  );
+  // Once acknowledged it is gone from later diffs, like any event.
+  assert.deepEqual(target.subtract(target).events(), []);
+});
+
 Deno.test("applyDiff returns null for a malformed UserMessage", () => {
   const s = new UserStream().pushKeys(te.encode("a"));
   assert.equal(s.applyDiff(new Uint8Array([0xff, 0xff, 0xff])), null);

@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tmoshext.proto.
  */
 export const file_tmoshext: GenFile = /*@__PURE__*/
-  fileDesc("Cg50bW9zaGV4dC5wcm90bxIIVG1vc2hFeHQiGwoFSGVsbG8SEgoKY2FwYWJpbGl0eRgBIAMoCSIdCgdXZWxjb21lEhIKCmNhcGFiaWxpdHkYASADKAkiPwoLU2Nyb2xsU2xpY2USDQoFZmlyc3QYASABKAQSIQoGcmVjb3JkGAIgAygLMhEuVG1vc2hFeHQuTG9nTGluZSJPCgdMb2dMaW5lEgwKBHRleHQYASABKAwSDAoEY29scxgCIAEoDRIMCgR3cmFwGAMgASgIEg0KBWNsZWFyGAQgASgIEgsKA2dhcBgFIAEoBCIfCgpTY3JlZW5Nb2RlEhEKCWFsdGVybmF0ZRgBIAEoCCIWCghEZXRhY2hlZBIKCgJieRgBIAEoCTpCCgVoZWxsbxIaLkNsaWVudEJ1ZmZlcnMuSW5zdHJ1Y3Rpb24YoB8gASgLMg8uVG1vc2hFeHQuSGVsbG9SBWhlbGxvOkYKB3dlbGNvbWUSGC5Ib3N0QnVmZmVycy5JbnN0cnVjdGlvbhigHyABKAsyES5UbW9zaEV4dC5XZWxjb21lUgd3ZWxjb21lOkgKBnNjcm9sbBIYLkhvc3RCdWZmZXJzLkluc3RydWN0aW9uGKEfIAEoCzIVLlRtb3NoRXh0LlNjcm9sbFNsaWNlUgZzY3JvbGw6RwoGc2NyZWVuEhguSG9zdEJ1ZmZlcnMuSW5zdHJ1Y3Rpb24Yoh8gASgLMhQuVG1vc2hFeHQuU2NyZWVuTW9kZVIGc2NyZWVuOkkKCGRldGFjaGVkEhguSG9zdEJ1ZmZlcnMuSW5zdHJ1Y3Rpb24Yox8gASgLMhIuVG1vc2hFeHQuRGV0YWNoZWRSCGRldGFjaGVk", [file_userinput, file_hostinput]);
+  fileDesc("Cg50bW9zaGV4dC5wcm90bxIIVG1vc2hFeHQiGwoFSGVsbG8SEgoKY2FwYWJpbGl0eRgBIAMoCSIdCgdXZWxjb21lEhIKCmNhcGFiaWxpdHkYASADKAkiGQoKTG9nV3JpdHRlbhILCgNlbmQYASABKAQiPwoLU2Nyb2xsU2xpY2USDQoFZmlyc3QYASABKAQSIQoGcmVjb3JkGAIgAygLMhEuVG1vc2hFeHQuTG9nTGluZSJPCgdMb2dMaW5lEgwKBHRleHQYASABKAwSDAoEY29scxgCIAEoDRIMCgR3cmFwGAMgASgIEg0KBWNsZWFyGAQgASgIEgsKA2dhcBgFIAEoBCIfCgpTY3JlZW5Nb2RlEhEKCWFsdGVybmF0ZRgBIAEoCCIWCghEZXRhY2hlZBIKCgJieRgBIAEoCTpCCgVoZWxsbxIaLkNsaWVudEJ1ZmZlcnMuSW5zdHJ1Y3Rpb24YoB8gASgLMg8uVG1vc2hFeHQuSGVsbG9SBWhlbGxvOksKB3dyaXR0ZW4SGi5DbGllbnRCdWZmZXJzLkluc3RydWN0aW9uGKEfIAEoCzIULlRtb3NoRXh0LkxvZ1dyaXR0ZW5SB3dyaXR0ZW46RgoHd2VsY29tZRIYLkhvc3RCdWZmZXJzLkluc3RydWN0aW9uGKAfIAEoCzIRLlRtb3NoRXh0LldlbGNvbWVSB3dlbGNvbWU6SAoGc2Nyb2xsEhguSG9zdEJ1ZmZlcnMuSW5zdHJ1Y3Rpb24YoR8gASgLMhUuVG1vc2hFeHQuU2Nyb2xsU2xpY2VSBnNjcm9sbDpHCgZzY3JlZW4SGC5Ib3N0QnVmZmVycy5JbnN0cnVjdGlvbhiiHyABKAsyFC5UbW9zaEV4dC5TY3JlZW5Nb2RlUgZzY3JlZW46SQoIZGV0YWNoZWQSGC5Ib3N0QnVmZmVycy5JbnN0cnVjdGlvbhijHyABKAsyEi5UbW9zaEV4dC5EZXRhY2hlZFIIZGV0YWNoZWQ", [file_userinput, file_hostinput]);
 
 /**
  * Client to server, the first event of the user stream: what the client speaks.
@@ -65,6 +65,28 @@ export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
   messageDesc(file_tmoshext, 1);
 
 /**
+ * Client to server, capability scrollflow.v1 (docs/wire.md §14.2): an event
+ * of the user stream after a frame that wrote scrollback-log records.
+ *
+ * @generated from message TmoshExt.LogWritten
+ */
+export type LogWritten = Message<"TmoshExt.LogWritten"> & {
+  /**
+   * Log records numbered below this are in the terminal.
+   *
+   * @generated from field: optional uint64 end = 1;
+   */
+  end: bigint;
+};
+
+/**
+ * Describes the message TmoshExt.LogWritten.
+ * Use `create(LogWrittenSchema)` to create a new message.
+ */
+export const LogWrittenSchema: GenMessage<LogWritten> = /*@__PURE__*/
+  messageDesc(file_tmoshext, 2);
+
+/**
  * Server to client, capability scrollback.v1 (docs/wire.md §14): records of
  * the scrollback log numbered first, first + 1, ...: rows that left the top
  * of the server's normal screen, scrollback clears, and gaps.
@@ -88,7 +110,7 @@ export type ScrollSlice = Message<"TmoshExt.ScrollSlice"> & {
  * Use `create(ScrollSliceSchema)` to create a new message.
  */
 export const ScrollSliceSchema: GenMessage<ScrollSlice> = /*@__PURE__*/
-  messageDesc(file_tmoshext, 2);
+  messageDesc(file_tmoshext, 3);
 
 /**
  * One record: a gap if `gap` is set, else a clear if `clear`, else a line.
@@ -133,7 +155,7 @@ export type LogLine = Message<"TmoshExt.LogLine"> & {
  * Use `create(LogLineSchema)` to create a new message.
  */
 export const LogLineSchema: GenMessage<LogLine> = /*@__PURE__*/
-  messageDesc(file_tmoshext, 3);
+  messageDesc(file_tmoshext, 4);
 
 /**
  * Server to client, capability scrollback.v1: the screen the server's
@@ -153,7 +175,7 @@ export type ScreenMode = Message<"TmoshExt.ScreenMode"> & {
  * Use `create(ScreenModeSchema)` to create a new message.
  */
 export const ScreenModeSchema: GenMessage<ScreenMode> = /*@__PURE__*/
-  messageDesc(file_tmoshext, 4);
+  messageDesc(file_tmoshext, 5);
 
 /**
  * Server to client, capability attach.v1 (docs/wire.md §15): another client
@@ -176,7 +198,7 @@ export type Detached = Message<"TmoshExt.Detached"> & {
  * Use `create(DetachedSchema)` to create a new message.
  */
 export const DetachedSchema: GenMessage<Detached> = /*@__PURE__*/
-  messageDesc(file_tmoshext, 5);
+  messageDesc(file_tmoshext, 6);
 
 /**
  * @generated from extension: optional TmoshExt.Hello hello = 4000;
@@ -185,26 +207,32 @@ export const hello: GenExtension<Instruction, Hello> = /*@__PURE__*/
   extDesc(file_tmoshext, 0);
 
 /**
+ * @generated from extension: optional TmoshExt.LogWritten written = 4001;
+ */
+export const written: GenExtension<Instruction, LogWritten> = /*@__PURE__*/
+  extDesc(file_tmoshext, 1);
+
+/**
  * @generated from extension: optional TmoshExt.Welcome welcome = 4000;
  */
 export const welcome: GenExtension<Instruction$1, Welcome> = /*@__PURE__*/
-  extDesc(file_tmoshext, 1);
+  extDesc(file_tmoshext, 2);
 
 /**
  * @generated from extension: optional TmoshExt.ScrollSlice scroll = 4001;
  */
 export const scroll: GenExtension<Instruction$1, ScrollSlice> = /*@__PURE__*/
-  extDesc(file_tmoshext, 2);
+  extDesc(file_tmoshext, 3);
 
 /**
  * @generated from extension: optional TmoshExt.ScreenMode screen = 4002;
  */
 export const screen: GenExtension<Instruction$1, ScreenMode> = /*@__PURE__*/
-  extDesc(file_tmoshext, 3);
+  extDesc(file_tmoshext, 4);
 
 /**
  * @generated from extension: optional TmoshExt.Detached detached = 4003;
  */
 export const detached: GenExtension<Instruction$1, Detached> = /*@__PURE__*/
-  extDesc(file_tmoshext, 4);
+  extDesc(file_tmoshext, 5);
 
