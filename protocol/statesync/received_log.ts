@@ -30,6 +30,8 @@ interface Chunk {
   readonly body: Uint8Array;
   /** The last record position looked up (index, offset): reads resume there. */
   seen?: { index: number; offset: number };
+  /** Records dropped unwritten just before this chunk (#bounded): from which number, and the lines they held. */
+  readonly dropped?: { from: number; lines: number };
 }
 
 /** Bytes a chunk takes besides its records' encoding. */
@@ -95,7 +97,12 @@ export class LogCursor {
     if (this.num < c.first) {
       const r = this.record;
       r.kind = GAP;
-      r.lines = c.first - this.num;
+      // Records dropped unwritten count as the lines they held; records
+      // never received, as one line each.
+      const d = c.dropped;
+      r.lines = d !== undefined && d.from >= this.num
+        ? d.from - this.num + d.lines
+        : c.first - this.num;
       r.wrap = false;
       this.num = c.first;
       return true;
@@ -163,15 +170,16 @@ export class ReceivedLog {
     }
     if (count === 0) return end === log.end ? log : ReceivedLog.empty(end);
     const chunks = [...log.#chunks, { first, count, body }];
-    return new ReceivedLog(first + count, chunks).#bounded();
+    return new ReceivedLog(first + count, chunks).#bounded(floor);
   }
 
   /**
    * The log without its oldest chunks while it holds more than
    * LOG_HELD_BYTES_MAX (a server sending faster than the terminal is
-   * written): the reader finds them missing and writes a gap instead.
+   * written, without scrollflow.v1): the reader finds them missing and
+   * writes a gap for the lines they held from `floor` (the written end) on.
    */
-  #bounded(): ReceivedLog {
+  #bounded(floor: number): ReceivedLog {
     let bytes = this.byteSize();
     let drop = 0;
     const chunks = this.#chunks;
@@ -179,7 +187,26 @@ export class ReceivedLog {
       bytes -= CHUNK_OVERHEAD + chunks[drop].body.length;
       drop++;
     }
-    return drop === 0 ? this : new ReceivedLog(this.end, chunks.slice(drop));
+    if (drop === 0) return this;
+    const next = chunks[drop];
+    // The lines of the dropped records not yet written, read as the writer
+    // would have read them (a hole between them as its gap).
+    let from = Math.max(floor, chunks[0].first), lines = 0;
+    const cursor = new LogCursor(chunks.slice(0, drop), from);
+    const r = cursor.record;
+    while (cursor.num < next.first && cursor.next()) {
+      if (r.kind === LINE) lines++;
+      else if (r.kind === BLOCK || r.kind === GAP) lines += r.lines;
+    }
+    lines += next.first - cursor.num; // never received: a line each
+    const earlier = chunks[0].dropped;
+    if (earlier !== undefined && earlier.from >= floor) {
+      // An earlier hole just before the first chunk joins this one.
+      lines += earlier.lines;
+      from = earlier.from;
+    }
+    const kept: Chunk = { ...next, dropped: { from, lines } };
+    return new ReceivedLog(this.end, [kept, ...chunks.slice(drop + 1)]);
   }
 
   /** The log without the chunks wholly below record `num`. */

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { scrollbackBytes } from "../../client/scrollback.ts";
 import { ReceivedLog } from "../../protocol/statesync/received_log.ts";
+import { BLOCK, GAP } from "../../protocol/protobufs/scroll_records.ts";
 import { readScrollSlice } from "../../protocol/protobufs/scroll_messages.ts";
 import type { LogRecord } from "../../protocol/statesync/scroll_log.ts";
 import { LOG_HELD_BYTES_MAX } from "../../protocol/statesync/constants.ts";
@@ -250,4 +251,32 @@ Deno.test("received log: overlaps skipped, a hole read as one gap, written recor
   assert.ok(cursor.next());
   assert.equal(cursor.record.lines, big.start, "a gap for what was dropped");
   assert.equal(cursor.num, big.start);
+});
+
+Deno.test("received log: records dropped past the cap become one gap counting the lines they held, from the written end on", () => {
+  // Blocks of 100 plain lines, 1 KB each: the cap drops thousands of them.
+  const text = Array.from({ length: 100 }, () => "123456789").join("\r\n");
+  const block = {
+    kind: "block" as const,
+    bytes: new TextEncoder().encode(text),
+    lines: 100,
+  };
+  let log = ReceivedLog.empty();
+  const written = 250; // the terminal holds the first 250 records
+  for (let i = 0; i < 200; i++) {
+    const records = Array.from({ length: 100 }, () => block);
+    log = log.receive(received(i * 100, records), i === 0 ? 0 : written);
+  }
+  assert.equal(log.end, 20_000);
+  assert.ok(log.byteSize() <= LOG_HELD_BYTES_MAX, `${log.byteSize()}`);
+  // Several drops, joined into one hole: the lines of the records from the
+  // written end to what is held.
+  const cursor = log.cursor(written);
+  assert.ok(cursor.next());
+  assert.equal(cursor.record.kind, GAP);
+  assert.equal(cursor.record.lines, (log.start - written) * 100);
+  assert.equal(cursor.num, log.start);
+  assert.ok(cursor.next());
+  assert.equal(cursor.record.kind, BLOCK);
+  assert.equal(cursor.record.lines, 100);
 });
