@@ -87,12 +87,30 @@ function randomSlice(rand: () => number): LogSlice {
           cols: Math.floor(rand() * 300),
           wrap: rand() < 0.3,
         }
-        : pick < 0.85
+        : pick < 0.8
         ? { kind: "clear" }
+        : pick < 0.9
+        ? randomBlock(rand)
         : { kind: "gap", lines: Math.floor(rand() * 1e9) },
     );
   }
   return { first: Math.floor(rand() * 2 ** 40), records };
+}
+
+/** A block record of 1-5 plain lines (printable ASCII, CR LF between them). */
+function randomBlock(rand: () => number): LogRecord {
+  const lines = 1 + Math.floor(rand() * 5);
+  const text = Array.from(
+    { length: lines },
+    () =>
+      String.fromCharCode(
+        ...Array.from(
+          { length: Math.floor(rand() * 30) },
+          () => 0x20 + Math.floor(rand() * 0x5f),
+        ),
+      ),
+  ).join("\r\n");
+  return { kind: "block", bytes: new TextEncoder().encode(text), lines };
 }
 
 /** A slice as a plain object (a received one keeps its records encoded, decoded when read). */
@@ -122,6 +140,8 @@ function generatedSlice(slice: LogSlice) {
           }
           : r.kind === "clear"
           ? { clear: true }
+          : r.kind === "block"
+          ? { block: r.bytes }
           : { gap: BigInt(r.lines) },
       )
     ),

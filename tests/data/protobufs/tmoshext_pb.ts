@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tmoshext.proto.
  */
 export const file_tmoshext: GenFile = /*@__PURE__*/
-  fileDesc("Cg50bW9zaGV4dC5wcm90bxIIVG1vc2hFeHQiGwoFSGVsbG8SEgoKY2FwYWJpbGl0eRgBIAMoCSIdCgdXZWxjb21lEhIKCmNhcGFiaWxpdHkYASADKAkiGQoKTG9nV3JpdHRlbhILCgNlbmQYASABKAQiPwoLU2Nyb2xsU2xpY2USDQoFZmlyc3QYASABKAQSIQoGcmVjb3JkGAIgAygLMhEuVG1vc2hFeHQuTG9nTGluZSJPCgdMb2dMaW5lEgwKBHRleHQYASABKAwSDAoEY29scxgCIAEoDRIMCgR3cmFwGAMgASgIEg0KBWNsZWFyGAQgASgIEgsKA2dhcBgFIAEoBCIfCgpTY3JlZW5Nb2RlEhEKCWFsdGVybmF0ZRgBIAEoCCIWCghEZXRhY2hlZBIKCgJieRgBIAEoCTpCCgVoZWxsbxIaLkNsaWVudEJ1ZmZlcnMuSW5zdHJ1Y3Rpb24YoB8gASgLMg8uVG1vc2hFeHQuSGVsbG9SBWhlbGxvOksKB3dyaXR0ZW4SGi5DbGllbnRCdWZmZXJzLkluc3RydWN0aW9uGKEfIAEoCzIULlRtb3NoRXh0LkxvZ1dyaXR0ZW5SB3dyaXR0ZW46RgoHd2VsY29tZRIYLkhvc3RCdWZmZXJzLkluc3RydWN0aW9uGKAfIAEoCzIRLlRtb3NoRXh0LldlbGNvbWVSB3dlbGNvbWU6SAoGc2Nyb2xsEhguSG9zdEJ1ZmZlcnMuSW5zdHJ1Y3Rpb24YoR8gASgLMhUuVG1vc2hFeHQuU2Nyb2xsU2xpY2VSBnNjcm9sbDpHCgZzY3JlZW4SGC5Ib3N0QnVmZmVycy5JbnN0cnVjdGlvbhiiHyABKAsyFC5UbW9zaEV4dC5TY3JlZW5Nb2RlUgZzY3JlZW46SQoIZGV0YWNoZWQSGC5Ib3N0QnVmZmVycy5JbnN0cnVjdGlvbhijHyABKAsyEi5UbW9zaEV4dC5EZXRhY2hlZFIIZGV0YWNoZWQ", [file_userinput, file_hostinput]);
+  fileDesc("Cg50bW9zaGV4dC5wcm90bxIIVG1vc2hFeHQiGwoFSGVsbG8SEgoKY2FwYWJpbGl0eRgBIAMoCSIdCgdXZWxjb21lEhIKCmNhcGFiaWxpdHkYASADKAkiGQoKTG9nV3JpdHRlbhILCgNlbmQYASABKAQiPwoLU2Nyb2xsU2xpY2USDQoFZmlyc3QYASABKAQSIQoGcmVjb3JkGAIgAygLMhEuVG1vc2hFeHQuTG9nTGluZSJeCgdMb2dMaW5lEgwKBHRleHQYASABKAwSDAoEY29scxgCIAEoDRIMCgR3cmFwGAMgASgIEg0KBWNsZWFyGAQgASgIEgsKA2dhcBgFIAEoBBINCgVibG9jaxgGIAEoDCIfCgpTY3JlZW5Nb2RlEhEKCWFsdGVybmF0ZRgBIAEoCCIWCghEZXRhY2hlZBIKCgJieRgBIAEoCTpCCgVoZWxsbxIaLkNsaWVudEJ1ZmZlcnMuSW5zdHJ1Y3Rpb24YoB8gASgLMg8uVG1vc2hFeHQuSGVsbG9SBWhlbGxvOksKB3dyaXR0ZW4SGi5DbGllbnRCdWZmZXJzLkluc3RydWN0aW9uGKEfIAEoCzIULlRtb3NoRXh0LkxvZ1dyaXR0ZW5SB3dyaXR0ZW46RgoHd2VsY29tZRIYLkhvc3RCdWZmZXJzLkluc3RydWN0aW9uGKAfIAEoCzIRLlRtb3NoRXh0LldlbGNvbWVSB3dlbGNvbWU6SAoGc2Nyb2xsEhguSG9zdEJ1ZmZlcnMuSW5zdHJ1Y3Rpb24YoR8gASgLMhUuVG1vc2hFeHQuU2Nyb2xsU2xpY2VSBnNjcm9sbDpHCgZzY3JlZW4SGC5Ib3N0QnVmZmVycy5JbnN0cnVjdGlvbhiiHyABKAsyFC5UbW9zaEV4dC5TY3JlZW5Nb2RlUgZzY3JlZW46SQoIZGV0YWNoZWQSGC5Ib3N0QnVmZmVycy5JbnN0cnVjdGlvbhijHyABKAsyEi5UbW9zaEV4dC5EZXRhY2hlZFIIZGV0YWNoZWQ", [file_userinput, file_hostinput]);
 
 /**
  * Client to server, the first event of the user stream: what the client speaks.
@@ -113,7 +113,8 @@ export const ScrollSliceSchema: GenMessage<ScrollSlice> = /*@__PURE__*/
   messageDesc(file_tmoshext, 3);
 
 /**
- * One record: a gap if `gap` is set, else a clear if `clear`, else a line.
+ * One record: a gap if `gap` is set, else a clear if `clear`, else a block if
+ * `block` is set (scrollblock.v1), else a line.
  *
  * @generated from message TmoshExt.LogLine
  */
@@ -148,6 +149,14 @@ export type LogLine = Message<"TmoshExt.LogLine"> & {
    * @generated from field: optional uint64 gap = 5;
    */
   gap: bigint;
+
+  /**
+   * Plain lines (printable ASCII, CR LF between them) as the program wrote
+   * them, capability scrollblock.v1 (docs/wire.md §14.2).
+   *
+   * @generated from field: optional bytes block = 6;
+   */
+  block: Uint8Array;
 };
 
 /**
