@@ -17,8 +17,6 @@ import {
   type LogSlice,
 } from "../protobufs/scroll_messages.ts";
 
-import { LOG_HELD_BYTES_MAX } from "./constants.ts";
-
 export type { LogRecord, LogSlice };
 
 /** Records of one append, numbered from `first`. */
@@ -146,46 +144,6 @@ export class ScrollLog {
     }
     const chunk = { first: this.end, records, bytes, wire };
     return new ScrollLog(this.end + records.length, [...this.#chunks, chunk]);
-  }
-
-  /**
-   * The log after a received slice: records below `end` are skipped (already
-   * held), a hole before the slice becomes a gap record, and chunks wholly
-   * below `floor` (already written out) are dropped.
-   */
-  receive(slice: LogSlice, floor: number): ScrollLog {
-    let log = this.trimBelow(floor);
-    // Every record below the floor is written: an empty log may start there
-    // (the slice need not carry them; see readScrollSlice).
-    if (log.end < floor) log = new ScrollLog(floor, []);
-    let records = slice.records;
-    let first = slice.first;
-    if (first < log.end) {
-      records = records.slice(log.end - first);
-      first = log.end;
-    }
-    if (first > log.end) {
-      log = log.append([{ kind: "gap", lines: first - log.end }]);
-    }
-    return log.append(records).#bounded();
-  }
-
-  /**
-   * The log without its oldest chunks while it holds more than
-   * LOG_HELD_BYTES_MAX (a server sending faster than the terminal is
-   * written): the reader finds them missing and writes a gap instead.
-   */
-  #bounded(): ScrollLog {
-    let chunks = this.#chunks;
-    let bytes = this.byteSize();
-    let drop = 0;
-    while (bytes > LOG_HELD_BYTES_MAX && drop < chunks.length - 1) {
-      bytes -= chunks[drop].bytes;
-      drop++;
-    }
-    if (drop === 0) return this;
-    chunks = chunks.slice(drop);
-    return new ScrollLog(this.end, chunks);
   }
 
   /** The log without the chunks wholly below record `num`. */

@@ -24,10 +24,10 @@ import {
   splitBlock,
 } from "../../protocol/statesync/scroll_backlog.ts";
 import { CompleteTerminal } from "../../protocol/statesync/complete_terminal.ts";
+import { ReceivedLog } from "../../protocol/statesync/received_log.ts";
 import { EmulatorApplier } from "../../protocol/statesync/emulator_applier.ts";
 import {
   LOG_BLOCK_BYTES_MAX,
-  LOG_HELD_BYTES_MAX,
   LOG_PENDING_MAX,
   LOG_SLICE_RECORDS,
   LOG_UNACKED_MAX,
@@ -90,17 +90,7 @@ Deno.test("scroll log: append, since, trim and receive keep numbering", () => {
   assert.deepEqual(b.since(0).first, 0);
   assert.equal(t.since(0).first, 2);
   assert.deepEqual(t.since(0).records, [{ kind: "clear" }]);
-  // Receiving: overlap skipped, a hole becomes a gap record.
-  const c = ScrollLog.empty().receive(b.since(0), 0);
-  assert.deepEqual(texts(c.since(0).records), ["a", "b", "clear"]);
-  const d = c.receive({ first: 1, records: b.since(1).records }, 0);
-  assert.equal(d.end, 3, "records already held are not added again");
-  const e = d.receive({
-    first: 5,
-    records: [{ kind: "line", text: "f", cols: 1, wrap: false }],
-  }, 3);
-  assert.equal(e.start, 3, "written chunks dropped");
-  assert.deepEqual(texts(e.since(3).records), ["gap:2", "f"]);
+  // Receiving is the client's (ReceivedLog, tests/unit/scrollback_bytes_test.ts).
 });
 
 Deno.test("scroll log: a slice sent again copies its chunks' encoding, byte for byte what its records encode to", () => {
@@ -160,7 +150,10 @@ Deno.test("scroll log: a slice resent from an older state is read from what the 
   const base = new CompleteTerminal(blankFramebuffer(20, 2), 0n, {
     applier: new EmulatorApplier(),
     logFloor: () => written,
-    scroll: ScrollLog.empty().receive({ first: 0, records: numbers(0, 10) }, 0),
+    scroll: ReceivedLog.empty().receive(
+      { first: 0, records: numbers(0, 10) },
+      0,
+    ),
   });
   const next = base.applyDiff(server(at30).diffFrom(server(at10)))!;
   assert.equal(next.scroll.end, 30);
@@ -334,23 +327,6 @@ Deno.test("scroll backlog: a client that reports its writing (scrollflow.v1) is 
     sent = step(backlog, sent, 100);
   }
   assert.equal(sent, total);
-});
-
-Deno.test("scroll log: a client that cannot write fast enough holds a bounded log and reports the rest as a gap", () => {
-  const text = "x".repeat(1000);
-  let log = ScrollLog.empty();
-  for (let i = 0; i < 100; i++) {
-    const records = Array.from(
-      { length: 1000 },
-      () => ({ kind: "line" as const, text, cols: 1000, wrap: false }),
-    );
-    log = log.receive({ first: i * 1000, records }, 0);
-  }
-  assert.equal(log.end, 100_000);
-  assert.ok(log.byteSize() <= LOG_HELD_BYTES_MAX, `${log.byteSize()}`);
-  assert.ok(log.start > 0);
-  // What the reader writes: a gap for what was dropped, then the rest.
-  assert.equal(log.since(0).first, log.start);
 });
 
 Deno.test("scroll backlog: the window doubles as acks advance; a timeout halves it (or what was in flight) once per RTO and takes back what it no longer holds", () => {
