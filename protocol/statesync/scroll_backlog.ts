@@ -137,7 +137,7 @@ export class ScrollBacklog {
     const kept = Math.min(ends.ackedEnd, ends.floor ?? Infinity);
     // A client that reports its writing: what it has not written is counted
     // against LOG_UNWRITTEN_BYTES_MAX, so it stays in the log.
-    log = log.trimBelow(Math.min(kept, this.writtenEnd(kept)));
+    log = log.trimBelow(this.writtenEnd(kept));
     const limit = Math.min(
       ends.sentEnd + LOG_SLICE_RECORDS,
       ends.ackedEnd + LOG_UNACKED_MAX,
