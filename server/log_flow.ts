@@ -3,7 +3,8 @@
  * that keeps up has many log records waiting, the session stops reading the
  * program's output, so a flood reaches the user's scrollback whole (the
  * program waits a moment, as over ssh) instead of collapsing into gaps.
- * "Keeps up" means its acknowledgements would drain what waits within
+ * "Keeps up" means its acknowledgements (the end its terminal took, for a
+ * client that reports it: scrollflow.v1) would drain what waits within
  * LOG_DRAIN_MAX_MS at their recent rate: on a slow link the program never
  * waits for the network (Mosh's promise) and the oldest lines collapse as
  * before. Reading resumes when the backlog drains, when acknowledgements
