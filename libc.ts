@@ -83,6 +83,8 @@ export const SYS_PIDFD_OPEN = 434;
 const SYMBOLS = {
   posix_openpt: { parameters: ["i32"], result: "i32" },
   madvise: { parameters: ["usize", "usize", "i32"], result: "i32" },
+  /** glibc: returns the free memory of every malloc arena to the system (1: some was). */
+  malloc_trim: { parameters: ["usize"], result: "i32" },
   grantpt: { parameters: ["i32"], result: "i32" },
   unlockpt: { parameters: ["i32"], result: "i32" },
   ptsname_r: { parameters: ["i32", "buffer", "usize"], result: "i32" },

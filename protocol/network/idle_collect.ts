@@ -11,7 +11,7 @@
  */
 import { collectGarbage } from "./garbage_valve.ts";
 import { LazyTimer } from "./lazy_timer.ts";
-import { trimExecutablePages } from "./trim_resident.ts";
+import { trimExecutablePages, trimMallocArenas } from "./trim_resident.ts";
 
 /** Bytes of work after which the next quiet period ends in a collection. */
 export const WORK_BYTES = 1024 * 1024;
@@ -24,6 +24,7 @@ const settle = new LazyTimer(() => {
   worked = 0;
   collectGarbage();
   trimExecutablePages(); // the runtime's pages the burst (or start-up) touched
+  trimMallocArenas(); // what the burst's native buffers left free
 }, { unref: true });
 
 /** Notes `bytes` of work (program output, a received screen); arms the collection once past WORK_BYTES. */

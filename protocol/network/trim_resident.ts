@@ -35,6 +35,21 @@ export function cleanExecutableSpans(smaps: string, exe: string): Span[] {
   return spans;
 }
 
+/**
+ * Returns the free memory of glibc's malloc arenas to the system
+ * (malloc_trim): the runtime's native buffers of a burst (sockets, zlib,
+ * the pty) are freed but stay resident otherwise. Returns whether any was
+ * returned; never throws (false without glibc or FFI).
+ */
+export function trimMallocArenas(): boolean {
+  if (Deno.build.os !== "linux") return false;
+  try {
+    return libc().malloc_trim(0n) === 1;
+  } catch {
+    return false;
+  }
+}
+
 /** Drops this process's clean resident pages of the deno executable; returns the bytes of the mappings advised (0 off Linux or without FFI). Never throws. */
 export function trimExecutablePages(): number {
   if (Deno.build.os !== "linux") return 0;
