@@ -92,6 +92,13 @@ export function shellQuote(words: string[]): string {
   ).join(" ");
 }
 
+/**
+ * What a `-W` session runs on the server: a program that only waits (for the
+ * session's hangup), not the login shell, whose start-up files may print,
+ * start programs or attach to tmux; `ssh -W` starts no shell either.
+ */
+export const STDIO_SESSION_COMMAND: readonly string[] = ["cat"];
+
 /** Returns the words after the server command: `new -c N <bind> [-p P] [-l VAR=V]... [--name NAME] [-- cmd]`, or `attach ID|NAME`. */
 export function serverArgs(
   options: ConnectOptions,
@@ -116,7 +123,12 @@ export function serverArgs(
     if (value !== undefined) args.push("-l", `${name}=${value}`);
   }
   if (options.name) args.push("--name", options.name);
-  if (options.command.length > 0) args.push("--", ...options.command);
+  const command = options.command.length > 0
+    ? options.command
+    : options.forward?.stdio
+    ? STDIO_SESSION_COMMAND
+    : [];
+  if (command.length > 0) args.push("--", ...command);
   return args;
 }
 

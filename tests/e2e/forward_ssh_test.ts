@@ -18,7 +18,7 @@ import {
   roundTrip,
   waitPrompt,
 } from "../../harness/client_session.ts";
-import { killPidsWithEnv } from "../../harness/stock_mosh.ts";
+import { findPidsWithEnv, killPidsWithEnv } from "../../harness/stock_mosh.ts";
 import { TEST_MARK_VAR } from "../../harness/sshd.ts";
 import { freeTcpPort } from "../../harness/ports.ts";
 import {
@@ -29,6 +29,20 @@ import {
 
 const needs = peers("sshd", "ssh", "tmux", "curl", "ssh-agent", "ssh-add");
 const needsStock = peers("sshd", "ssh", "mosh-server");
+
+/** The program names (comm) of the processes carrying TEST_MARK_VAR=`mark`. */
+async function markedPrograms(mark: string): Promise<string[]> {
+  const pids = await findPidsWithEnv(TEST_MARK_VAR, mark);
+  const names: string[] = [];
+  for (const pid of pids) {
+    try {
+      names.push(Deno.readTextFileSync(`/proc/${pid}/comm`).trim());
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return names;
+}
 
 /** Runs an sh command line; its status and output. */
 async function sh(
@@ -163,13 +177,24 @@ needs.test("-W as ssh's ProxyCommand; refusals: port in use, policy off, target 
       command: [],
     });
     marks.push(proxy.mark);
-    const viaW = await sh(
+    const running = sh(
       `ssh -F ${sshd.configPath} -o ProxyCommand=${
         shellWord(
           proxy.command.replaceAll("%", "%%").replace("%%h:%%p", "%h:%p"),
         )
-      } root@127.0.0.1 'echo proxied-$((6*7))'`,
+      } root@127.0.0.1 'sleep 2; echo proxied-$((6*7))'`,
     );
+    // The session on the server runs no login shell, only a waiting program.
+    let programs: string[] = [];
+    for (let i = 0; i < 40 && !programs.includes("cat"); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      programs = await markedPrograms(proxy.mark);
+    }
+    assert.ok(programs.includes("cat"), `the session runs: ${programs}`);
+    for (const shell of ["bash", "sh", "dash", "zsh", "fish"]) {
+      assert.ok(!programs.includes(shell), `a ${shell} runs: ${programs}`);
+    }
+    const viaW = await running;
     assert.equal(viaW.stdout, "proxied-42\n", viaW.stderr);
     // A port in use: refused at once, before ssh runs.
     const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });

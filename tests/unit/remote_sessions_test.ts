@@ -72,6 +72,17 @@ Deno.test("serverArgs: --name goes to tmosh serve new, --attach runs attach ID|N
     serverArgs(options(["--name", "work", "h", "--", "top"]), context),
     ["new", "-c", "256", "-s", "--name", "work", "--", "top"],
   );
+  // -W runs no login shell, only a program that waits for the hangup.
+  assert.deepEqual(
+    serverArgs(options(["-W", "db:5432", "h"]), context),
+    ["new", "-c", "256", "-s", "--", "cat"],
+  );
+  assert.deepEqual(serverArgs(options(["h"]), context), [
+    "new",
+    "-c",
+    "256",
+    "-s",
+  ]);
   assert.deepEqual(serverArgs(options(["--attach=work", "h"]), context), [
     "attach",
     "work",
