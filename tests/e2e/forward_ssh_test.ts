@@ -190,12 +190,13 @@ needs.test("-W as ssh's ProxyCommand; refusals: port in use, policy off, target 
       await new Promise((r) => setTimeout(r, 50));
       programs = await markedPrograms(proxy.mark);
     }
+    // ssh ends first either way: a failed check leaves nothing running.
+    const viaW = await running;
+    assert.equal(viaW.stdout, "proxied-42\n", viaW.stderr);
     assert.ok(programs.includes("cat"), `the session runs: ${programs}`);
     for (const shell of ["bash", "sh", "dash", "zsh", "fish"]) {
       assert.ok(!programs.includes(shell), `a ${shell} runs: ${programs}`);
     }
-    const viaW = await running;
-    assert.equal(viaW.stdout, "proxied-42\n", viaW.stderr);
     // A port in use: refused at once, before ssh runs.
     const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = (taken.addr as Deno.NetAddr).port;
