@@ -84,6 +84,35 @@ export function freeUdpPortRun(count: number): number {
   return base;
 }
 
+/** Whether `error` says ports were taken (another process bound them after they were found free). */
+function portRace(error: unknown): boolean {
+  if (error instanceof Deno.errors.AddrInUse) return true;
+  const message = error instanceof Error ? error.message : "";
+  return /^tmosh: (no free UDP port in|UDP port \d+ is not free)/.test(message);
+}
+
+/**
+ * Runs `bind(base)` on `count` consecutive UDP ports that were free a moment
+ * ago; when another process took them in between (a port-in-use error), on a
+ * new run, up to a few times. Returns what `bind` returns.
+ */
+export async function inFreeUdpPortRun<T>(
+  count: number,
+  bind: (base: number) => T | Promise<T>,
+): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    const base = freeUdpPortRun(count);
+    try {
+      return await bind(base);
+    } catch (error) {
+      if (attempt >= PORT_RACE_ATTEMPTS || !portRace(error)) throw error;
+    }
+  }
+}
+
+/** Runs inFreeUdpPortRun tries before giving up. */
+const PORT_RACE_ATTEMPTS = 5;
+
 /** Tries random ports with `probe` (which binds and releases), then port 0. */
 function findFree(probe: (port: number) => number): number {
   for (let i = 0; i < ATTEMPTS; i++) {

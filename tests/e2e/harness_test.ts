@@ -25,6 +25,7 @@ import {
   freeUdpPort,
   freeUdpPortRun,
   holdUdpPortRun,
+  inFreeUdpPortRun,
   TEST_PORT_HIGH,
   TEST_PORT_LOW,
 } from "../../harness/ports.ts";
@@ -58,6 +59,30 @@ Deno.test("a run of free UDP ports is below the ephemeral range and bindable", (
   const again = freeUdpPortRun(4);
   Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: again })
     .close();
+});
+
+Deno.test("inFreeUdpPortRun: a run taken by another process in between is replaced by a new one; other errors go through", async () => {
+  const bases: number[] = [];
+  const got = await inFreeUdpPortRun(2, (base) => {
+    bases.push(base);
+    if (bases.length === 1) {
+      // What Connection.listen says when another process took the run.
+      throw new Error(
+        `tmosh: no free UDP port in ${base}-${base + 1}; pass -p PORT`,
+      );
+    }
+    return base;
+  });
+  assert.equal(bases.length, 2);
+  assert.equal(got, bases[1]);
+  await assert.rejects(
+    inFreeUdpPortRun(2, () => {
+      bases.push(-1);
+      throw new Error("tmosh: cannot bind UDP on 127.0.0.1: permission denied");
+    }),
+    /permission denied/,
+  );
+  assert.equal(bases.length, 3, "not retried");
 });
 
 Deno.test("peer lookup: installed programs are found, missing ones named with their package", () => {

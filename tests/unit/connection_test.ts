@@ -9,7 +9,7 @@ import {
   TO_CLIENT,
   TO_SERVER,
 } from "../../protocol/network/constants.ts";
-import { freeUdpPortRun, holdUdpPortRun } from "../../harness/ports.ts";
+import { holdUdpPortRun, inFreeUdpPortRun } from "../../harness/ports.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -92,12 +92,12 @@ async function serverOnLoopback(
   key: Uint8Array,
   extra: { now?: () => number; log?: (l: string) => void } = {},
 ) {
-  const base = freeUdpPortRun(8);
-  return await Connection.listen(key, {
-    ip: "127.0.0.1",
-    portRange: [base, base + 7],
-    ...extra,
-  });
+  return await inFreeUdpPortRun(8, (base) =>
+    Connection.listen(key, {
+      ip: "127.0.0.1",
+      portRange: [base, base + 7],
+      ...extra,
+    }));
 }
 
 /** A loopback server and a client connected to it; `close` closes the client, then the server. */
@@ -179,11 +179,13 @@ Deno.test("connection: listen fails clearly when every port is taken", async () 
 
 Deno.test("connection: a requested IP that cannot be bound falls back to any address", async () => {
   const key = generateKey();
-  const base = freeUdpPortRun(2);
-  const server = await Connection.listen(key, {
-    ip: "192.0.2.1",
-    portRange: [base, base + 1],
-  });
+  const { base, server } = await inFreeUdpPortRun(2, async (base) => ({
+    base,
+    server: await Connection.listen(key, {
+      ip: "192.0.2.1",
+      portRange: [base, base + 1],
+    }),
+  }));
   try {
     assert.equal(server.port, base);
     assert.equal(server.warnings.length, 1);
@@ -628,11 +630,11 @@ Deno.test("connection: IPv6 loopback, and a dual-stack :: server", async (t) => 
   }
   const key = generateKey();
   await t.step("::1", async () => {
-    const base = freeUdpPortRun(4);
-    const server = await Connection.listen(key, {
-      ip: "::1",
-      portRange: [base, base + 3],
-    });
+    const server = await inFreeUdpPortRun(
+      4,
+      (base) =>
+        Connection.listen(key, { ip: "::1", portRange: [base, base + 3] }),
+    );
     const client = Connection.connect(key, { ip: "::1", port: server.port });
     try {
       assert.equal(server.mtu, 1216);
@@ -654,11 +656,11 @@ Deno.test("connection: IPv6 loopback, and a dual-stack :: server", async (t) => 
     }
   });
   await t.step(":: accepts IPv4 clients", async () => {
-    const base = freeUdpPortRun(4);
-    const server = await Connection.listen(key, {
-      ip: "::",
-      portRange: [base, base + 3],
-    });
+    const server = await inFreeUdpPortRun(
+      4,
+      (base) =>
+        Connection.listen(key, { ip: "::", portRange: [base, base + 3] }),
+    );
     const client = Connection.connect(key, {
       ip: "127.0.0.1",
       port: server.port,

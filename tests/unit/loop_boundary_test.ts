@@ -14,7 +14,7 @@ import { ErrorGuard } from "../../protocol/network/guard.ts";
 import { encodeKey, generateKey } from "../../protocol/crypto/key.ts";
 import { runSession } from "../../server/session.ts";
 import { HeadlessClient } from "../../harness/headless_client.ts";
-import { freeUdpPortRun } from "../../harness/ports.ts";
+import { inFreeUdpPortRun } from "../../harness/ports.ts";
 
 /** Longest wait for one step, ms. */
 const STEP_MS = 10_000;
@@ -35,12 +35,12 @@ async function session(
   close(): Promise<void>;
 }> {
   const key = generateKey();
-  const base = freeUdpPortRun(8);
   const log: string[] = [];
-  const connection = await Connection.listen(key, {
-    ip: "127.0.0.1",
-    portRange: [base, base + 7],
-  });
+  const connection = await inFreeUdpPortRun(
+    8,
+    (base) =>
+      Connection.listen(key, { ip: "127.0.0.1", portRange: [base, base + 7] }),
+  );
   const ended = runSession(connection, {
     command: ["sh"],
     env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", PS1: "$ " },
@@ -108,13 +108,13 @@ Deno.test("ErrorGuard: catches, counts, and logs each boundary's first failure o
 
 Deno.test("a throwing payload consumer does not stop the connection's receive loop", async () => {
   const key = generateKey();
-  const base = freeUdpPortRun(8);
   const lines: string[] = [];
-  const server = await Connection.listen(key, {
-    ip: "127.0.0.1",
-    portRange: [base, base + 7],
-    log: (line) => lines.push(line),
-  });
+  const server = await inFreeUdpPortRun(8, (base) =>
+    Connection.listen(key, {
+      ip: "127.0.0.1",
+      portRange: [base, base + 7],
+      log: (line) => lines.push(line),
+    }));
   const client = Connection.connect(key, {
     ip: "127.0.0.1",
     port: server.port,

@@ -18,7 +18,7 @@ import {
   TO_CLIENT,
   TO_SERVER,
 } from "../../protocol/network/constants.ts";
-import { freeUdpPortRun } from "../../harness/ports.ts";
+import { inFreeUdpPortRun } from "../../harness/ports.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -98,14 +98,14 @@ async function waitFor(cond: () => boolean, what: string, ms = 2000) {
 
 /** A loopback server with an injected clock, its payloads as text, the farewells it handed out, and its log. */
 async function server(key: Uint8Array, clock: FakeClock) {
-  const base = freeUdpPortRun(8);
   const logs: string[] = [];
-  const conn = await Connection.listen(key, {
-    ip: "127.0.0.1",
-    portRange: [base, base + 7],
-    now: clock.now,
-    log: (l) => logs.push(l),
-  });
+  const conn = await inFreeUdpPortRun(8, (base) =>
+    Connection.listen(key, {
+      ip: "127.0.0.1",
+      portRange: [base, base + 7],
+      now: clock.now,
+      log: (l) => logs.push(l),
+    }));
   const got: string[] = [];
   conn.onPayload((p) => got.push(dec.decode(p)));
   const farewells: Connection[] = [];
