@@ -196,11 +196,14 @@ needs.test("-W as ssh's ProxyCommand; refusals: port in use, policy off, target 
         shellWord(
           proxy.command.replaceAll("%", "%%").replace("%%h:%%p", "%h:%p"),
         )
-      } root@127.0.0.1 'sleep 2; echo proxied-$((6*7))'`,
+      } root@127.0.0.1 'sleep 3; echo proxied-$((6*7))'`,
     );
     // The session on the server runs no login shell, only a waiting program.
-    let programs: string[] = [];
-    for (let i = 0; i < 40 && !programs.includes("cat"); i++) {
+    // Looked at until it shows, while ssh runs (connecting takes seconds
+    // on a loaded machine; the remote command then keeps it up 3 s).
+    let programs: string[] = [], finished = false;
+    running.finally(() => finished = true);
+    while (!finished && !programs.includes("cat")) {
       await new Promise((r) => setTimeout(r, 50));
       programs = await sessionPrograms(proxy.mark);
     }
