@@ -107,12 +107,19 @@ export async function startServe(
   args: string[],
   env: Record<string, string> = baseEnv(),
 ): Promise<Daemon> {
-  const requested = await freeUdpPort();
   const state = env.XDG_STATE_HOME === undefined
     ? await freshStateHome()
     : null;
   if (state !== null) env = { ...env, XDG_STATE_HOME: state };
-  const run = await runServe(["new", "-p", `${requested}`, ...args], env);
+  let requested = 0, run: Run;
+  for (let attempt = 1;; attempt++) {
+    requested = await freeUdpPort();
+    run = await runServe(["new", "-p", `${requested}`, ...args], env);
+    // Another process may take the port between finding and binding it.
+    if (attempt >= 5 || !/^tmosh: UDP port \d+ is not free/m.test(run.stderr)) {
+      break;
+    }
+  }
   const connect = /^MOSH CONNECT (\d+) ([A-Za-z0-9/+]{22})$/m.exec(run.stdout);
   const detached = /^\[tmosh-server detached, pid = (\d+)\]$/m.exec(
     run.stderr,

@@ -15,7 +15,7 @@ import {
 import { decodeKey } from "../../protocol/crypto/key.ts";
 import { Transport } from "../../protocol/network/transport.ts";
 import { UserStream } from "../../protocol/statesync/user_stream.ts";
-import { assertUdpPortTaken, freeUdpPort } from "../../harness/ports.ts";
+import { assertUdpPortTaken, holdUdpPortRun } from "../../harness/ports.ts";
 import {
   baseEnv,
   delay,
@@ -112,12 +112,7 @@ Deno.test("serve rejects a bad colour count", async () => {
 });
 
 Deno.test("serve reports a port that is taken and exits 1", async () => {
-  const port = await freeUdpPort();
-  const holder = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "0.0.0.0",
-    port,
-  });
+  const { base: port, sockets: [holder] } = holdUdpPortRun(1);
   try {
     const run = await runServe(["new", "-p", `${port}`, "--", "/bin/sh"]);
     assert.equal(run.code, 1);
