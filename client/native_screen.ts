@@ -52,7 +52,9 @@ export class NativeScreen {
   #written = 0;
   /** The terminal shows its alternate screen, mirroring the server's. */
   #alternate = false;
-  /** The log end last reported to the server (scrollflow.v1), -1: none yet. */
+  /** The server takes reports of the written end (scrollflow.v1, negotiated with scrollback.v1). */
+  #reports = false;
+  /** The log end last reported to the server, -1: none yet. */
   #reported = -1;
   /** What the last prelude wrote (reused: a flood's frames are large). */
   readonly #out = new OutBuffer();
@@ -103,6 +105,7 @@ export class NativeScreen {
         return { out: out.view(), repaint };
       }
       this.#on = true;
+      this.#reports = caps.has(SCROLLFLOW_CAPABILITY);
       repaint = true;
       options.leaveAlternate();
       const rows = options.size.rows;
@@ -149,10 +152,8 @@ export class NativeScreen {
    * docs/wire.md §14.2): how far the log is written, whenever that moved;
    * null when none is due or the server does not take them.
    */
-  report(remote: CompleteTerminal): number | null {
-    if (!this.#on || this.#written === this.#reported) return null;
-    const caps = negotiatedCapabilities(remote.capabilities, this.#offered);
-    if (!caps?.has(SCROLLFLOW_CAPABILITY)) return null;
+  report(): number | null {
+    if (!this.#reports || this.#written === this.#reported) return null;
     this.#reported = this.#written;
     return this.#written;
   }

@@ -671,7 +671,7 @@ class ClientSession {
     this.#local = fb;
     this.#run.onFrame?.(out);
     // The server sends the log no faster than the terminal takes it.
-    const written = this.#native.report(remote);
+    const written = this.#native.report();
     if (written !== null) {
       this.#pushState(this.#transport.currentState.pushWritten(written));
     }

@@ -84,11 +84,15 @@ export function freeUdpPortRun(count: number): number {
   return base;
 }
 
+/** Whether tmosh's `text` (an error message, a server's stderr) says the UDP ports asked for were taken. */
+export function portsTaken(text: string): boolean {
+  return /^tmosh: (no free UDP port in|UDP port \d+ is not free)/m.test(text);
+}
+
 /** Whether `error` says ports were taken (another process bound them after they were found free). */
 function portRace(error: unknown): boolean {
   if (error instanceof Deno.errors.AddrInUse) return true;
-  const message = error instanceof Error ? error.message : "";
-  return /^tmosh: (no free UDP port in|UDP port \d+ is not free)/.test(message);
+  return portsTaken(error instanceof Error ? error.message : "");
 }
 
 /**
@@ -110,8 +114,8 @@ export async function inFreeUdpPortRun<T>(
   }
 }
 
-/** Runs inFreeUdpPortRun tries before giving up. */
-const PORT_RACE_ATTEMPTS = 5;
+/** Tries on fresh ports before a port race is an error (inFreeUdpPortRun, startServe). */
+export const PORT_RACE_ATTEMPTS = 5;
 
 /** Tries random ports with `probe` (which binds and releases), then port 0. */
 function findFree(probe: (port: number) => number): number {

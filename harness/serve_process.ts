@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { freeUdpPort } from "./ports.ts";
+import { freeUdpPort, PORT_RACE_ATTEMPTS, portsTaken } from "./ports.ts";
 import { descendants, killAndWait } from "./stock_mosh.ts";
 import { runEnv } from "./leaks.ts";
 
@@ -116,7 +116,7 @@ export async function startServe(
     requested = await freeUdpPort();
     run = await runServe(["new", "-p", `${requested}`, ...args], env);
     // Another process may take the port between finding and binding it.
-    if (attempt >= 5 || !/^tmosh: UDP port \d+ is not free/m.test(run.stderr)) {
+    if (attempt >= PORT_RACE_ATTEMPTS || !portsTaken(run.stderr)) {
       break;
     }
   }

@@ -18,7 +18,11 @@ import {
   roundTrip,
   waitPrompt,
 } from "../../harness/client_session.ts";
-import { findPidsWithEnv, killPidsWithEnv } from "../../harness/stock_mosh.ts";
+import {
+  descendants,
+  findPidsWithEnv,
+  killPidsWithEnv,
+} from "../../harness/stock_mosh.ts";
 import { USER_DAEMON_FLAG } from "../../server/daemon_protocol.ts";
 import { TEST_MARK_VAR } from "../../harness/sshd.ts";
 import { freeTcpPort } from "../../harness/ports.ts";
@@ -33,8 +37,8 @@ const needsStock = peers("sshd", "ssh", "mosh-server");
 
 /**
  * The program names (comm) of the sessions' programs of the tmosh server
- * carrying TEST_MARK_VAR=`mark`: the children of its daemon (the client's
- * ssh, and what ssh runs on the target, carry the mark too).
+ * carrying TEST_MARK_VAR=`mark`: its daemon's descendants (the client's ssh,
+ * and what ssh runs on the target, carry the mark too).
  */
 async function sessionPrograms(mark: string): Promise<string[]> {
   const read = (path: string) => {
@@ -49,13 +53,9 @@ async function sessionPrograms(mark: string): Promise<string[]> {
     read(`/proc/${pid}/cmdline`).includes(USER_DAEMON_FLAG)
   );
   if (daemon === undefined) return [];
-  return pids
-    .filter((pid) => {
-      const stat = read(`/proc/${pid}/stat`);
-      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) ===
-        daemon;
-    })
-    .map((pid) => read(`/proc/${pid}/comm`).trim());
+  return (await descendants(daemon)).map((pid) =>
+    read(`/proc/${pid}/comm`).trim()
+  );
 }
 
 /** Runs an sh command line; its status and output. */
