@@ -19,6 +19,7 @@ import { type AttachGrant, prepareAttach } from "./attach.ts";
 import { formatAddr } from "./epoch.ts";
 import { startTime } from "./owner.ts";
 import { LazyTimer } from "../protocol/network/lazy_timer.ts";
+import { SERVER_ASSOCIATION_TIMEOUT } from "../protocol/network/constants.ts";
 import {
   ensurePrivateDir,
   fallbackSocketDir,
@@ -37,6 +38,13 @@ import {
 export const DETACHED_AFTER_MS = 10_000;
 /** How often the client's state is looked at, ms: a change reaches the record within this, and records are written at most this often. */
 const STATUS_POLL_MS = 1000;
+/**
+ * A driven registration's own look after this much silence of an attached
+ * client, ms: the session wakes for heartbeats until it drops the client's
+ * address (mosh: SERVER_ASSOCIATION_TIMEOUT), so its pokes notice
+ * DETACHED_AFTER_MS first; this only backs them up.
+ */
+const SILENCE_BACKSTOP_MS = SERVER_ASSOCIATION_TIMEOUT;
 /** A newer last-contact time alone is written at most this often, ms (the socket's status is always current). */
 const LAST_HEARD_WRITE_MS = 30_000;
 
@@ -72,6 +80,8 @@ export interface RegisterOptions {
   attach?: () => AttachGrant;
   /** The owner calls poke() whenever it wakes (each session tick), so nothing polls once a second: only a change, or a client going quiet, sets a timer. */
   driven?: boolean;
+  /** A driven registration's own look after this much silence of an attached client, ms (default SERVER_ASSOCIATION_TIMEOUT; tests shorten it). */
+  silenceBackstopMs?: number;
 }
 
 /** A registered session. */
@@ -189,15 +199,20 @@ export function registerSession(options: RegisterOptions): Registration {
       failed = true;
     }
   };
-  // Driven: a deferred write, and the look when an attached client's
-  // silence reaches DETACHED_AFTER_MS.
+  // Driven: a deferred write, and a backstop look at SILENCE_BACKSTOP_MS of
+  // an attached client's silence. The session's heartbeat wakes (pokes)
+  // notice DETACHED_AFTER_MS of silence within ACK_INTERVAL; a timer at
+  // DETACHED_AFTER_MS would come early on every one of them, and each early
+  // timer wakes an idle process twice or three times (docs/architecture.md §12.1).
+  const backstop = options.silenceBackstopMs ?? SILENCE_BACKSTOP_MS;
   const later = new LazyTimer(() => lookDriven(), { now, unref: true });
   const lookDriven = () => {
     look();
     const heard = client.lastHeard;
+    // Still attached past the backstop (the write failed): again in a second, not at once.
     later.after(
       written.attached && heard !== null
-        ? heard + DETACHED_AFTER_MS - now()
+        ? Math.max(heard + backstop - now(), STATUS_POLL_MS)
         : Infinity,
     );
   };

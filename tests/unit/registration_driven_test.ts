@@ -1,7 +1,9 @@
 /**
  * A `driven` registration (server/registration.ts, as `tmosh serve` uses it):
  * no once-a-second poll; the session's own wake-ups (poke) write a change,
- * at most once a second, and a timer only for an attached client going quiet.
+ * at most once a second; an attached client going quiet is noticed by the
+ * next poke (the session's heartbeat wake), and a backstop timer writes it
+ * after SERVER_ASSOCIATION_TIMEOUT when no poke comes.
  */
 
 import assert from "node:assert/strict";
@@ -16,7 +18,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-Deno.test("registration (driven): pokes write changes at most once a second; silence is noticed without pokes", async () => {
+Deno.test("registration (driven): pokes write changes at most once a second, and a client gone quiet", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "tmosh_driven_" });
   let clock = 1_000_000;
   const probe: {
@@ -55,23 +57,24 @@ Deno.test("registration (driven): pokes write changes at most once a second; sil
     await sleep(1100);
     assert.equal(onDisk().client, "192.0.2.8:4242", "written a second later");
 
-    // An attached client going quiet is written with no poke: the timer is due
-    // DETACHED_AFTER_MS after it was last heard (here: at once on the clock).
+    // An attached client going quiet: the session's next wake (its
+    // heartbeat, within ACK_INTERVAL) writes it.
+    clock = probe.lastHeard + DETACHED_AFTER_MS - 1;
+    reg.poke();
+    assert.equal(onDisk().attached, true, "not yet quiet long enough");
     clock = probe.lastHeard + DETACHED_AFTER_MS + 1;
-    reg.refresh();
-    assert.equal(onDisk().attached, false);
+    reg.poke();
+    assert.equal(onDisk().attached, false, "a poke writes detached");
   } finally {
     reg.close();
     await Deno.remove(tmp, { recursive: true });
   }
 });
 
-Deno.test("registration (driven): the silence timer writes detached by itself", async () => {
+Deno.test("registration (driven): without pokes, the backstop writes a quiet client detached", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "tmosh_driven_" });
-  const start = performance.now();
-  const probe: ClientProbe = { lastHeard: start, remoteAddr: null };
-  // A clock running 100x fast: DETACHED_AFTER_MS (10 s) passes in 100 ms.
-  const now = () => start + (performance.now() - start) * 100;
+  let clock = 1_000_000;
+  const probe: ClientProbe = { lastHeard: clock, remoteAddr: null };
   const reg = registerSession({
     dir: `${tmp}/tmosh`,
     port: 60125,
@@ -80,18 +83,22 @@ Deno.test("registration (driven): the silence timer writes detached by itself", 
     cols: 80,
     rows: 24,
     client: probe,
-    now,
+    now: () => clock,
     driven: true,
+    silenceBackstopMs: 300,
   });
   const file = `${tmp}/tmosh/${reg.id}.json`;
   const onDisk = () => parseRecord(Deno.readTextFileSync(file))!;
   try {
     assert.equal(onDisk().attached, true);
     reg.poke(); // nothing changed: no write, but nothing breaks either
-    // The timer is set in clock ms (10 s), so it comes late on the real clock;
-    // the record must say detached once it has.
-    const deadline = Date.now() + 15_000;
-    while (onDisk().attached && Date.now() < deadline) await sleep(50);
+    clock += DETACHED_AFTER_MS + 1; // quiet, and no wake of the session
+    await sleep(100);
+    assert.equal(onDisk().attached, true, "nothing looks before the backstop");
+    // The backstop is set in clock ms (300), so it comes 300 ms after the
+    // registration on the real clock.
+    const deadline = Date.now() + 5_000;
+    while (onDisk().attached && Date.now() < deadline) await sleep(20);
     assert.equal(onDisk().attached, false, "detached without a poke");
   } finally {
     reg.close();
