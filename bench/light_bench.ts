@@ -45,6 +45,7 @@ import {
   usageDelta,
 } from "../harness/proc_usage.ts";
 import { summary, timePrompt } from "./connect_bench.ts";
+import { startFloorPair } from "./runtime_floor.ts";
 
 /** Which Mosh runs a session. */
 type Side = "stock" | "tmosh";
@@ -311,6 +312,7 @@ function row(
 async function sessionFigures(sshd: Sshd): Promise<void> {
   const stock = await startSession("stock");
   const tmosh = await startSession("tmosh");
+  const floor = await startFloorPair();
   try {
     await delay(SETTLE_MS);
     const pids = [
@@ -319,7 +321,11 @@ async function sessionFigures(sshd: Sshd): Promise<void> {
       tmosh.serverPid,
       tmosh.clientPid,
     ];
-    const usage = await idleUsage(pids);
+    const [usage, floorUsage] = await Promise.all([
+      idleUsage(pids),
+      idleUsage(floor.pids),
+    ]);
+    await floor.stop();
     const mem = await Promise.all(pids.map(memoryUsage));
     const cpu = usage.map((u) => u?.cpuMs ?? NaN);
     const wake = usage.map((u) => u?.wakeups ?? NaN);
@@ -332,6 +338,17 @@ async function sessionFigures(sshd: Sshd): Promise<void> {
     );
     row("server CPU, ms", cpu[0], cpu[2], { goal: "goal <= 2x" });
     row("client CPU, ms", cpu[1], cpu[3], { goal: "goal <= 2x" });
+    const floorCpu = floorUsage.map((u) => u?.cpuMs ?? NaN);
+    const floorWake = floorUsage.map((u) => u?.wakeups ?? NaN);
+    console.log(
+      `  ${
+        "".padEnd(34)
+      }runtime floor (bare Deno, one datagram each way every 3 s, runtime_floor.ts): ${
+        floorCpu.map((c) => c.toFixed(1)).join(" / ")
+      } ms, ${floorWake.join(" / ")} wake-ups; / stock: ${
+        (floorCpu[0] / cpu[0]).toFixed(1)
+      }x, ${(floorCpu[1] / cpu[1]).toFixed(1)}x`,
+    );
     row("server wake-ups", wake[0], wake[2], { digits: 0 });
     row("client wake-ups", wake[1], wake[3], { digits: 0 });
     row("server wake-ups, voluntary", sleeps[0], sleeps[2], { digits: 0 });
@@ -366,6 +383,7 @@ async function sessionFigures(sshd: Sshd): Promise<void> {
       }x (goal <= 1.1x), stock / ssh ${(wallStock / wallSsh).toFixed(2)}x`,
     );
   } finally {
+    await floor.stop();
     await stock.stop();
     await tmosh.stop();
   }
