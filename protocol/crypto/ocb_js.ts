@@ -10,7 +10,6 @@
  * @module
  */
 
-import { createCipheriv, createDecipheriv } from "node:crypto";
 import { KEY_BYTES, NONCE_BYTES, TAG_BYTES } from "./constants.ts";
 import { output } from "./ocb_native.ts";
 
@@ -22,6 +21,17 @@ export interface JsOcbOptions {
 type EcbStream = { update(data: Uint8Array): Uint8Array };
 /** The internal switch of Deno's node:crypto streams for modes with a block cache. */
 type BlockCached = { _needsBlockCache?: boolean };
+
+/** Deno's Node layer, as far as this module uses it. */
+type NodeProcess = {
+  getBuiltinModule(name: "node:crypto"): typeof import("node:crypto");
+};
+let nodeCrypto: typeof import("node:crypto") | null = null;
+/** node:crypto, loaded on first use: a process that seals through libcrypto (ocb_native.ts) never starts Deno's Node layer for it (the first `node:` import costs about 45 ms of start-up). */
+function crypto(): typeof import("node:crypto") {
+  const process = (globalThis as unknown as { process: NodeProcess }).process;
+  return nodeCrypto ??= process.getBuiltinModule("node:crypto");
+}
 
 const BLOCK = 16;
 /** Number of L_i values precomputed; block indices are < 2^32. */
@@ -145,9 +155,9 @@ export class JsOcb {
         `tmosh: OCB key must be ${KEY_BYTES} bytes, got ${key.length}; pass a decoded session key`,
       );
     }
-    const enc = createCipheriv("aes-128-ecb", key, null);
+    const enc = crypto().createCipheriv("aes-128-ecb", key, null);
     enc.setAutoPadding(false);
-    const dec = createDecipheriv("aes-128-ecb", key, null);
+    const dec = crypto().createDecipheriv("aes-128-ecb", key, null);
     dec.setAutoPadding(false);
     // Deno's node:crypto copies every ECB input into a fresh block-cache
     // buffer first, to hold back a partial block (a profile of a forwarded
