@@ -64,7 +64,14 @@ export const LAYERS: Record<string, string[]> = {
   "stdio.ts": [],
   "tools/": ["self_command.ts", "protocol/", "harness/"],
   "harness/": ["protocol/", "client/", "server/", "demo/", "libc.ts"],
-  "bench/": ["protocol/", "client/", "server/", "demo/", "harness/"],
+  "bench/": [
+    "protocol/",
+    "client/",
+    "server/",
+    "demo/",
+    "harness/",
+    "self_command.ts",
+  ],
   "tests/": [
     "protocol/",
     "client/",
