@@ -112,6 +112,19 @@ export const SEND_INTERVAL_MAX = 250;
 /** Empty ack interval when idle, ms (mosh: ACK_INTERVAL). */
 export const ACK_INTERVAL = 3000;
 
+/**
+ * Heartbeat grid, ms (tmosh only): a heartbeat due at least
+ * HEARTBEAT_ALIGN_MIN_MS ahead is sent at the last multiple of this on the
+ * process's clock before it is due, up to this much early. The sessions of
+ * one process (the user's daemon) then beat on the same timer turns: one
+ * wake-up serves all whose heartbeats fall in the same grid step. A divisor
+ * of ACK_INTERVAL, so an idle session still beats every ACK_INTERVAL.
+ */
+export const HEARTBEAT_GRID_MS = 1500;
+
+/** Shortest wait that is put on the heartbeat grid, ms (tmosh only): longer than any retransmission or send wait (RTO ≤ 1000 + ACK_DELAY). */
+export const HEARTBEAT_ALIGN_MIN_MS = 2000;
+
 /** Delay before acking new data, ms (mosh: ACK_DELAY). */
 export const ACK_DELAY = 100;
 

@@ -9,7 +9,11 @@ import type { Connection } from "./connection.ts";
 import type { ErrorGuard } from "./guard.ts";
 import { FragmentAssembly, Fragmenter } from "./fragment.ts";
 import { decodeInstruction, encodeInstruction } from "../protobufs/messages.ts";
-import { SHUTDOWN_NUM } from "./constants.ts";
+import {
+  HEARTBEAT_ALIGN_MIN_MS,
+  HEARTBEAT_GRID_MS,
+  SHUTDOWN_NUM,
+} from "./constants.ts";
 import type { SyncState } from "./sync_state.ts";
 import { deliverInstruction, TransportReceiver } from "./transport_receiver.ts";
 import { TransportSender } from "./transport_sender.ts";
@@ -338,11 +342,18 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
     return this.sender.waitTime(this.#now());
   }
 
-  /** Re-arms the timer for the sender's next due time. */
+  /** Re-arms the timer for the sender's next due time (a heartbeat: on the grid, HEARTBEAT_GRID_MS). */
   schedule(): void {
     if (this.#closed) return;
-    const wait = this.waitTime();
-    const at = this.#now() + wait;
+    const now = this.#now();
+    let wait = this.waitTime();
+    let onGrid = false;
+    if (wait >= HEARTBEAT_ALIGN_MIN_MS && Number.isFinite(wait)) {
+      wait = Math.floor((now + wait) / HEARTBEAT_GRID_MS) * HEARTBEAT_GRID_MS -
+        now;
+      onGrid = true;
+    }
+    const at = now + wait;
     if (this.#timer !== null) {
       if (at >= this.#timerAt - 0.5) return;
       clearTimeout(this.#timer);
@@ -356,7 +367,14 @@ export class Transport<L extends SyncState<L>, R extends SyncState<R>>
     this.#timer = setTimeout(() => {
       this.#timer = null;
       this.#timerAt = Infinity;
-      this.#guard.run("the transport timer", () => this.tick());
+      this.#guard.run("the transport timer", () => {
+        // The grid step before the heartbeat: it goes now, not on a wake of
+        // its own (unless a send since has put it further off).
+        if (onGrid && this.waitTime() <= HEARTBEAT_GRID_MS) {
+          this.sender.ackNow(this.#now());
+        }
+        this.tick();
+      });
     }, Math.max(0, Math.ceil(wait)));
   }
 
