@@ -2,7 +2,9 @@
  * Lighter and quicker (issue 16): every figure side by side with stock Mosh
  * (and ssh where it has one) in one run. Start to prompt through the private
  * loopback sshd; idle CPU time and wake-ups of server and client over
- * IDLE_S seconds (default 60); idle, peak (during `seq 1 2000000`) memory;
+ * IDLE_S seconds (default 60), beside the runtime's floor in the same window
+ * (bench/runtime_floor.ts: bare Deno with Mosh's idle rhythm); idle, peak
+ * (during `seq 1 2000000`) memory;
  * the flood's wall time; and 10 idle sessions on one server, where tmosh's
  * share one process, the user's daemon (server/user_daemon.ts): its memory
  * with 1 and with 10 sessions gives the cost of each further session. Start
