@@ -68,8 +68,16 @@ export interface PtyExit {
   signal: number | null;
 }
 
-/** While output floods, the read loop yields to timers and I/O at least this often, ms. */
-const IO_YIELD_MS = 10;
+/**
+ * While output floods, the read loop yields to timers and I/O at least this
+ * often, ms. Each such yield costs a timer turn (a millisecond or two) in
+ * which nothing reads the pty and the program blocks on its full buffer: at
+ * 10 ms, `seq 1 2000000` with scrollback off took 2.25-2.34 s against stock
+ * mosh's 1.81-1.89 s in the same minutes; at 30 ms 2.01-2.11 s against
+ * 1.76-1.89 (bench/scrollback_bench.ts). Keystrokes and acks wait at most
+ * this long during a flood.
+ */
+const IO_YIELD_MS = 30;
 /** Largest chunk handed to the data handler, bytes. */
 const READ_CHUNK = 16 * 1024;
 /** Longest pause between exit checks when no pidfd can signal the exit, ms. */
