@@ -6,16 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { Connection } from "../../protocol/network/connection.ts";
-import { Transport } from "../../protocol/network/transport.ts";
 import { ChannelLink } from "../../protocol/network/channel_link.ts";
 import {
   CHANNEL_KIND,
   FRAME,
   PacketWriter,
 } from "../../protocol/network/channel_frames.ts";
-import { UserStream } from "../../protocol/statesync/user_stream.ts";
-import { CompleteTerminal } from "../../protocol/statesync/complete_terminal.ts";
-import { blankFramebuffer } from "../../protocol/terminal/framebuffer.ts";
 import { generateKey } from "../../protocol/crypto/key.ts";
 import { ClientForwarding } from "../../client/forward.ts";
 import {
@@ -24,35 +20,13 @@ import {
 } from "../../client/bootstrap/forward_args.ts";
 import { ErrorGuard } from "../../protocol/network/guard.ts";
 import { xorshiftBytes } from "../../harness/prng.ts";
+import { connectionPair, sessionTransports } from "../../harness/ssp_pair.ts";
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A server Connection on 127.0.0.1 and a client Connection to it, under one new key. */
-async function connectionPair() {
-  const key = generateKey();
-  const server = await Connection.listen(key.slice(), {
-    ip: "127.0.0.1",
-    portRange: [0, 0],
-  });
-  const client = Connection.connect(key.slice(), {
-    ip: "127.0.0.1",
-    port: server.port,
-  });
-  return { server, client };
-}
-
 Deno.test("channel link: a stream beside SSP on one connection; SSP sees no channel datagram", async () => {
   const { server, client } = await connectionPair();
-  const sT = new Transport(server, {
-    initialLocal: new CompleteTerminal(blankFramebuffer(80, 24)),
-    initialRemote: new UserStream(),
-    sendMinDelay: 8,
-  });
-  const cT = new Transport(client, {
-    initialLocal: new UserStream(),
-    initialRemote: new CompleteTerminal(blankFramebuffer(80, 24)),
-    sendMinDelay: 1,
-  });
+  const { server: sT, client: cT } = sessionTransports({ server, client });
   const got: Uint8Array[] = [];
   let fin = false;
   const sLink: ChannelLink = new ChannelLink(server, {

@@ -6,12 +6,7 @@
  * beat falls in the same step; each still beats every ACK_INTERVAL.
  */
 import assert from "node:assert/strict";
-import { Connection } from "../../protocol/network/connection.ts";
-import { Transport } from "../../protocol/network/transport.ts";
-import { UserStream } from "../../protocol/statesync/user_stream.ts";
-import { CompleteTerminal } from "../../protocol/statesync/complete_terminal.ts";
-import { blankFramebuffer } from "../../protocol/terminal/framebuffer.ts";
-import { generateKey } from "../../protocol/crypto/key.ts";
+import { connectionPair, sessionTransports } from "../../harness/ssp_pair.ts";
 import {
   ACK_INTERVAL,
   HEARTBEAT_GRID_MS,
@@ -21,32 +16,15 @@ const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A server and client Transport over loopback; the server's send times are noted. */
 async function session(sends: number[]) {
-  const key = generateKey();
-  const server = await Connection.listen(key.slice(), {
-    ip: "127.0.0.1",
-    portRange: [0, 0],
-  });
-  const send = server.send.bind(server);
-  server.send = (payload: Uint8Array) => {
+  const pair = await connectionPair();
+  const send = pair.server.send.bind(pair.server);
+  pair.server.send = (payload: Uint8Array) => {
     sends.push(performance.now());
     send(payload);
   };
-  const client = Connection.connect(key.slice(), {
-    ip: "127.0.0.1",
-    port: server.port,
-  });
-  const sT = new Transport(server, {
-    initialLocal: new CompleteTerminal(blankFramebuffer(80, 24)),
-    initialRemote: new UserStream(),
-    sendMinDelay: 8,
-  });
-  const cT = new Transport(client, {
-    initialLocal: new UserStream(),
-    initialRemote: new CompleteTerminal(blankFramebuffer(80, 24)),
-    sendMinDelay: 1,
-  });
-  cT.tick(); // the client speaks first: the server learns its address
-  return { close: () => Promise.all([cT.close(), sT.close()]) };
+  const { server, client } = sessionTransports(pair);
+  client.tick(); // the client speaks first: the server learns its address
+  return { close: () => Promise.all([client.close(), server.close()]) };
 }
 
 Deno.test("heartbeats: idle beats of every session of a process go out on the grid, every ACK_INTERVAL", async () => {
