@@ -23,6 +23,10 @@ export const O_NONBLOCK = 0x800;
 /** open(2) flags: close on exec. */
 export const O_CLOEXEC = 0x80000;
 
+/** Signal numbers (Linux): interrupt (^C) and quit (^\\). */
+export const SIGINT = 2;
+export const SIGQUIT = 3;
+
 /** errno: interrupted system call. */
 export const EINTR = 4;
 /** errno: I/O error (a pty master reads this once every slave fd is closed). */
@@ -141,6 +145,8 @@ const SYMBOLS = {
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   syscall: { parameters: ["i64", "i64", "i64"], result: "i64" },
   getuid: { parameters: [], result: "u32" },
+  setsid: { parameters: [], result: "i32" },
+  signal: { parameters: ["i32", "pointer"], result: "pointer" },
   getpwuid: { parameters: ["u32"], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
   __errno_location: { parameters: [], result: "pointer" },
@@ -243,11 +249,40 @@ export function closeQuietly(fd: number): void {
   if (fd >= 0) libc().close(fd);
 }
 
-/** Points fds 0, 1 and 2 at /dev/null (a daemon's stdio must not hold ssh's pipes). */
+/**
+ * Points fds 0, 1 and 2 at /dev/null, and the copies Deno keeps of them (a
+ * daemon's stdio must not hold ssh's pipes or pty).
+ */
 export function redirectStdioToDevNull(): void {
   const c = libc();
   const fd = c.open(cString("/dev/null"), O_RDWR);
   if (fd < 0) return;
-  for (const target of [0, 1, 2]) c.dup2(fd, target);
+  for (const target of [0, 1, 2, ...stdioCopies()]) {
+    if (target !== fd) c.dup2(fd, target);
+  }
   if (fd > 2) c.close(fd);
+}
+
+/** Fds past 2 open on the same pipe, pty or file as fd 0, 1 or 2 (Deno's `Deno.stdout` and the others write through such copies). */
+function stdioCopies(): number[] {
+  const target = (fd: number | string) => {
+    try {
+      return Deno.readLinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      return null; // closed, or no /proc
+    }
+  };
+  const stdio = new Set([0, 1, 2].map(target));
+  stdio.delete(null);
+  stdio.delete("/dev/null");
+  const copies: number[] = [];
+  try {
+    for (const entry of Deno.readDirSync("/proc/self/fd")) {
+      const fd = Number(entry.name);
+      if (fd > 2 && stdio.has(target(fd))) copies.push(fd);
+    }
+  } catch {
+    // no /proc: fds 0-2 only
+  }
+  return copies;
 }

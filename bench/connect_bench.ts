@@ -12,10 +12,10 @@ import { startTmux } from "../harness/tmux.ts";
 import { findBinary } from "../harness/require_peer.ts";
 import { killPidsWithEnv } from "../harness/stock_mosh.ts";
 import { TEST_MARK_VAR } from "../harness/sshd.ts";
+import { selfCommand } from "../self_command.ts";
 import {
   connectCommand,
   type Connector,
-  MAIN_TS,
   PS1,
   shq,
 } from "../harness/client_session.ts";
@@ -116,8 +116,7 @@ async function timeCommand(
 
 /** Times the parts of tmosh's bootstrap: deno startup, ssh, `tmosh serve new` (which starts the daemon). */
 async function breakdown(sshd: Sshd): Promise<void> {
-  const deno = Deno.execPath();
-  const self = [deno, "run", "-A", "--quiet", MAIN_TS];
+  const self = selfCommand();
   const mark = `bench-${crypto.randomUUID()}`;
   // A registry of its own: the first run starts the user's daemon, the others find it.
   const state = await Deno.makeTempDir({ prefix: "tmosh_bench_state_" });

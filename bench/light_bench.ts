@@ -12,8 +12,8 @@
  * and a further one (the daemon runs). `PARTS=start,session,scaling` picks
  * parts (default all).
  *
- * Sessions run in tmux (80x24). tmosh's client runs with the server daemon's
- * V8 flags, as the compiled binary does (self_command.ts SERVER_V8_FLAGS). CPU is
+ * Sessions run in tmux (80x24). Every tmosh process runs with the V8 flags
+ * the compiled binary has (self_command.ts TMOSH_V8_FLAGS). CPU is
  * schedstat time of every thread (V8 workers and tokio threads included) and
  * wake-ups are context switches (also the voluntary ones alone: a loaded
  * machine adds preemptions); measuring starts 12 s after the prompt, when
@@ -34,9 +34,9 @@ import {
 import { startTmoshServer } from "../harness/tmosh_server.ts";
 import {
   connectCommand,
-  MAIN_TS,
   PS1,
   shq,
+  tmoshCommand,
 } from "../harness/client_session.ts";
 import { resetPeak } from "../harness/proc_memory.ts";
 import {
@@ -48,6 +48,8 @@ import {
 } from "../harness/proc_usage.ts";
 import { summary, timePrompt } from "./connect_bench.ts";
 import { startFloorPair } from "./runtime_floor.ts";
+import { selfCommand } from "../self_command.ts";
+import { SERVE_FUNCTION } from "../client/bootstrap/install_script.ts";
 
 /** Which Mosh runs a session. */
 type Side = "stock" | "tmosh";
@@ -84,20 +86,6 @@ interface Session {
   stop(): Promise<void>;
 }
 
-/** The sh command that runs tmosh's client with the V8 flags of `serverPid`'s command line, as the compiled binary would (self_command.ts SERVER_V8_FLAGS). */
-async function tmoshClientCommand(
-  port: number,
-  serverPid: number,
-): Promise<string> {
-  const argv = (await Deno.readTextFile(`/proc/${serverPid}/cmdline`)).split(
-    "\0",
-  );
-  const flags = argv.find((a) => a.startsWith("--v8-flags="));
-  return `exec ${shq(Deno.execPath())} run -A --quiet ${
-    flags === undefined ? "" : shq(flags)
-  } ${shq(MAIN_TS)} client 127.0.0.1 ${port}`;
-}
-
 /** Starts a server of `side` and a client (`client`, default the same side) in tmux; resolves at the prompt. tmosh sessions of one `state` (XDG_STATE_HOME) share a daemon; default one each. */
 async function startSession(
   side: Side,
@@ -111,7 +99,7 @@ async function startSession(
     });
   const command = client === "stock"
     ? `exec mosh-client 127.0.0.1 ${server.port}`
-    : await tmoshClientCommand(server.port, server.pid);
+    : `exec ${tmoshCommand(`client 127.0.0.1 ${server.port}`)}`;
   const tmux = await startTmux(command, {
     env: { MOSH_KEY: server.key, LANG: "C.UTF-8", TERM: "xterm-256color" },
   });
@@ -238,7 +226,15 @@ async function startFigures(sshd: Sshd, dir: string): Promise<void> {
     console.log(`  ${label.padEnd(24)} ${summary(list)}`);
   }
   const mark = `light-${crypto.randomUUID()}`;
-  const self = [Deno.execPath(), "run", "-A", "--quiet", MAIN_TS, "serve"];
+  // As the finder starts it (install_script.ts SERVE_FUNCTION): timed until its shell exits.
+  const self = [
+    "sh",
+    "-c",
+    `${SERVE_FUNCTION}\ntmosh_serve "$@"`,
+    "tmosh-serve",
+    ...selfCommand(),
+    "serve",
+  ];
   const moshServer = (await findBinary("mosh-server"))!;
   const stock = await timeServeNew([moshServer], { mark, dir });
   const first = await timeServeNew(self, { mark, dir });

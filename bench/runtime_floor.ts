@@ -2,7 +2,7 @@
  * The runtime's floor for an idle Mosh session: two bare Deno processes that
  * only send each other one 70-byte datagram every 3 s (mosh: ACK_INTERVAL),
  * 50 ms apart, as an idle client and server do, with the server's V8 flags
- * (self_command.ts SERVER_V8_FLAGS). No crypto, no protocol, no terminal:
+ * (self_command.ts TMOSH_V8_FLAGS). No crypto, no protocol, no terminal:
  * what any Deno program with Mosh's idle rhythm costs, measured beside stock
  * and tmosh (bench/light_bench.ts). Run as a script it is one peer:
  * `runtime_floor.ts MY_PORT PEER_PORT FIRST_DELAY_MS`.
@@ -10,7 +10,7 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { SERVER_V8_FLAGS } from "../self_command.ts";
+import { V8_FLAGS_ARG } from "../self_command.ts";
 import { freeUdpPort } from "../harness/ports.ts";
 
 /** Interval between a peer's datagrams, ms (mosh: ACK_INTERVAL). */
@@ -41,7 +41,7 @@ export async function startFloorPair(): Promise<FloorPair> {
         "--allow-net",
         "--unstable-net",
         "--quiet",
-        `--v8-flags=${SERVER_V8_FLAGS.join(",")}`,
+        V8_FLAGS_ARG,
         script,
         `${mine}`,
         `${other}`,

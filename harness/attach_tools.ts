@@ -8,7 +8,8 @@
  */
 
 import assert from "node:assert/strict";
-import { baseEnv, MAIN, type Run } from "./serve_process.ts";
+import { baseEnv, type Run } from "./serve_process.ts";
+import { selfCommand } from "../self_command.ts";
 import type { SessionRecord } from "../server/registry.ts";
 import { DatagramCodec } from "../protocol/network/datagram.ts";
 import { Fragmenter } from "../protocol/network/fragment.ts";
@@ -28,8 +29,9 @@ export async function serveCommand(
   args: string[],
   env: Record<string, string>,
 ): Promise<Run> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, "serve", ...args],
+  const [exe, ...self] = selfCommand();
+  const out = await new Deno.Command(exe, {
+    args: [...self, "serve", ...args],
     env,
     clearEnv: true,
     stdin: "null",

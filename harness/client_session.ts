@@ -17,6 +17,8 @@ import { type Sshd, startSshd, TEST_MARK_VAR } from "./sshd.ts";
 import { peers, requirePeers } from "./require_peer.ts";
 import { startTmux, type TmuxSession } from "./tmux.ts";
 import { findPids, findPidsWithEnv, killPidsWithEnv } from "./stock_mosh.ts";
+import { selfCommand } from "../self_command.ts";
+import { SERVE_FUNCTION } from "../client/bootstrap/install_script.ts";
 
 /** How tmosh's client meets the server. */
 export type Combination = "tmosh" | "stock-server" | "stock-wrapper";
@@ -38,17 +40,19 @@ export function shq(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-/** The sh command line that runs `tmosh <sub>` from source. */
+/** The sh command line that runs `tmosh <sub>` from source, as tmosh runs itself (self_command.ts). */
 export function tmoshCommand(sub: string): string {
-  return `${shq(Deno.execPath())} run -A --quiet ${shq(MAIN_TS)} ${sub}`;
+  return `${selfCommand().map(shq).join(" ")} ${sub}`;
 }
 
-/** Writes an executable sh script `dir/name` that runs `tmosh <sub> "$@"`; returns its path. */
+/** Writes an executable sh script `dir/name` that runs `tmosh <sub> "$@"` (`serve` as the finder starts it, install_script.ts SERVE_FUNCTION); returns its path. */
 export async function tmoshScript(dir: string, sub: string): Promise<string> {
   const path = `${dir}/tmosh-${sub}`;
   await Deno.writeTextFile(
     path,
-    `#!/bin/sh\nexec ${tmoshCommand(sub)} "$@"\n`,
+    sub === "serve"
+      ? `#!/bin/sh\n${SERVE_FUNCTION}\ntmosh_serve ${tmoshCommand(sub)} "$@"\n`
+      : `#!/bin/sh\nexec ${tmoshCommand(sub)} "$@"\n`,
   );
   await Deno.chmod(path, 0o755);
   return path;

@@ -14,7 +14,6 @@ import { type Sshd, startSshd, TEST_MARK_VAR } from "./sshd.ts";
 import { type Edge, startEdge } from "./jump_edge.ts";
 import { startTmux, type TmuxSession } from "./tmux.ts";
 import {
-  MAIN_TS,
   markedCommands,
   shellCommand,
   shq,
@@ -23,6 +22,7 @@ import {
 } from "./client_session.ts";
 import { killPidsWithEnv } from "./stock_mosh.ts";
 import type { SessionRecord } from "../server/registry.ts";
+import { selfCommand } from "../self_command.ts";
 
 /** TCP port of the namespaces' sshds. */
 const SSH_PORT = 2222;
@@ -221,11 +221,7 @@ export async function prepareJumpStage(
     config,
     connectArgv: (options) => [
       ...net.exec(net.ns.client, []),
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--quiet",
-      MAIN_TS,
+      ...selfCommand(),
       "connect",
       `--ssh=env ${TEST_MARK_VAR}=${mark} ssh -F ${config}`,
       `--server=${options.server ?? `${dir}/target`}`,
@@ -240,11 +236,7 @@ export async function prepareJumpStage(
       const out = await run(
         net.ns.bastion,
         [
-          Deno.execPath(),
-          "run",
-          "-A",
-          "--quiet",
-          MAIN_TS,
+          ...selfCommand(),
           "serve",
           "list",
           "--json",

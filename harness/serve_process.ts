@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import { freeUdpPort, PORT_RACE_ATTEMPTS, portsTaken } from "./ports.ts";
 import { descendants, killAndWait } from "./stock_mosh.ts";
 import { runEnv } from "./leaks.ts";
+import { selfCommand } from "../self_command.ts";
+import { SERVE_FUNCTION } from "../client/bootstrap/install_script.ts";
 
 export const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /** Longest a `tmosh serve` parent may take to print MOSH CONNECT and exit, ms. */
@@ -33,13 +35,29 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs `tmosh serve ARGS` to completion (which must not wait for the daemon). */
+/** How `tmosh serve` is started: by itself, or as the finder starts it (install_script.ts SERVE_FUNCTION). */
+export interface ServeStart {
+  finder?: boolean;
+}
+
+/** Runs `tmosh serve ARGS` to completion (which must not wait for the daemon); `finder`: until the finder's shell exits. */
 export async function runServe(
   args: string[],
   env: Record<string, string> = baseEnv(),
+  start: ServeStart = {},
 ): Promise<Run> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "serve", ...args],
+  const argv = [...selfCommand(), "serve", ...args];
+  const [exe, ...rest] = start.finder
+    ? [
+      "sh",
+      "-c",
+      `${SERVE_FUNCTION}\ntmosh_serve "$@"`,
+      "tmosh-serve",
+      ...argv,
+    ]
+    : argv;
+  const child = new Deno.Command(exe, {
+    args: rest,
     env,
     clearEnv: true,
     stdin: "null",
@@ -106,6 +124,7 @@ export interface Daemon {
 export async function startServe(
   args: string[],
   env: Record<string, string> = baseEnv(),
+  start: ServeStart = {},
 ): Promise<Daemon> {
   const state = env.XDG_STATE_HOME === undefined
     ? await freshStateHome()
@@ -114,7 +133,7 @@ export async function startServe(
   let requested = 0, run: Run;
   for (let attempt = 1;; attempt++) {
     requested = await freeUdpPort();
-    run = await runServe(["new", "-p", `${requested}`, ...args], env);
+    run = await runServe(["new", "-p", `${requested}`, ...args], env, start);
     // Another process may take the port between finding and binding it.
     if (attempt >= PORT_RACE_ATTEMPTS || !portsTaken(run.stderr)) {
       break;
@@ -171,8 +190,9 @@ export function spawnClient(
   port: number,
   env: Record<string, string>,
 ): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, "client", "127.0.0.1", `${port}`],
+  const [exe, ...self] = selfCommand();
+  return new Deno.Command(exe, {
+    args: [...self, "client", "127.0.0.1", `${port}`],
     env: baseEnv(env),
     clearEnv: true,
     stdin: "piped",

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { fileURLToPath } from "node:url";
 import { freeUdpPort } from "./ports.ts";
 import { TEST_MARK_VAR } from "./sshd.ts";
 import { killPidsWithEnv, killServer } from "./stock_mosh.ts";
 import { freshStateHome, removeStateHome } from "./serve_process.ts";
+import { selfCommand } from "../self_command.ts";
 
 /** Options of {@linkcode startTmoshServer}. */
 export interface TmoshServerOptions {
@@ -32,7 +32,6 @@ export interface TmoshServer {
 }
 
 /** Path of tmosh's entry point. */
-const MAIN_TS = fileURLToPath(new URL("../main.ts", import.meta.url));
 /** Ports tried when the one picked was taken in the meantime. */
 const ATTEMPTS = 4;
 
@@ -53,12 +52,10 @@ export async function startTmoshServer(
   };
   let lastError = "";
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const out = await new Deno.Command(Deno.execPath(), {
+    const [exe, ...self] = selfCommand();
+    const out = await new Deno.Command(exe, {
       args: [
-        "run",
-        "-A",
-        "--quiet",
-        MAIN_TS,
+        ...self,
         "serve",
         "new",
         "-i",

@@ -5,12 +5,14 @@
  * --user-daemon-internal`, detached; two fronts racing start two, the loser
  * reports `busy` and both connect to the winner), send the request and read
  * the answer (the key arrives on this socket only). A daemon that hangs up
- * without answering was exiting as we came: try again. Loads no node: module
+ * without answering was exiting as we came: try again. A front that the
+ * finder started and waits for becomes the daemon itself instead of starting
+ * one (server/user_daemon.ts becomeUserDaemon). Loads no node: module
  * (docs/architecture.md §12.4).
  * @module
  */
 
-import { selfCommand, SERVER_V8_FLAGS } from "../self_command.ts";
+import { selfCommand } from "../self_command.ts";
 import { TMOSH_VERSION } from "../version.ts";
 import { writeAll } from "../stdio.ts";
 import { disableCoreDumpsOnce } from "../secrets.ts";
@@ -47,9 +49,12 @@ export async function serveNew(
     env: Record<string, string>;
     size: { cols: number; rows: number };
     ownerPid: number | null;
+    /** The finder waiting for this front (self_command.ts FINDER_PID_VAR), or null. */
+    finderPid?: number | null;
   },
 ): Promise<number> {
   const { env, size, ownerPid } = options;
+  const finderPid = options.finderPid ?? null;
   let dir: string;
   try {
     dir = registryDir(env);
@@ -57,7 +62,7 @@ export async function serveNew(
     writeAll(Deno.stderr, `${oneLine(err)}\n`);
     return 1;
   }
-  const answer = await requestSession({
+  const request: DaemonRequest = {
     op: "new",
     version: TMOSH_VERSION,
     args,
@@ -65,9 +70,28 @@ export async function serveNew(
     cwd: currentDir(),
     size,
     ownerPid,
-  }, { dir, beforeAnswer: disableCoreDumpsOnce });
+  };
+  // Set when this front became the daemon: serves once the answer is printed.
+  const became: { serve?: () => Promise<number> } = {};
+  const answer = await requestSession(request, {
+    dir,
+    beforeAnswer: disableCoreDumpsOnce,
+    become: finderPid === null ? undefined : async () => {
+      disableCoreDumpsOnce(); // the key is made in this process
+      try {
+        const { becomeUserDaemon } = await import("./user_daemon.ts");
+        const own = await becomeUserDaemon(request, { dir, finderPid });
+        if (own === null) return null;
+        became.serve = own.serve;
+        return own.answer;
+      } catch (err) {
+        return { ok: false, error: oneLine(err) };
+      }
+    },
+  });
   if (!answer.ok) {
     writeAll(Deno.stderr, `${answer.error}\n`);
+    await became.serve?.(); // closes the socket it bound
     return 1;
   }
   for (const w of answer.warnings) writeAll(Deno.stderr, `${w}\n`);
@@ -77,7 +101,7 @@ export async function serveNew(
     Deno.stderr,
     `\ntmosh ${TMOSH_VERSION}\n\n[tmosh-server detached, pid = ${answer.pid}]\n`,
   );
-  return 0;
+  return became.serve === undefined ? 0 : await became.serve();
 }
 
 /** This process's working directory, or null when it is gone. */
@@ -91,13 +115,19 @@ function currentDir(): string | null {
 
 /**
  * Asks the daemon of registry `dir` for a session (starting the daemon if
- * needed); resolves to its answer (an error answer on failure, with a
+ * needed, or once `become` it: its answer, null when another daemon holds
+ * the socket); resolves to its answer (an error answer on failure, with a
  * one-line reason).
  */
 export async function requestSession(
   request: DaemonRequest,
-  options: { dir: string; beforeAnswer?: () => void },
+  options: {
+    dir: string;
+    beforeAnswer?: () => void;
+    become?: () => Promise<DaemonAnswer | null>;
+  },
 ): Promise<DaemonAnswer> {
+  let become = options.become;
   const bytes = new TextEncoder().encode(encodeRequest(request)).length;
   if (bytes > DAEMON_REQUEST_MAX_BYTES) {
     return {
@@ -118,6 +148,10 @@ export async function requestSession(
       });
       if (answer !== null) return answer;
       why = "it hung up without answering";
+    } else if (become !== undefined) {
+      const own = await become();
+      if (own !== null) return own;
+      become = undefined; // another daemon has the socket: ask it
     } else {
       const started = await startDaemon(deadline - Date.now());
       if (started.kind === "error") return { ok: false, error: started.text };
@@ -171,7 +205,7 @@ type Started = { kind: "ready" | "busy" } | { kind: "error"; text: string };
 
 /** Starts `tmosh serve --user-daemon-internal` detached and reads its first line. */
 async function startDaemon(timeoutMs: number): Promise<Started> {
-  const [exe, ...selfArgs] = selfCommand({ v8Flags: SERVER_V8_FLAGS });
+  const [exe, ...selfArgs] = selfCommand();
   const child = new Deno.Command(exe, {
     args: [...selfArgs, "serve", USER_DAEMON_FLAG],
     stdin: "null",

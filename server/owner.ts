@@ -15,8 +15,16 @@ const OWNER_CHECK_MS = 200;
 
 /** Removes the owner variable from `env`; returns the pid it named, or null when unset or malformed. */
 export function takeOwnerPid(env: Record<string, string>): number | null {
-  const text = env[OWNER_PID_VAR];
-  delete env[OWNER_PID_VAR];
+  return takePid(env, OWNER_PID_VAR);
+}
+
+/** Removes variable `name` from `env`; returns the pid it named, or null when unset or malformed. */
+export function takePid(
+  env: Record<string, string>,
+  name: string,
+): number | null {
+  const text = env[name];
+  delete env[name];
   if (text === undefined || !/^[1-9]\d{0,9}$/.test(text)) return null;
   return Number(text);
 }

@@ -28,7 +28,7 @@ import { TMOSH_VERSION } from "../version.ts";
 import { writeAll } from "../stdio.ts";
 import { errorText } from "../protocol/network/os_error.ts";
 import { encodeKey, generateKey } from "../protocol/crypto/key.ts";
-import { selfCommand, SERVER_V8_FLAGS } from "../self_command.ts";
+import { FINDER_PID_VAR, selfCommand } from "../self_command.ts";
 import { buildChildEnv, isUtf8Locale, localeMessage } from "./child_env.ts";
 import { libc, redirectStdioToDevNull } from "../libc.ts";
 import { disableCoreDumpsOnce } from "../secrets.ts";
@@ -41,7 +41,7 @@ import {
 } from "./serve_args.ts";
 import type { SessionOptions } from "./session.ts";
 import { readTimeouts, sessionOptions } from "./session_setup.ts";
-import { takeOwnerPid } from "./owner.ts";
+import { takeOwnerPid, takePid } from "./owner.ts";
 import type { Registered } from "./registration.ts";
 import {
   ATTACH_USAGE,
@@ -86,6 +86,7 @@ export async function serve(args: string[]): Promise<number> {
   const env = Deno.env.toObject();
   // Read by the daemon too (it inherits our environment); never the program's.
   const ownerPid = takeOwnerPid(env);
+  const finderPid = takePid(env, FINDER_PID_VAR);
   const parsed = parseServeArgs(args, { env });
   if (parsed.kind === "help") {
     writeAll(
@@ -146,7 +147,13 @@ export async function serve(args: string[]): Promise<number> {
     return await detach(args, size);
   }
   const { serveNew } = await import("./daemon_client.ts");
-  return await serveNew(args, { env, size, ownerPid });
+  return await serveNew(args, {
+    env,
+    size,
+    ownerPid,
+    // The finder that started this front waits for it (not a stale variable).
+    finderPid: finderPid === Deno.ppid ? finderPid : null,
+  });
 }
 
 /** The daemon: bind, report `ok PORT KEY` on stdout, silence stdio, run the session. */
@@ -273,7 +280,7 @@ export async function startDaemon(
 ): Promise<
   { child: Deno.ChildProcess; report: Extract<Report, { kind: "ok" }> } | null
 > {
-  const [exe, ...selfArgs] = selfCommand({ v8Flags: SERVER_V8_FLAGS });
+  const [exe, ...selfArgs] = selfCommand();
   const child = new Deno.Command(exe, {
     args: [...selfArgs, "serve", ...words],
     stdin: "null",

@@ -11,7 +11,9 @@
  * Started as `tmosh serve --user-daemon-internal` by a front that found
  * none: binds the socket under a lock file (O_EXCL), reports `ready` (`busy`:
  * another daemon has it; `error TEXT`) on stdout, silences its stdio and
- * serves. A session ends alone (its program, `serve kill ID`, its timeouts);
+ * serves. A front that the finder started and waits for (self_command.ts
+ * FINDER_PID_VAR) becomes the daemon itself instead (becomeUserDaemon): no
+ * second cold start on a user's first session. A session ends alone (its program, `serve kill ID`, its timeouts);
  * SIGTERM/SIGINT reach every session, SIGHUP is ignored (as mosh-server).
  * It exits once its last session has ended and no front is connected.
  * @module
@@ -43,6 +45,7 @@ import {
   parseRequest,
 } from "./daemon_protocol.ts";
 import { oneLine, prepareSilence, silenceStdio } from "./serve.ts";
+import { libc, SIGINT, SIGQUIT } from "../libc.ts";
 import { readTimeouts, sessionOptions } from "./session_setup.ts";
 
 /** A daemon nobody has asked for a session within this long after it started exits, ms. */
@@ -61,13 +64,7 @@ interface SessionModules {
 
 /** Runs the daemon (`tmosh serve --user-daemon-internal`); resolves to the exit status once it is done. */
 export async function runUserDaemon(): Promise<number> {
-  // The network now (the first answer needs it); the session code (emulator,
-  // pty) only after that answer, so its loading does not hold the answer back.
-  const connection = import("../protocol/network/connection.ts");
-  const registration = import("./registration.ts");
-  for (const p of [connection, registration]) p.catch(() => {});
-  let sessionCode: Promise<typeof import("./session.ts")> | undefined;
-  const session = () => sessionCode ??= import("./session.ts");
+  const modules = sessionModules();
   let dir: string;
   let bound: Bound | null;
   try {
@@ -90,12 +87,75 @@ export async function runUserDaemon(): Promise<number> {
   } catch {
     // stays where it was started
   }
-  const daemon = new UserDaemon(dir, bound, {
-    connection,
-    registration,
-    session,
-  });
+  const daemon = new UserDaemon(dir, bound, modules);
   return await daemon.run();
+}
+
+/**
+ * Makes this `serve new` front, which the finder started and waits for, the
+ * user's daemon: binds the socket (null when another daemon holds it) and
+ * sets up the front's own session. Resolves to its answer, for the front to
+ * print, and `serve`, which then lets go of ssh (stdio to /dev/null, a session
+ * of its own, the finder signalled to exit) and serves until the last session
+ * has ended; after an error answer, `serve` only closes the socket.
+ */
+export async function becomeUserDaemon(
+  request: DaemonRequest,
+  options: { dir: string; finderPid: number },
+): Promise<{ answer: DaemonAnswer; serve: () => Promise<number> } | null> {
+  const modules = sessionModules();
+  ensurePrivateDir(options.dir);
+  const bound = await bindSocket(options.dir);
+  if (bound === null) return null;
+  const daemon = new UserDaemon(options.dir, bound, modules);
+  const started = await daemon.startOwn(request);
+  return {
+    answer: started.answer,
+    serve: async () => {
+      if (started.answer.ok) letGo(options.finderPid);
+      started.run?.();
+      return await daemon.run();
+    },
+  };
+}
+
+/** The modules a session needs: the network now (the first answer needs it); the session code (emulator, pty) only after that answer, so its loading does not hold the answer back. */
+function sessionModules(): SessionModules {
+  const connection = import("../protocol/network/connection.ts");
+  const registration = import("./registration.ts");
+  for (const p of [connection, registration]) p.catch(() => {});
+  let sessionCode: Promise<typeof import("./session.ts")> | undefined;
+  const session = () => sessionCode ??= import("./session.ts");
+  return { connection, registration, session };
+}
+
+/**
+ * Lets go of ssh once MOSH CONNECT is out, as a daemon started apart would
+ * have: stdio to /dev/null (nothing holds the pty: ssh's channel can close),
+ * a session of its own (the finder, a shell's session leader, sends its
+ * process group SIGHUP as it exits), SIGINT and SIGQUIT back to their default
+ * (a shell's background job starts with them ignored), `/` as the working
+ * directory; then the finder is told to exit.
+ */
+function letGo(finderPid: number): void {
+  silenceStdio();
+  try {
+    const c = libc();
+    c.setsid();
+    for (const sig of [SIGINT, SIGQUIT]) c.signal(sig, null);
+  } catch {
+    // no FFI: the server could not run a pty either
+  }
+  try {
+    Deno.chdir("/");
+  } catch {
+    // stays where it was started
+  }
+  try {
+    Deno.kill(finderPid, "SIGUSR1");
+  } catch {
+    // the finder is gone: nobody waits
+  }
 }
 
 /** The daemon's listening socket and the identity of its file. */
@@ -129,6 +189,14 @@ class UserDaemon {
     this.#modules = modules;
   }
 
+  /** Sets up the session of this process's own front (becomeUserDaemon), as a front's request. */
+  async startOwn(
+    request: DaemonRequest,
+  ): Promise<{ answer: DaemonAnswer; run?: () => void }> {
+    this.#armed = true;
+    return await this.#startSession(request);
+  }
+
   /** Serves until the exit rule holds. */
   async run(): Promise<number> {
     const onStop = () => {
@@ -152,6 +220,7 @@ class UserDaemon {
       this.#maybeExit();
     }, FIRST_REQUEST_MS);
     void this.#accept();
+    this.#maybeExit(); // the own session of a front that became the daemon may have failed
     await this.#done.promise;
     clearTimeout(first);
     for (const [sig, fn] of signals) Deno.removeSignalListener(sig, fn);

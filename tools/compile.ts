@@ -3,7 +3,7 @@
  * `deno compile`. Needs network access to dl.deno.land (it fetches the `denort` base binary).
  * @module
  */
-import { SERVER_V8_FLAGS } from "../self_command.ts";
+import { V8_FLAGS_ARG } from "../self_command.ts";
 
 /** Release targets (Rust triples understood by `deno compile --target`). */
 export const TARGETS = [
@@ -23,7 +23,7 @@ export async function compileTarget(target: string): Promise<number> {
     "compile",
     "--allow-all",
     "--unstable-net",
-    `--v8-flags=${SERVER_V8_FLAGS.join(",")}`,
+    V8_FLAGS_ARG,
     "--target",
     target,
     "--output",

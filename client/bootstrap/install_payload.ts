@@ -19,7 +19,7 @@ import { createHash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTarPacker } from "modern-tar";
-import { SERVER_V8_FLAGS } from "../../self_command.ts";
+import { V8_FLAGS_ARG } from "../../self_command.ts";
 import { TMOSH_VERSION } from "../../version.ts";
 import type { HostProbe, PayloadCheck } from "./install_script.ts";
 
@@ -191,9 +191,7 @@ if [ -z "\${DENO_NO_UPDATE_CHECK+x}" ]; then
   DENO_NO_UPDATE_CHECK=1 TMOSH_UNSET_ENV=DENO_NO_UPDATE_CHECK
   export DENO_NO_UPDATE_CHECK TMOSH_UNSET_ENV
 fi
-exec "$d/deno" run -A --quiet --no-prompt --no-remote --no-npm --v8-flags=${
-  SERVER_V8_FLAGS.join(",")
-} "$d/tmosh.js" "$@"
+exec "$d/deno" run -A --quiet --no-prompt --no-remote --no-npm ${V8_FLAGS_ARG} "$d/tmosh.js" "$@"
 `;
 
 /** Bundles main.ts into one file (its npm packages inside); throws a one-line error on failure. */

@@ -11,6 +11,7 @@
  */
 
 import { TMOSH_VERSION } from "../../version.ts";
+import { FINDER_PID_VAR } from "../../self_command.ts";
 import {
   type ConnectOptions,
   DEFAULT_SERVER,
@@ -30,7 +31,18 @@ const INSTALLED_LINE = /^TMOSH INSTALLED (.+?)\s*$/;
 const FAILED_LINE = /^TMOSH INSTALL-FAILED (\S+) ?(.*?)\s*$/;
 
 /**
- * The finder. Arguments: VERSION MODE SERVE-ARGS... Runs
+ * The sh function that starts tmosh's server: `tmosh_serve COMMAND...` runs
+ * COMMAND in the background (stdin kept, SIGUSR1 to this shell's pid in
+ * FINDER_PID_VAR) and waits. A `serve new` front that finds no daemon of the
+ * user becomes it (server/user_daemon.ts) and signals once MOSH CONNECT is
+ * out: the shell exits 0 and ssh ends while the front serves on. Otherwise
+ * the shell exits with the command's status, as `exec` would have.
+ */
+export const SERVE_FUNCTION =
+  `tmosh_serve() { trap 'exit 0' USR1; ${FINDER_PID_VAR}=$$ "$@" 0<&0 & wait $!; exit $?; }`;
+
+/**
+ * The finder. Arguments: VERSION MODE SERVE-ARGS... Runs (SERVE_FUNCTION)
  * `~/.local/share/tmosh/VERSION/tmosh serve ARGS`, else a `tmosh` on PATH
  * whose `serve --version` is this version (any tmosh in `never` mode);
  * otherwise prints `TMOSH INSTALL <uname -s> <uname -m> <libc>` and exits 0
@@ -38,12 +50,13 @@ const FAILED_LINE = /^TMOSH INSTALL-FAILED (\S+) ?(.*?)\s*$/;
  * command).
  */
 const FINDER = `v=$1 m=$2; shift 2
+${SERVE_FUNCTION}
 d=$HOME/${INSTALL_ROOT}/$v
 if [ "$m" != always ]; then
-  if [ -x "$d/tmosh" ]; then exec "$d/tmosh" serve "$@"; fi
+  if [ -x "$d/tmosh" ]; then tmosh_serve "$d/tmosh" serve "$@"; fi
   if command -v tmosh >/dev/null 2>&1; then
     case $m:$(tmosh serve --version 2>/dev/null) in
-      never:*|"auto:tmosh $v "*) exec tmosh serve "$@";;
+      never:*|"auto:tmosh $v "*) tmosh_serve tmosh serve "$@";;
     esac
   fi
 fi

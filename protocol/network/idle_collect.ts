@@ -1,6 +1,6 @@
 /**
  * One full collection once a burst of work is over: the job V8's memory
- * reducer does, without its cost. SERVER_V8_FLAGS (self_command.ts) turn the
+ * reducer does, without its cost. TMOSH_V8_FLAGS (self_command.ts) turn the
  * reducer off because it also wakes an idle process for collections every
  * few seconds (2-3x the idle CPU); without a replacement, the memory a flood
  * left behind would stay resident until the next busy period

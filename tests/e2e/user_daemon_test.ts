@@ -36,6 +36,7 @@ import {
   daemonSocketPath,
   USER_DAEMON_FLAG,
 } from "../../server/daemon_protocol.ts";
+import { SIGINT, SIGQUIT } from "../../libc.ts";
 
 /** How long a prompt or an echo may take, ms. */
 const STEP_MS = 10_000;
@@ -303,6 +304,104 @@ Deno.test("user daemon: a further session is served by the running daemon (no se
     await removeStateHome(dir);
   }
 });
+
+Deno.test("user daemon: a front the finder started becomes the daemon: the finder exits 0 after MOSH CONNECT, no second process starts, further fronts are served by it", async () => {
+  const { dir, env } = await userState();
+  const a = await startServe(SHELL, env, { finder: true });
+  const stops = [a.stop];
+  const clients: HeadlessClient[] = [];
+  try {
+    assert.equal(a.run.code, 0, `the finder exits 0: ${a.run.stderr}`);
+    const argv = Deno.readTextFileSync(`/proc/${a.pid}/cmdline`).split("\0");
+    assert.ok(
+      argv.includes("new") && !argv.includes(USER_DAEMON_FLAG),
+      `the front itself serves: ${argv.join(" ")}`,
+    );
+    const daemons = (await findPidsWithEnv("XDG_STATE_HOME", dir)).filter(
+      (pid) =>
+        Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").includes(
+          USER_DAEMON_FLAG,
+        ),
+    );
+    assert.deepEqual(daemons, [], "no daemon was started apart");
+    assert.equal(procStat(a.pid).session, a.pid, "a session of its own");
+    for (const fd of [0, 1, 2]) {
+      assert.equal(Deno.readLinkSync(`/proc/${a.pid}/fd/${fd}`), "/dev/null");
+    }
+    assert.equal(Deno.readLinkSync(`/proc/${a.pid}/cwd`), "/");
+    assert.ok(!ignores(a.pid, SIGINT), "SIGINT is not ignored");
+    assert.ok(!ignores(a.pid, SIGQUIT), "SIGQUIT is not ignored");
+    const b = await startServe(SHELL, env, { finder: true });
+    stops.push(b.stop);
+    assert.equal(b.run.code, 0, b.run.stderr);
+    assert.equal(b.pid, a.pid, "a further front is served by it");
+    const ca = await client(a.port, a.key);
+    const cb = await client(b.port, b.key);
+    clients.push(ca, cb);
+    await echo(ca, "stayed-a");
+    await echo(cb, "stayed-b");
+    signal(a.pid, "SIGHUP");
+    await delay(300);
+    assert.ok(await processAlive(a.pid), "SIGHUP is ignored");
+    for (const s of await listSessions(env)) {
+      const kill = await serveCommand(["kill", s.id], env);
+      assert.equal(kill.code, 0, kill.stderr);
+    }
+    assert.ok(await waitGone(a.pid, 5000), "it exits after its last session");
+    assert.ok(
+      !exists(daemonSocketPath(`${dir}/tmosh`)),
+      "its socket is removed",
+    );
+  } finally {
+    for (const c of clients) await c.close();
+    for (const stop of stops) await stop();
+    await removeStateHome(dir);
+  }
+});
+
+Deno.test("user daemon: through the finder a front that fails exits with the status it has alone, and leaves no socket or process", async () => {
+  const { dir, env } = await userState();
+  const taken = Deno.listenDatagram({
+    hostname: "127.0.0.1",
+    port: 0,
+    transport: "udp",
+  });
+  const port = `${(taken.addr as Deno.NetAddr).port}`;
+  try {
+    const args = ["new", "-i", "127.0.0.1", "-p", port, ...SHELL];
+    const viaFinder = await runServe(args, env, { finder: true });
+    assert.ok(
+      !exists(daemonSocketPath(`${dir}/tmosh`)),
+      "the front that bound the socket closed it",
+    );
+    assert.deepEqual(await findPidsWithEnv("XDG_STATE_HOME", dir), []);
+    const alone = await runServe(args, env);
+    assert.notEqual(alone.code, 0, alone.stderr);
+    assert.equal(viaFinder.code, alone.code, viaFinder.stderr);
+    assert.match(viaFinder.stderr, /^tmosh: .*\n$/);
+  } finally {
+    taken.close();
+    for (const pid of await findPidsWithEnv("XDG_STATE_HOME", dir)) {
+      await killAndWait([pid, ...await descendants(pid)]);
+    }
+    await removeStateHome(dir);
+  }
+});
+
+/** Fields of /proc/PID/stat: its session id. */
+function procStat(pid: number): { session: number } {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { session: Number(fields[3]) }; // state ppid pgrp session
+}
+
+/** Whether signal `sig` is ignored by `pid` (SigIgn in /proc/PID/status). */
+function ignores(pid: number, sig: number): boolean {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const mask = /^SigIgn:\s+([0-9a-f]+)$/m.exec(status);
+  assert.ok(mask, status);
+  return ((BigInt(`0x${mask[1]}`) >> BigInt(sig - 1)) & 1n) === 1n;
+}
 
 /** How the client's session ended, or "timeout" after `ms`. */
 async function ended(c: HeadlessClient, ms: number): Promise<string> {

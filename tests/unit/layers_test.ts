@@ -63,7 +63,14 @@ export const LAYERS: Record<string, string[]> = {
   "self_command.ts": [],
   "stdio.ts": [],
   "tools/": ["self_command.ts", "protocol/", "harness/"],
-  "harness/": ["protocol/", "client/", "server/", "demo/", "libc.ts"],
+  "harness/": [
+    "protocol/",
+    "client/",
+    "server/",
+    "demo/",
+    "libc.ts",
+    "self_command.ts",
+  ],
   "bench/": [
     "protocol/",
     "client/",

@@ -3,6 +3,11 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { TMOSH_VERSION } from "../../version.ts";
 import {
+  selfCommand,
+  TMOSH_V8_FLAGS,
+  V8_FLAGS_ARG,
+} from "../../self_command.ts";
+import {
   DEMO_USAGE,
   type DemoOptions,
   parseDemoArgs,
@@ -86,5 +91,25 @@ Deno.test("main: tmosh demo --scrollback, native by default; a bad value is a on
   assert.equal(
     r.stderr,
     'tmosh demo: unknown scrollback mode "bogus" (--scrollback); use native or off\n',
+  );
+});
+
+Deno.test("main: the tmosh task runs with the V8 flags of every tmosh process", async () => {
+  const config = JSON.parse(
+    await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
+  );
+  const words = (config.tasks.tmosh as string).split(" ");
+  assert.ok(words.includes(V8_FLAGS_ARG), config.tasks.tmosh);
+  assert.equal(words.at(-1), "main.ts");
+});
+
+Deno.test("main: selfCommand passes the V8 flags under deno run", () => {
+  const argv = selfCommand();
+  assert.equal(argv[0], Deno.execPath());
+  assert.deepEqual(argv.slice(1, 5), ["run", "-A", "--quiet", V8_FLAGS_ARG]);
+  assert.equal(argv.at(-1), MAIN);
+  assert.equal(
+    V8_FLAGS_ARG,
+    `--v8-flags=${TMOSH_V8_FLAGS.join(",")}`,
   );
 });
