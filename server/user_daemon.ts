@@ -11,10 +11,12 @@
  * Started as `tmosh serve --user-daemon-internal` by a front that found
  * none: binds the socket under a lock file (O_EXCL), reports `ready` (`busy`:
  * another daemon has it; `error TEXT`) on stdout, silences its stdio and
- * serves. A front that the finder started and waits for (self_command.ts
- * FINDER_PID_VAR) becomes the daemon itself instead (becomeUserDaemon): no
- * second cold start on a user's first session. A session ends alone (its program, `serve kill ID`, its timeouts);
- * SIGTERM/SIGINT reach every session, SIGHUP is ignored (as mosh-server).
+ * serves (the socket and its lock: server/daemon_socket.ts). A front that
+ * the finder started and waits for (self_command.ts FINDER_PID_VAR) becomes
+ * the daemon itself instead (becomeUserDaemon): no second cold start on a
+ * user's first session. A session ends alone (its program, `serve kill ID`,
+ * its timeouts); SIGTERM/SIGINT reach every session, SIGHUP is ignored (as
+ * mosh-server).
  * It exits once its last session has ended and no front is connected.
  * @module
  */
@@ -25,22 +27,15 @@ import { writeAll } from "../stdio.ts";
 import { buildChildEnv, isUtf8Locale, localeMessage } from "./child_env.ts";
 import { parseServeArgs } from "./serve_args.ts";
 import { readDetachedTimeout } from "./detached_timeout.ts";
-import { startTime } from "./owner.ts";
-import {
-  ensurePrivateDir,
-  fallbackSocketDir,
-  FILE_MODE,
-  registryDir,
-} from "./registry.ts";
-import { closeConn, listenPrivate, readLine } from "./control_socket.ts";
+import { ensurePrivateDir, registryDir } from "./registry.ts";
+import { closeConn, readLine } from "./control_socket.ts";
+import { bindSocket, type Bound, closeSocket } from "./daemon_socket.ts";
 import type { Registered } from "./registration.ts";
 import {
   DAEMON_REQUEST_IDLE_MS,
   DAEMON_REQUEST_MAX_BYTES,
   type DaemonAnswer,
-  daemonLockPath,
   type DaemonRequest,
-  daemonSocketPath,
   encodeAnswer,
   parseRequest,
 } from "./daemon_protocol.ts";
@@ -50,10 +45,6 @@ import { readTimeouts, sessionOptions } from "./session_setup.ts";
 
 /** A daemon nobody has asked for a session within this long after it started exits, ms. */
 const FIRST_REQUEST_MS = 10_000;
-/** How long the daemon tries to take the start lock to remove its socket on exit, ms. */
-const EXIT_LOCK_MS = 1000;
-/** A lock file this old whose holder cannot be read is taken for a dead starter's, ms. */
-const UNREADABLE_LOCK_MS = 5000;
 
 /** The modules a session needs: the network's loading from the daemon's start, the session code's once the first answer is out. */
 interface SessionModules {
@@ -156,13 +147,6 @@ function letGo(finderPid: number): void {
   } catch {
     // the finder is gone: nobody waits
   }
-}
-
-/** The daemon's listening socket and the identity of its file. */
-interface Bound {
-  listener: Deno.Listener;
-  path: string;
-  ino: number | null;
 }
 
 /** The sessions table, the socket and the exit rule. */
@@ -386,124 +370,11 @@ class UserDaemon {
 
   /** Stops listening and removes the socket, under the start lock, if it is still ours. */
   async #close(): Promise<void> {
-    const { listener, path, ino } = this.#bound;
-    const release = await takeLock(this.#dir, EXIT_LOCK_MS);
-    try {
-      listener.close();
-    } catch {
-      // already closed
-    }
-    try {
-      const info = Deno.lstatSync(path);
-      if (info.isSocket && (ino === null || info.ino === ino)) {
-        Deno.removeSync(path);
-      }
-    } catch {
-      // gone
-    }
-    release?.();
-  }
-}
-
-/**
- * Binds the daemon socket under the start lock; null when another daemon
- * holds the lock or answers on the socket (the front connects to it).
- */
-async function bindSocket(dir: string): Promise<Bound | null> {
-  const release = await takeLock(dir, 0);
-  if (release === null) return null;
-  try {
-    const path = daemonSocketPath(dir);
-    if (!path.startsWith(`${dir}/`)) ensurePrivateDir(fallbackSocketDir());
-    if (await answers(path)) return null;
-    try {
-      if (Deno.lstatSync(path).isSocket) Deno.removeSync(path); // a dead daemon's
-    } catch {
-      // not there
-    }
-    const listener = listenPrivate(path);
-    return { listener, path, ino: Deno.lstatSync(path).ino };
-  } finally {
-    release();
+    await closeSocket(this.#dir, this.#bound);
   }
 }
 
 /** An error answer and nothing to run. */
 function fail(error: string): { answer: DaemonAnswer; run?: () => void } {
   return { answer: { ok: false, error } };
-}
-
-/** Whether something listens on the socket at `path`. */
-async function answers(path: string): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ transport: "unix", path });
-    closeConn(conn);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Takes the start lock (`daemon-VERSION.lock`, created O_EXCL, holding
- * `PID STARTTIME`), trying for up to `waitMs`; a lock whose holder has
- * ended is removed. Resolves to its release, or null when a live process
- * holds it.
- */
-async function takeLock(
-  dir: string,
-  waitMs: number,
-): Promise<(() => void) | null> {
-  const path = daemonLockPath(dir);
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    try {
-      const file = Deno.openSync(path, {
-        write: true,
-        createNew: true, // O_EXCL: never through a symlink
-        mode: FILE_MODE,
-      });
-      try {
-        file.writeSync(
-          new TextEncoder().encode(`${Deno.pid} ${startTime(Deno.pid)}\n`),
-        );
-      } finally {
-        file.close();
-      }
-      return () => {
-        try {
-          Deno.removeSync(path);
-        } catch {
-          // gone
-        }
-      };
-    } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-    }
-    if (lockIsStale(path)) {
-      try {
-        Deno.removeSync(path);
-      } catch {
-        // another starter removed it
-      }
-      continue;
-    }
-    if (Date.now() >= deadline) return null;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/** Whether the lock at `path` was left by a process that has ended. */
-function lockIsStale(path: string): boolean {
-  let text: string;
-  let age: number;
-  try {
-    text = Deno.readTextFileSync(path);
-    age = Date.now() - (Deno.lstatSync(path).mtime?.getTime() ?? 0);
-  } catch {
-    return false; // gone meanwhile: try again
-  }
-  const m = /^(\d+) (\S+)\n$/.exec(text);
-  if (m === null) return age >= UNREADABLE_LOCK_MS; // being written
-  return startTime(Number(m[1])) !== m[2];
 }
