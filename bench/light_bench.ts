@@ -49,7 +49,7 @@ import {
 import { summary, timePrompt } from "./connect_bench.ts";
 import { startFloorPair } from "./runtime_floor.ts";
 import { selfCommand } from "../self_command.ts";
-import { SERVE_FUNCTION } from "../client/bootstrap/install_script.ts";
+import { serveThroughFinder } from "../client/bootstrap/install_script.ts";
 
 /** Which Mosh runs a session. */
 type Side = "stock" | "tmosh";
@@ -227,14 +227,7 @@ async function startFigures(sshd: Sshd, dir: string): Promise<void> {
   }
   const mark = `light-${crypto.randomUUID()}`;
   // As the finder starts it (install_script.ts SERVE_FUNCTION): timed until its shell exits.
-  const self = [
-    "sh",
-    "-c",
-    `${SERVE_FUNCTION}\ntmosh_serve "$@"`,
-    "tmosh-serve",
-    ...selfCommand(),
-    "serve",
-  ];
+  const self = serveThroughFinder([...selfCommand(), "serve"]);
   const moshServer = (await findBinary("mosh-server"))!;
   const stock = await timeServeNew([moshServer], { mark, dir });
   const first = await timeServeNew(self, { mark, dir });

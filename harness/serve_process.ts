@@ -10,7 +10,7 @@ import { freeUdpPort, PORT_RACE_ATTEMPTS, portsTaken } from "./ports.ts";
 import { descendants, killAndWait } from "./stock_mosh.ts";
 import { runEnv } from "./leaks.ts";
 import { selfCommand } from "../self_command.ts";
-import { SERVE_FUNCTION } from "../client/bootstrap/install_script.ts";
+import { serveThroughFinder } from "../client/bootstrap/install_script.ts";
 
 export const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /** Longest a `tmosh serve` parent may take to print MOSH CONNECT and exit, ms. */
@@ -47,15 +47,7 @@ export async function runServe(
   start: ServeStart = {},
 ): Promise<Run> {
   const argv = [...selfCommand(), "serve", ...args];
-  const [exe, ...rest] = start.finder
-    ? [
-      "sh",
-      "-c",
-      `${SERVE_FUNCTION}\ntmosh_serve "$@"`,
-      "tmosh-serve",
-      ...argv,
-    ]
-    : argv;
+  const [exe, ...rest] = start.finder ? serveThroughFinder(argv) : argv;
   const child = new Deno.Command(exe, {
     args: rest,
     env,

@@ -31,7 +31,6 @@ export interface TmoshServer {
   stop(): Promise<void>;
 }
 
-/** Path of tmosh's entry point. */
 /** Ports tried when the one picked was taken in the meantime. */
 const ATTEMPTS = 4;
 

@@ -26,10 +26,12 @@ export interface Bound {
 }
 
 /**
- * Binds the daemon socket under the start lock; null when another daemon
- * holds the lock or answers on the socket (the front connects to it).
+ * Binds the daemon socket of registry `dir` (made if missing) under the start
+ * lock; null when another daemon holds the lock or answers on the socket (the
+ * front connects to it).
  */
 export async function bindSocket(dir: string): Promise<Bound | null> {
+  ensurePrivateDir(dir);
   const release = await takeLock(dir, 0);
   if (release === null) return null;
   try {

@@ -27,7 +27,7 @@ import { writeAll } from "../stdio.ts";
 import { buildChildEnv, isUtf8Locale, localeMessage } from "./child_env.ts";
 import { parseServeArgs } from "./serve_args.ts";
 import { readDetachedTimeout } from "./detached_timeout.ts";
-import { ensurePrivateDir, registryDir } from "./registry.ts";
+import { registryDir } from "./registry.ts";
 import { closeConn, readLine } from "./control_socket.ts";
 import { bindSocket, type Bound, closeSocket } from "./daemon_socket.ts";
 import type { Registered } from "./registration.ts";
@@ -60,7 +60,6 @@ export async function runUserDaemon(): Promise<number> {
   let bound: Bound | null;
   try {
     dir = registryDir(Deno.env.toObject());
-    ensurePrivateDir(dir);
     bound = await bindSocket(dir);
   } catch (err) {
     writeAll(Deno.stdout, `error ${oneLine(err)}\n`);
@@ -95,7 +94,6 @@ export async function becomeUserDaemon(
   options: { dir: string; finderPid: number },
 ): Promise<{ answer: DaemonAnswer; serve: () => Promise<number> } | null> {
   const modules = sessionModules();
-  ensurePrivateDir(options.dir);
   const bound = await bindSocket(options.dir);
   if (bound === null) return null;
   const daemon = new UserDaemon(options.dir, bound, modules);

@@ -41,6 +41,17 @@ const FAILED_LINE = /^TMOSH INSTALL-FAILED (\S+) ?(.*?)\s*$/;
 export const SERVE_FUNCTION =
   `tmosh_serve() { trap 'exit 0' USR1; ${FINDER_PID_VAR}=$$ "$@" 0<&0 & wait $!; exit $?; }`;
 
+/** The argv that runs `argv` as the finder starts tmosh's server (SERVE_FUNCTION). */
+export function serveThroughFinder(argv: readonly string[]): string[] {
+  return [
+    "sh",
+    "-c",
+    `${SERVE_FUNCTION}\ntmosh_serve "$@"`,
+    "tmosh-serve",
+    ...argv,
+  ];
+}
+
 /**
  * The finder. Arguments: VERSION MODE SERVE-ARGS... Runs (SERVE_FUNCTION)
  * `~/.local/share/tmosh/VERSION/tmosh serve ARGS`, else a `tmosh` on PATH
