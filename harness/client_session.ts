@@ -223,8 +223,13 @@ export async function roundTrip(
 
 /** Clears the screen and waits until only the prompt is left. */
 export async function clearScreen(tmux: TmuxSession): Promise<void> {
+  const bare = (screen: string) => screen.trimEnd() === PS1.trimEnd();
+  // A screen that is the prompt alone already would satisfy the wait before
+  // the shell ran `clear`: the next line's keys would then be echoed by the
+  // tty during `clear` and show up again after the prompt.
+  if (bare(await tmux.capture())) return;
   await typeLine(tmux, "clear");
-  await tmux.waitFor((s) => s.trimEnd() === PS1.trimEnd(), STEP_MS);
+  await tmux.waitFor(bare, STEP_MS);
 }
 
 /** Echo round trip: arithmetic done by the remote shell comes back. */
