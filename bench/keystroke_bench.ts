@@ -14,6 +14,7 @@
  * @module
  */
 
+import { tmoshCommand } from "../harness/client_session.ts";
 import { Relay } from "../demo/impairment_relay.ts";
 import { findBinary } from "../harness/require_peer.ts";
 import { startStockServer, type StockServer } from "../harness/stock_mosh.ts";
@@ -47,8 +48,6 @@ const SETTLE_QUIET_MS = 120;
 const SILENT_MS = 400;
 /** Longest wait for output a person waits for (Enter, vi start), ms. */
 const AWAIT_MS = 10_000;
-
-const REPO = new URL("..", import.meta.url).pathname;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
@@ -94,7 +93,7 @@ async function startSession(
       delayMs: options.delayMs,
     });
     const program = client === "tmosh"
-      ? `${Deno.execPath()} run -A --config ${REPO}deno.json ${REPO}main.ts client`
+      ? tmoshCommand("client")
       : await findBinary("mosh-client");
     term = await startWatchedTmux(
       `exec ${program} 127.0.0.1 ${relay.port}`,

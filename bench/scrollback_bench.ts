@@ -25,6 +25,7 @@
  * @module
  */
 
+import { tmoshCommand } from "../harness/client_session.ts";
 import { dirname } from "node:path";
 import { findBinary, missingPeers } from "../harness/require_peer.ts";
 import { startSshd } from "../harness/sshd.ts";
@@ -102,8 +103,6 @@ const POLL_MS = 50;
 const MARKER = "BENCH-42-DONE";
 /** Goal: wall time with native scrollback at most this times ssh's. */
 const WALL_GOAL = 1.5;
-
-const REPO = new URL("..", import.meta.url).pathname;
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -334,9 +333,7 @@ async function setUp(kind: Kind): Promise<Setup> {
   const server = kind === "stock mosh"
     ? await startStockServer({ command: SHELL, port: `${await freeUdpPort()}` })
     : await startTmoshServer(SHELL);
-  const client = kind === "stock mosh"
-    ? "mosh-client"
-    : `${Deno.execPath()} run -A --config ${REPO}deno.json ${REPO}main.ts client`;
+  const client = kind === "stock mosh" ? "mosh-client" : tmoshCommand("client");
   return {
     command: `exec ${client} 127.0.0.1 ${server.port}`,
     env: {
