@@ -8,15 +8,13 @@
  * @module
  */
 
-import xterm from "@xterm/headless";
+import { Terminal } from "../protocol/terminal/xterm_esm.ts";
 import {
   type PreparedTmux,
   prepareTmux,
   runTmux,
   type TmuxOptions,
 } from "./tmux.ts";
-
-const { Terminal } = xterm;
 
 /** A screen state of the model: visible rows (trailing blanks trimmed) and the cursor. */
 export interface Screen {

@@ -8,7 +8,7 @@
  * @module
  */
 
-import xterm from "@xterm/headless";
+import { Terminal } from "../protocol/terminal/xterm_esm.ts";
 import { DatagramCodec, timestamp16 } from "../protocol/network/datagram.ts";
 import {
   decodeFragment,
@@ -34,8 +34,6 @@ import {
   TIMESTAMP_NONE,
   TO_SERVER,
 } from "../protocol/network/constants.ts";
-
-const { Terminal } = xterm;
 
 /** How often the client checks whether to send, ms. */
 const TICK_MS = 10;

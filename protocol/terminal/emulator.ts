@@ -40,8 +40,7 @@
  * @module
  */
 
-import xterm from "@xterm/headless";
-import { Unicode11Addon } from "@xterm/addon-unicode11";
+import { Terminal, Unicode11Addon } from "./xterm_esm.ts";
 import type { Framebuffer } from "./framebuffer.ts";
 import { OSC_MAX, TerminalModes } from "./emulator_modes.ts";
 import { MoshPrinter } from "./emulator_print.ts";
@@ -75,7 +74,6 @@ import {
   xtermCore,
 } from "./xterm_internals.ts";
 
-const { Terminal } = xterm;
 type XTerminal = InstanceType<typeof Terminal>;
 
 /** Largest piece handed to the parser at once, bytes or UTF-16 units. */
