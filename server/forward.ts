@@ -29,7 +29,7 @@ import { errorText } from "../protocol/network/os_error.ts";
 import {
   type ForwardPolicy,
   listenAddress,
-  readPolicy,
+  prefetchPolicy,
   refuseAgent,
   refuseListen,
   refuseOpen,
@@ -45,8 +45,8 @@ export interface ServerForwardingOptions {
   log: (line: string) => void;
   /** The session's loop boundary. */
   guard: ErrorGuard;
-  /** The policy (default: read from sshd_config at the first hello). */
-  policy?: ForwardPolicy;
+  /** The policy, or what gives it when first needed (default: sshd_config's, read from now on, prefetchPolicy). */
+  policy?: ForwardPolicy | (() => ForwardPolicy);
   /** The session's environment, whose USER and TMOSH_SSHD_CONFIG the policy reads (default: this process's; a user daemon hosts sessions of several fronts). */
   env?: Record<string, string>;
 }
@@ -66,7 +66,7 @@ export function splitHostPort(
 export class ServerForwarding {
   readonly #connection: Connection;
   readonly #options: ServerForwardingOptions;
-  #policy: ForwardPolicy | null;
+  #policy: ForwardPolicy | (() => ForwardPolicy);
   #link: ChannelLink | null = null;
   #pipes = new ChannelPipes();
   readonly #listeners = new Map<number, Deno.Listener>();
@@ -77,7 +77,8 @@ export class ServerForwarding {
   constructor(connection: Connection, options: ServerForwardingOptions) {
     this.#connection = connection;
     this.#options = options;
-    this.#policy = options.policy ?? null;
+    this.#policy = options.policy ??
+      prefetchPolicy(options.env ?? Deno.env.toObject());
   }
 
   /** The capabilities this server accepts: agent.v1 only where sshd allows agent forwarding. */
@@ -147,10 +148,7 @@ export class ServerForwarding {
   }
 
   #policyNow(): ForwardPolicy {
-    this.#policy ??= (() => {
-      const env = this.#options.env ?? Deno.env.toObject();
-      return readPolicy(env.USER ?? env.LOGNAME ?? "", env);
-    })();
+    if (typeof this.#policy === "function") this.#policy = this.#policy();
     return this.#policy;
   }
 

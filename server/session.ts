@@ -58,6 +58,7 @@ import { blankFramebuffer } from "../protocol/terminal/framebuffer.ts";
 import { type Farewell, formatAddr, sayFarewell } from "./epoch.ts";
 import { idleLimit, idleMessage } from "./detached_timeout.ts";
 import { ServerForwarding } from "./forward.ts";
+import type { ForwardPolicy } from "./sshd_policy.ts";
 import { LazyTimer } from "../protocol/network/lazy_timer.ts";
 import { noteWork } from "../protocol/network/idle_collect.ts";
 
@@ -71,6 +72,8 @@ export interface SessionOptions {
   env: Record<string, string>;
   /** The program's working directory (default: ours). */
   cwd?: string;
+  /** The host's forwarding policy, as prefetchPolicy gives it (default: read from the session's start on). */
+  forwardPolicy?: () => ForwardPolicy;
   /** Initial window width (the ssh pty's), columns. */
   width: number;
   /** Initial window height, rows. */
@@ -217,6 +220,7 @@ class ServerSession {
       log: this.#log,
       guard: this.#guard,
       env: options.env,
+      policy: options.forwardPolicy,
     });
     this.#transport = this.#newTransport(this.#terminal);
     connection.onRekey(

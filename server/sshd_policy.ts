@@ -52,9 +52,56 @@ export function readPolicy(
   user: string,
   env: Record<string, string | undefined>,
 ): ForwardPolicy {
-  const path = env.TMOSH_SSHD_CONFIG || SSHD_CONFIG;
-  const values = sshdTest(path, user) ?? new Map<string, string[]>();
-  if (values.size === 0) collect(path, { user, values, depth: 0 });
+  const path = configPath(env);
+  const test = sshdTestCommand(path, user);
+  let values: Map<string, string[]> | null = null;
+  if (test !== null) {
+    try {
+      values = testValues(test.outputSync());
+    } catch {
+      // no sshd here
+    }
+  }
+  return policyFrom(path, user, values);
+}
+
+/**
+ * Starts reading the policy for the session environment's user (USER, else
+ * LOGNAME) now, `sshd -T` running beside the session's start (a process:
+ * 10-50 ms, on the way to the first prompt when read at the client's hello);
+ * the function returned gives the policy, read at once as
+ * {@linkcode readPolicy} does if that run has not ended yet.
+ */
+export function prefetchPolicy(
+  env: Record<string, string | undefined>,
+): () => ForwardPolicy {
+  const user = env.USER ?? env.LOGNAME ?? "";
+  const path = configPath(env);
+  const test = sshdTestCommand(path, user);
+  if (test === null) return () => readPolicy(user, env); // a file to parse: quick
+  let ready: ForwardPolicy | null = null;
+  test.output().then(
+    (out) => ready = policyFrom(path, user, testValues(out)),
+    () => ready = policyFrom(path, user, null), // no sshd here
+  );
+  return () => ready ?? readPolicy(user, env);
+}
+
+/** The sshd_config the policy comes from. */
+function configPath(env: Record<string, string | undefined>): string {
+  return env.TMOSH_SSHD_CONFIG || SSHD_CONFIG;
+}
+
+/** The policy from sshd's own evaluation (`values`), or from the file as parsed here when null. */
+function policyFrom(
+  path: string,
+  user: string,
+  values: Map<string, string[]> | null,
+): ForwardPolicy {
+  if (values === null) {
+    values = new Map<string, string[]>();
+    collect(path, { user, values, depth: 0 });
+  }
   const first = (k: string) => values.get(k);
   const word = (k: string, d: string) => (first(k)?.[0] ?? d).toLowerCase();
   return {
@@ -68,32 +115,32 @@ export function readPolicy(
   };
 }
 
-/** sshd's own evaluation (`sshd -T`), or null where it cannot run. */
-function sshdTest(path: string, user: string): Map<string, string[]> | null {
+/** `sshd -T` for `user`, or null where sshd cannot evaluate the file (not root). */
+function sshdTestCommand(path: string, user: string): Deno.Command | null {
   if (Deno.uid() !== 0 || !/^[A-Za-z0-9._-]+$/.test(user)) return null;
-  try {
-    const out = new Deno.Command("sshd", {
-      args: [
-        "-T",
-        "-f",
-        path,
-        "-C",
-        `user=${user},host=localhost,addr=127.0.0.1`,
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "null",
-    }).outputSync();
-    if (!out.success) return null;
-    const values = new Map<string, string[]>();
-    for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
-      const [key, ...args] = line.trim().split(/\s+/);
-      if (key && !values.has(key)) values.set(key, args);
-    }
-    return values.has("allowtcpforwarding") ? values : null;
-  } catch {
-    return null; // no sshd here
+  return new Deno.Command("sshd", {
+    args: [
+      "-T",
+      "-f",
+      path,
+      "-C",
+      `user=${user},host=localhost,addr=127.0.0.1`,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  });
+}
+
+/** The keywords `sshd -T` printed, or null when it failed. */
+function testValues(out: Deno.CommandOutput): Map<string, string[]> | null {
+  if (!out.success) return null;
+  const values = new Map<string, string[]>();
+  for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+    const [key, ...args] = line.trim().split(/\s+/);
+    if (key && !values.has(key)) values.set(key, args);
   }
+  return values.has("allowtcpforwarding") ? values : null;
 }
 
 interface Collecting {

@@ -42,6 +42,7 @@ import {
 import { oneLine, prepareSilence, silenceStdio } from "./serve.ts";
 import { libc, SIGINT, SIGQUIT } from "../libc.ts";
 import { readTimeouts, sessionOptions } from "./session_setup.ts";
+import { prefetchPolicy } from "./sshd_policy.ts";
 
 /** A daemon nobody has asked for a session within this long after it started exits, ms. */
 const FIRST_REQUEST_MS = 10_000;
@@ -283,6 +284,8 @@ class UserDaemon {
     session.detachedTimeoutMs =
       readDetachedTimeout(env, opts.detachedTimeout).ms;
     if (request.ownerPid !== null) session.ownerPid = request.ownerPid;
+    // sshd -T runs while the answer goes out and the client starts.
+    session.forwardPolicy = prefetchPolicy(session.env);
     if (session.cwd === undefined && request.cwd !== null) {
       session.cwd = request.cwd; // no HOME: where the front ran, as before
     }
