@@ -11,6 +11,7 @@ import {
   DEFAULT_IPV4_MTU,
   DEFAULT_IPV6_MTU,
   DEFAULT_SEND_MTU,
+  EARLY_PAYLOADS_MAX,
   MAX_OLD_SOCKET_AGE,
   MAX_PORTS_OPEN,
   PENDING_KEY_TIMEOUT,
@@ -124,6 +125,8 @@ export class Connection {
   readonly #pending = new Set<Promise<void>>();
   #sendTail: Promise<void> = Promise.resolve();
   #handler: ((payload: Uint8Array) => void) | null = null;
+  /** Payloads that came before the first handler, oldest first (EARLY_PAYLOADS_MAX); null once it is registered. */
+  #early: Uint8Array[] | null = [];
   #channelHandler: ((payload: Uint8Array) => void) | null = null;
   /** Sends handed to the socket chain and not yet completed. */
   #backlog = 0;
@@ -365,9 +368,24 @@ export class Connection {
     this.#rekeyHandlers.push(handler);
   }
 
-  /** Registers the consumer of received payloads (replacing any earlier one). */
+  /**
+   * Registers the consumer of received payloads (replacing any earlier one).
+   * The first one also gets, in a microtask, those that came before it.
+   */
   onPayload(handler: (payload: Uint8Array) => void): void {
     this.#handler = handler;
+    const early = this.#early;
+    this.#early = null;
+    if (early === null || early.length === 0) return;
+    queueMicrotask(() => {
+      for (const payload of early) {
+        if (this.#closed) return;
+        this.#guard.run(
+          "the datagram receive path",
+          () => this.#handler?.(payload),
+        );
+      }
+    });
   }
 
   /**
@@ -615,7 +633,12 @@ export class Connection {
     if (!this.#server) this.#pruneSockets(now);
     if (isChannelPayload(datagram.payload)) {
       this.#channelHandler?.(datagram.payload);
-    } else this.#handler?.(datagram.payload);
+    } else if (this.#handler !== null) this.#handler(datagram.payload);
+    else if (this.#early !== null) {
+      // The consumer is still loading (a user daemon's first session).
+      this.#early.push(datagram.payload);
+      if (this.#early.length > EARLY_PAYLOADS_MAX) this.#early.shift();
+    }
   }
 
   #open(bytes: Uint8Array): Datagram | null {

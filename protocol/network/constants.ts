@@ -274,3 +274,11 @@ export const ENVELOPE_REPLAY_WINDOW = 64;
 
 /** Copies of the bye envelope a client sends when it closes (UDP may lose some). */
 export const ENVELOPE_BYE_COPIES = 3;
+
+/**
+ * Most payloads a connection keeps that arrived before its consumer was
+ * registered (tmosh only): a user daemon's first session loads its code after
+ * MOSH CONNECT, and the client's first state often comes first; dropped, it
+ * cost the client a retransmission timeout (1 s) before its first screen.
+ */
+export const EARLY_PAYLOADS_MAX = 64;

@@ -4,6 +4,7 @@ import { DatagramCodec, timestamp16 } from "../../protocol/network/datagram.ts";
 import { generateKey } from "../../protocol/crypto/key.ts";
 import { Ocb } from "../../protocol/crypto/ocb.ts";
 import {
+  EARLY_PAYLOADS_MAX,
   MAX_PORTS_OPEN,
   TIMESTAMP_NONE,
   TO_CLIENT,
@@ -700,4 +701,34 @@ Deno.test("connection: close() ends everything; later calls are harmless", async
   await server.close();
   server.send(enc.encode("after close"));
   // the sanitizers of this test verify no socket or pending op is left
+});
+
+Deno.test("payloads that arrive before the first consumer reach it in order; the oldest beyond EARLY_PAYLOADS_MAX are dropped; none after a consumer is set", async () => {
+  const key = generateKey();
+  const { server, peer, close } = await serverWithPeer(key);
+  try {
+    // The consumer is not registered yet (a user daemon's session code still loading).
+    const total = EARLY_PAYLOADS_MAX + 3;
+    for (let i = 0; i < total; i++) {
+      await peer.sendRaw(peer.seal(`early-${i}`, i), server.port);
+    }
+    await waitFor(() => server.hasRemote, "the server to hear the peer");
+    await delay(50); // every datagram read
+    const got = collect(server);
+    assert.deepEqual(got, [], "delivered in a microtask, not during onPayload");
+    await delay(0);
+    assert.deepEqual(
+      got,
+      Array.from({ length: EARLY_PAYLOADS_MAX }, (_, i) => `early-${i + 3}`),
+    );
+    await peer.sendRaw(peer.seal("late", total), server.port);
+    await waitFor(() => got.length === EARLY_PAYLOADS_MAX + 1, "the late one");
+    assert.equal(got.at(-1), "late");
+    // A consumer registered later gets nothing of the past.
+    const again = collect(server);
+    await delay(20);
+    assert.deepEqual(again, []);
+  } finally {
+    await close();
+  }
 });
