@@ -83,7 +83,8 @@ export function prefetchPolicy(
   test.output().then(
     (out) => ready = policyFrom(path, user, testValues(out)),
     () => ready = policyFrom(path, user, null), // no sshd here
-  );
+  ).catch(() => {}); // the getter reads it then
+
   return () => ready ?? readPolicy(user, env);
 }
 

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import {
   listenAddress,
+  prefetchPolicy,
   readPolicy,
   refuseAgent,
   refuseListen,
@@ -84,4 +85,33 @@ Deno.test("sshd policy: GatewayPorts and PermitListen", async () => {
     refuseOpen(off, { host: "h", port: 1 })!,
     /^AllowTcpForwarding no in /,
   );
+});
+
+Deno.test("sshd policy: prefetchPolicy gives what readPolicy reads, before and after its background run", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/sshd_config`;
+    await Deno.writeTextFile(
+      path,
+      "AllowTcpForwarding local\nAllowAgentForwarding no\nPermitOpen h:1\n",
+    );
+    // A file of our own, and the host's (which sshd -T evaluates when root).
+    for (
+      const env of [{ TMOSH_SSHD_CONFIG: path, USER: "alice" }, {
+        USER: "root",
+      }]
+    ) {
+      const want = readPolicy(env.USER, env);
+      assert.deepEqual(prefetchPolicy(env)(), want, "read at once");
+      const later = prefetchPolicy(env);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      assert.deepEqual(later(), want, "from the background run");
+    }
+    const own = prefetchPolicy({ TMOSH_SSHD_CONFIG: path, USER: "alice" })();
+    assert.equal(own.tcp, "local");
+    assert.equal(own.agent, false);
+    assert.deepEqual(own.permitOpen, ["h:1"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
