@@ -284,8 +284,6 @@ class UserDaemon {
     session.detachedTimeoutMs =
       readDetachedTimeout(env, opts.detachedTimeout).ms;
     if (request.ownerPid !== null) session.ownerPid = request.ownerPid;
-    // sshd -T runs while the answer goes out and the client starts.
-    session.forwardPolicy = prefetchPolicy(session.env);
     if (session.cwd === undefined && request.cwd !== null) {
       session.cwd = request.cwd; // no HOME: where the front ran, as before
     }
@@ -330,6 +328,8 @@ class UserDaemon {
     const run = () =>
       (async () => {
         try {
+          // sshd -T runs while the client starts (and a first session's code loads).
+          registered.session.forwardPolicy = prefetchPolicy(session.env);
           const { runSession } = await this.#modules.session();
           this.#loading.delete(id);
           if (this.#stopping) {
