@@ -8,8 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { baseEnv, type Run } from "./serve_process.ts";
-import { selfCommand } from "../self_command.ts";
+import { baseEnv, type Run, tmoshProcess } from "./serve_process.ts";
 import type { SessionRecord } from "../server/registry.ts";
 import { DatagramCodec } from "../protocol/network/datagram.ts";
 import { Fragmenter } from "../protocol/network/fragment.ts";
@@ -29,9 +28,7 @@ export async function serveCommand(
   args: string[],
   env: Record<string, string>,
 ): Promise<Run> {
-  const [exe, ...self] = selfCommand();
-  const out = await new Deno.Command(exe, {
-    args: [...self, "serve", ...args],
+  const out = await tmoshProcess(["serve", ...args], {
     env,
     clearEnv: true,
     stdin: "null",

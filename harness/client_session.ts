@@ -12,7 +12,6 @@
  */
 
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { type Sshd, startSshd, TEST_MARK_VAR } from "./sshd.ts";
 import { peers, requirePeers } from "./require_peer.ts";
 import { startTmux, type TmuxSession } from "./tmux.ts";
@@ -31,9 +30,6 @@ export const CONNECT_MS = 60_000;
 export const STEP_MS = 20_000;
 /** Longest wait for the server to be gone after the session ended, ms. */
 export const GONE_MS = 20_000;
-
-/** Path of tmosh's entry point. */
-export const MAIN_TS = fileURLToPath(new URL("../main.ts", import.meta.url));
 
 /** Quotes a word for sh. */
 export function shq(word: string): string {

@@ -40,6 +40,15 @@ export interface ServeStart {
   finder?: boolean;
 }
 
+/** `tmosh ARGS` from source, as tmosh runs itself (self_command.ts: with its V8 flags). */
+export function tmoshProcess(
+  args: string[],
+  options: Omit<Deno.CommandOptions, "args"> = {},
+): Deno.Command {
+  const [exe, ...self] = selfCommand();
+  return new Deno.Command(exe, { ...options, args: [...self, ...args] });
+}
+
 /** Runs `tmosh serve ARGS` to completion (which must not wait for the daemon); `finder`: until the finder's shell exits. */
 export async function runServe(
   args: string[],
@@ -182,9 +191,7 @@ export function spawnClient(
   port: number,
   env: Record<string, string>,
 ): Deno.ChildProcess {
-  const [exe, ...self] = selfCommand();
-  return new Deno.Command(exe, {
-    args: [...self, "client", "127.0.0.1", `${port}`],
+  return tmoshProcess(["client", "127.0.0.1", `${port}`], {
     env: baseEnv(env),
     clearEnv: true,
     stdin: "piped",

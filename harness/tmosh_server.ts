@@ -8,8 +8,11 @@
 import { freeUdpPort } from "./ports.ts";
 import { TEST_MARK_VAR } from "./sshd.ts";
 import { killPidsWithEnv, killServer } from "./stock_mosh.ts";
-import { freshStateHome, removeStateHome } from "./serve_process.ts";
-import { selfCommand } from "../self_command.ts";
+import {
+  freshStateHome,
+  removeStateHome,
+  tmoshProcess,
+} from "./serve_process.ts";
 
 /** Options of {@linkcode startTmoshServer}. */
 export interface TmoshServerOptions {
@@ -51,19 +54,16 @@ export async function startTmoshServer(
   };
   let lastError = "";
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const [exe, ...self] = selfCommand();
-    const out = await new Deno.Command(exe, {
-      args: [
-        ...self,
-        "serve",
-        "new",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        `${await freeUdpPort()}`,
-        "--",
-        ...command,
-      ],
+    const out = await tmoshProcess([
+      "serve",
+      "new",
+      "-i",
+      "127.0.0.1",
+      "-p",
+      `${await freeUdpPort()}`,
+      "--",
+      ...command,
+    ], {
       env,
       stdin: "null",
     }).output();

@@ -84,7 +84,6 @@ export function prefetchPolicy(
     (out) => ready = policyFrom(path, user, testValues(out)),
     () => ready = policyFrom(path, user, null), // no sshd here
   ).catch(() => {}); // the getter reads it then
-
   return () => ready ?? readPolicy(user, env);
 }
 

@@ -72,12 +72,7 @@ export async function runUserDaemon(): Promise<number> {
   }
   prepareSilence();
   writeAll(Deno.stdout, "ready\n");
-  silenceStdio();
-  try {
-    Deno.chdir("/"); // a long-lived process pins no directory
-  } catch {
-    // stays where it was started
-  }
+  detach();
   const daemon = new UserDaemon(dir, bound, modules);
   return await daemon.run();
 }
@@ -119,27 +114,31 @@ function sessionModules(): SessionModules {
   return { connection, registration, session };
 }
 
+/** Stdio to /dev/null and `/` as the working directory: a long-lived process holds none of its starter's pipes, pty or directory. */
+function detach(): void {
+  silenceStdio();
+  try {
+    Deno.chdir("/");
+  } catch {
+    // stays where it was started
+  }
+}
+
 /**
  * Lets go of ssh once MOSH CONNECT is out, as a daemon started apart would
- * have: stdio to /dev/null (nothing holds the pty: ssh's channel can close),
- * a session of its own (the finder, a shell's session leader, sends its
- * process group SIGHUP as it exits), SIGINT and SIGQUIT back to their default
- * (a shell's background job starts with them ignored), `/` as the working
- * directory; then the finder is told to exit.
+ * have: detached (nothing holds the pty: ssh's channel can close), a session
+ * of its own (the finder, a shell's session leader, sends its process group
+ * SIGHUP as it exits), SIGINT and SIGQUIT back to their default (a shell's
+ * background job starts with them ignored); then the finder is told to exit.
  */
 function letGo(finderPid: number): void {
-  silenceStdio();
+  detach();
   try {
     const c = libc();
     c.setsid();
     for (const sig of [SIGINT, SIGQUIT]) c.signal(sig, null);
   } catch {
     // no FFI: the server could not run a pty either
-  }
-  try {
-    Deno.chdir("/");
-  } catch {
-    // stays where it was started
   }
   try {
     Deno.kill(finderPid, "SIGUSR1");
@@ -366,12 +365,10 @@ class UserDaemon {
       if (this.#sessions.size > this.#loading.size || this.#fronts > 0) return;
     } else if (this.#sessions.size > 0 || this.#fronts > 0) return;
     this.#closed = true;
-    void this.#close().finally(() => this.#done.resolve());
-  }
-
-  /** Stops listening and removes the socket, under the start lock, if it is still ours. */
-  async #close(): Promise<void> {
-    await closeSocket(this.#dir, this.#bound);
+    // The socket goes under the start lock, only if it is still ours.
+    void closeSocket(this.#dir, this.#bound).finally(() =>
+      this.#done.resolve()
+    );
   }
 }
 

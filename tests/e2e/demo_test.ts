@@ -17,7 +17,6 @@ import { peers } from "../../harness/require_peer.ts";
 import { startTmux, type TmuxSession } from "../../harness/tmux.ts";
 import {
   assertServerRunning,
-  MAIN_TS,
   markedCommands,
   PS1,
   roundTrip,
@@ -27,6 +26,7 @@ import {
   waitServerGone,
 } from "../../harness/client_session.ts";
 import { killPidsWithEnv } from "../../harness/stock_mosh.ts";
+import { selfCommand } from "../../self_command.ts";
 
 const terminal = peers("tmux");
 
@@ -47,11 +47,7 @@ async function startDemo(args: string[]): Promise<Demo> {
     "env",
     `${TEST_MARK_VAR}=${mark}`,
     `XDG_STATE_HOME=${stateHome(mark)}`, // its own registry, so its own daemon
-    Deno.execPath(),
-    "run",
-    "-A",
-    "--quiet",
-    MAIN_TS,
+    ...selfCommand(),
     "demo",
     ...args,
     "--",

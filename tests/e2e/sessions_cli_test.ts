@@ -11,7 +11,6 @@
 import assert from "node:assert/strict";
 import {
   CONNECT_MS,
-  MAIN_TS,
   roundTrip,
   shellCommand,
   shq,
@@ -21,6 +20,7 @@ import {
   waitPrompt,
 } from "../../harness/client_session.ts";
 import { peers } from "../../harness/require_peer.ts";
+import { tmoshProcess } from "../../harness/serve_process.ts";
 import { type Sshd, startSshd, TEST_MARK_VAR } from "../../harness/sshd.ts";
 import { startTmux, type TmuxSession } from "../../harness/tmux.ts";
 import { findPids, killPidsWithEnv } from "../../harness/stock_mosh.ts";
@@ -47,8 +47,7 @@ interface Ran {
 
 /** Runs `tmosh ARGS` from source, stdin not a terminal. */
 async function tmosh(...args: string[]): Promise<Ran> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN_TS, ...args],
+  const out = await tmoshProcess(args, {
     stdin: "null",
   }).output();
   const decoder = new TextDecoder();

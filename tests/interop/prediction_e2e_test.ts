@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { Relay } from "../../demo/impairment_relay.ts";
 import { peers } from "../../harness/require_peer.ts";
+import { tmoshCommand } from "../../harness/client_session.ts";
 import {
   startStockServer,
   type StockServer,
@@ -21,8 +22,6 @@ import {
 /** The rig's peers: stock mosh-server, and tmux for the terminal. */
 const rigPeers = peers("mosh-server", "tmux");
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 /** One-way delay of the relay, ms. */
 const DELAY_MS = 250;
 /** The server's echo cannot reach the screen sooner than this after a key, ms. */
@@ -74,7 +73,7 @@ async function startRig(
       delayMs,
     });
     term = await startWatchedTmux(
-      `exec ${Deno.execPath()} run -A --config ${CONFIG} ${MAIN} client 127.0.0.1 ${relay.port}`,
+      `exec ${tmoshCommand(`client 127.0.0.1 ${relay.port}`)}`,
       {
         env: {
           MOSH_KEY: server.key,

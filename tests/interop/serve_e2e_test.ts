@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { peers } from "../../harness/require_peer.ts";
 import { startSshd, TEST_MARK_VAR } from "../../harness/sshd.ts";
+import { shq, tmoshCommand } from "../../harness/client_session.ts";
 import {
   findPidsWithEnv,
   killPidsWithEnv,
@@ -18,7 +19,6 @@ import { startTmux, type TmuxSession } from "../../harness/tmux.ts";
 
 const stockWrapper = peers("sshd", "ssh", "mosh", "mosh-client", "tmux");
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 /** The remote shell's prompt (set through the environment: bash runs without rc files). */
 const PROMPT = "e2e$ ";
 /** A screen whose last non-blank line is an empty prompt (capture-pane trims trailing blanks). */
@@ -32,11 +32,6 @@ function onlyPrompt(screen: string): boolean {
 /** Generous limits: the machine's 2 cores are shared with other tests. */
 const START_MS = 20_000;
 const STEP_MS = 10_000;
-
-/** Quotes a word for sh. */
-function shellQuote(word: string): string {
-  return `'${word.replaceAll("'", `'\\''`)}'`;
-}
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -64,9 +59,9 @@ function serverScript(mark: string): string {
   return [
     "#!/bin/sh",
     // Only the server side (tmosh serve, its daemon, the shell) carries the mark.
-    `export ${TEST_MARK_VAR}=${shellQuote(mark)}`,
-    `export PS1=${shellQuote(PROMPT)}`,
-    `exec ${shellQuote(Deno.execPath())} run -A ${shellQuote(MAIN)} serve "$@"`,
+    `export ${TEST_MARK_VAR}=${shq(mark)}`,
+    `export PS1=${shq(PROMPT)}`,
+    `exec ${tmoshCommand("serve")} "$@"`,
     "",
   ].join("\n");
 }
@@ -87,7 +82,7 @@ stockWrapper.test("stock mosh wrapper + mosh-client over ssh drive tmosh serve: 
     "--norc",
     "--noprofile",
     "-i",
-  ].map(shellQuote).join(" ");
+  ].map(shq).join(" ");
   let tmux: TmuxSession | null = null;
   try {
     tmux = await startTmux(command, {

@@ -9,12 +9,12 @@ import { peers } from "../../harness/require_peer.ts";
 import {
   type Daemon,
   delay,
-  MAIN,
   SHELL,
   signal,
   startServe,
 } from "../../harness/serve_process.ts";
 import { startSshd, TEST_MARK_VAR } from "../../harness/sshd.ts";
+import { shq, tmoshCommand } from "../../harness/client_session.ts";
 import {
   descendants,
   findPidsWithEnv,
@@ -130,8 +130,7 @@ stockWrapper.test("stock mosh wrapper over ssh with --server='tmosh serve'", asy
   const sshd = await startSshd();
   const mark = `serve-${crypto.randomUUID()}`;
   // What `mosh --server="tmosh serve"` runs, with tmosh started through deno.
-  const server =
-    `env ${TEST_MARK_VAR}=${mark} ${Deno.execPath()} run -A ${MAIN} serve`;
+  const server = `env ${TEST_MARK_VAR}=${mark} ${tmoshCommand("serve")}`;
   const command = [
     "mosh",
     `--ssh=${sshd.markedSsh(mark)}`, // its own registry, so its own daemon
@@ -141,7 +140,7 @@ stockWrapper.test("stock mosh wrapper over ssh with --server='tmosh serve'", asy
     "/bin/sh",
     "-c",
     "PS1='$ ' exec /bin/sh -i",
-  ].map(shellQuote).join(" ");
+  ].map(shq).join(" ");
   const tmux = await startTmux(command, {
     env: { LANG: "C.UTF-8", TERM: "xterm-256color" },
   });
@@ -164,8 +163,3 @@ stockWrapper.test("stock mosh wrapper over ssh with --server='tmosh serve'", asy
     await sshd.stop();
   }
 });
-
-/** Quotes a word for sh. */
-function shellQuote(word: string): string {
-  return `'${word.replaceAll("'", `'\\''`)}'`;
-}

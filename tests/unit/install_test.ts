@@ -23,7 +23,7 @@ import {
 } from "../../client/bootstrap/install_progress.ts";
 import { installMode } from "../../client/bootstrap/install_script.ts";
 import { options } from "../../harness/connect_helpers.ts";
-import { MAIN } from "../../harness/serve_process.ts";
+import { tmoshProcess } from "../../harness/serve_process.ts";
 import { TMOSH_VERSION } from "../../version.ts";
 
 Deno.test("--install: auto by default, never, always; bad values and always with --server refused", () => {
@@ -215,8 +215,7 @@ Deno.test("failureText: each way an install fails is one line saying what to do"
 });
 
 Deno.test("tmosh serve --version: the version and the platform", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, "serve", "--version"],
+  const out = await tmoshProcess(["serve", "--version"], {
     stdin: "null",
   }).output();
   assert.equal(out.code, 0);

@@ -12,12 +12,12 @@ import {
   type DemoOptions,
   parseDemoArgs,
 } from "../../demo/demo.ts";
+import { tmoshProcess } from "../../harness/serve_process.ts";
 
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 
 async function tmosh(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, ...args],
+  const out = await tmoshProcess(args, {
     stdin: "null",
   }).output();
   const dec = new TextDecoder();

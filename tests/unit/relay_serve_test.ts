@@ -14,16 +14,14 @@ import { generateKey } from "../../protocol/crypto/key.ts";
 import type { SessionRecord } from "../../server/registry.ts";
 import { isRelayRecord } from "../../server/relay_args.ts";
 import { pickSession } from "../../client/bootstrap/session_list.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { tmoshProcess } from "../../harness/serve_process.ts";
 
 /** Runs `tmosh serve ARGS` with its own registry; resolves to status and output. */
 async function serve(
   state: string,
   args: string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, "serve", ...args],
+  const out = await tmoshProcess(["serve", ...args], {
     env: { XDG_STATE_HOME: state },
     stdin: "null",
   }).output();

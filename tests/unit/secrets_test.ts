@@ -7,7 +7,12 @@
  */
 
 import assert from "node:assert/strict";
-import { delay, MAIN, SHELL, startServe } from "../../harness/serve_process.ts";
+import {
+  delay,
+  SHELL,
+  startServe,
+  tmoshProcess,
+} from "../../harness/serve_process.ts";
 import { disableCoreDumps, forgetEnv } from "../../secrets.ts";
 
 /** Longest wait for a process to reach the state checked, ms. */
@@ -41,8 +46,7 @@ Deno.test("the server daemon runs without core dumps and holds the key in neithe
 
 Deno.test("tmosh client runs without core dumps and wipes MOSH_KEY from its environment", async () => {
   const d = await startServe(SHELL);
-  const client = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, "client", "127.0.0.1", `${d.port}`],
+  const client = tmoshProcess(["client", "127.0.0.1", `${d.port}`], {
     env: { MOSH_KEY: d.key, TERM: "dumb", LANG: "C.UTF-8" },
     stdin: "piped",
     stdout: "piped",
@@ -117,17 +121,7 @@ Deno.test("tmosh connect runs without core dumps by the time it reads the key", 
   // bootstrap's core limit.
   const server = "--server=echo MOSH CONNECT 9 AAAAAAAAAAAAAAAAAAAAAA; " +
     `sleep 1; grep '^Max core file size' /proc/$PPID/limits > '${out}'; true`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--quiet",
-      MAIN,
-      "connect",
-      "--local",
-      server,
-      "127.0.0.1",
-    ],
+  const child = tmoshProcess(["connect", "--local", server, "127.0.0.1"], {
     env: { TERM: "dumb", LANG: "C.UTF-8" },
     stdin: "piped",
     stdout: "null",
