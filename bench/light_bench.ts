@@ -5,7 +5,8 @@
  * IDLE_S seconds (default 60), beside the runtime's floor in the same window
  * (bench/runtime_floor.ts: bare Deno with Mosh's idle rhythm); idle, peak
  * (during `seq 1 2000000`) memory;
- * the flood's wall time; and 10 idle sessions on one server, where tmosh's
+ * the flood's wall time and CPU time (each side's, and the whole machine's,
+ * beside ssh's); and 10 idle sessions on one server, where tmosh's
  * share one process, the user's daemon (server/user_daemon.ts): its memory
  * with 1 and with 10 sessions gives the cost of each further session. Start
  * to prompt is timed for a user's first tmosh session (the daemon starts)
@@ -40,6 +41,7 @@ import {
 } from "../harness/client_session.ts";
 import { resetPeak } from "../harness/proc_memory.ts";
 import {
+  machineBusyMs,
   type MemoryUsage,
   memoryUsage,
   type ThreadUsage,
@@ -70,6 +72,8 @@ const START_MS = 30_000;
 /** After the flood, before memory is read again (tmosh collects 2 s after a burst, protocol/network/idle_collect.ts). */
 const AFTER_FLOOD_MS = 10_000;
 const FLOOD_MS = 300_000;
+/** CPUs of this machine: the flood's CPU time over this is its wall time at best. */
+const CORES = navigator.hardwareConcurrency;
 /** The parts to run. */
 const PARTS = (Deno.env.get("PARTS") ?? "start,session,scaling").split(",");
 
@@ -160,21 +164,43 @@ async function idleUsage(pids: number[]): Promise<(ThreadUsage | null)[]> {
 }
 
 /** Types the flood and a marker; returns the seconds until the marker shows, checking the last line. */
-async function timeFlood(tmux: TmuxSession, prompt: RegExp): Promise<number> {
-  await tmux.waitFor(prompt, START_MS);
+async function timeFlood(
+  tmux: TmuxSession,
+  options: { prompt: RegExp; pids?: number[] },
+): Promise<Flood> {
+  await tmux.waitFor(options.prompt, START_MS);
   await tmux.sendKeys(`seq 1 ${LINES}; echo LIGHT-$((20+22))-DONE`, {
     literal: true,
   });
   await delay(200);
+  const pids = options.pids ?? [];
+  const before = await Promise.all(pids.map(threadUsage));
+  const busy = await machineBusyMs();
   const start = performance.now();
   await tmux.sendKeys("Enter");
   const screen = await tmux.waitFor(/^LIGHT-42-DONE$/m, FLOOD_MS);
   const wall = (performance.now() - start) / 1000;
+  const machineCpu = (await machineBusyMs() - busy) / 1000;
+  const after = await Promise.all(pids.map(threadUsage));
   const rows = screen.split("\n");
   if (rows[rows.indexOf("LIGHT-42-DONE") - 1] !== `${LINES}`) {
     throw new Error(`tmosh: the flood did not end with ${LINES}:\n${screen}`);
   }
-  return wall;
+  return {
+    wall,
+    machineCpu,
+    cpu: after.map((u, i) => (usageDelta(before[i], u)?.cpuMs ?? NaN) / 1000),
+  };
+}
+
+/** What one flood took. */
+interface Flood {
+  /** Wall time from Enter to the last line on screen, s. */
+  wall: number;
+  /** CPU time of every process on the machine meanwhile (tmux, seq and the harness's tmux polls included), s. */
+  machineCpu: number;
+  /** CPU time of each of the pids asked for, s. */
+  cpu: number[];
 }
 
 /** Median of samples. */
@@ -352,8 +378,16 @@ async function sessionFigures(sshd: Sshd): Promise<void> {
     });
     row("client idle USS, MiB", mem[1]!.uss, mem[3]!.uss);
     await Promise.all(pids.map(resetPeak));
-    const wallStock = await timeFlood(stock.tmux, /^\$\s*$/m);
-    const wallTmosh = await timeFlood(tmosh.tmux, /^\$\s*$/m);
+    const prompt = /^\$\s*$/m;
+    const floodStock = await timeFlood(stock.tmux, {
+      prompt,
+      pids: pids.slice(0, 2),
+    });
+    const floodTmosh = await timeFlood(tmosh.tmux, {
+      prompt,
+      pids: pids.slice(2),
+    });
+    const wallStock = floodStock.wall, wallTmosh = floodTmosh.wall;
     const peak = await Promise.all(pids.map(memoryUsage));
     row("server peak RSS in the flood, MiB", peak[0]!.peak, peak[2]!.peak);
     console.log(
@@ -363,15 +397,37 @@ async function sessionFigures(sshd: Sshd): Promise<void> {
     );
     row("client peak RSS in the flood, MiB", peak[1]!.peak, peak[3]!.peak);
     row("flood wall, s", wallStock, wallTmosh, { digits: 2 });
+    row("flood CPU, server, s", floodStock.cpu[0], floodTmosh.cpu[0], {
+      digits: 2,
+    });
+    row("flood CPU, client, s", floodStock.cpu[1], floodTmosh.cpu[1], {
+      digits: 2,
+    });
+    row(
+      "flood CPU, whole machine, s",
+      floodStock.machineCpu,
+      floodTmosh.machineCpu,
+      {
+        digits: 2,
+      },
+    );
     await delay(AFTER_FLOOD_MS);
     const after = await Promise.all(pids.map(memoryUsage));
     row("server RSS 10 s after the flood", after[0]!.rss, after[2]!.rss);
     row("client RSS 10 s after the flood", after[1]!.rss, after[3]!.rss);
-    const wallSsh = await sshFlood(sshd);
+    const ssh = await sshFlood(sshd);
+    const wallSsh = ssh.wall;
     console.log(
       `  flood wall, ssh -tt: ${wallSsh.toFixed(2)} s; tmosh / ssh ${
         (wallTmosh / wallSsh).toFixed(2)
       }x (goal <= 1.1x), stock / ssh ${(wallStock / wallSsh).toFixed(2)}x`,
+    );
+    console.log(
+      `  flood CPU of the whole machine (${CORES} cores), ssh -tt: ${
+        ssh.machineCpu.toFixed(2)
+      } s; tmosh / ssh ${
+        (floodTmosh.machineCpu / ssh.machineCpu).toFixed(2)
+      }x, stock / ssh ${(floodStock.machineCpu / ssh.machineCpu).toFixed(2)}x`,
     );
   } finally {
     await floor.stop();
@@ -381,7 +437,7 @@ async function sessionFigures(sshd: Sshd): Promise<void> {
 }
 
 /** The flood through `ssh -tt` in tmux, the reference. */
-async function sshFlood(sshd: Sshd): Promise<number> {
+async function sshFlood(sshd: Sshd): Promise<Flood> {
   const mark = `light-${crypto.randomUUID()}`;
   const tmux = await startTmux(
     `exec env ${TEST_MARK_VAR}=${mark} ${sshd.sshCommand} -tt root@127.0.0.1 -- ${
@@ -390,7 +446,7 @@ async function sshFlood(sshd: Sshd): Promise<number> {
     { env: { LANG: "C.UTF-8", TERM: "xterm-256color" } },
   );
   try {
-    return await timeFlood(tmux, /^\$\s*$/m);
+    return await timeFlood(tmux, { prompt: /^\$\s*$/m });
   } finally {
     await tmux.kill();
     await killPidsWithEnv(TEST_MARK_VAR, mark);

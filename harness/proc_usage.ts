@@ -53,6 +53,18 @@ export async function threadUsage(pid: number): Promise<ThreadUsage | null> {
   }
 }
 
+/** CPU time every process of the machine has used since boot, ms (/proc/stat: all but idle and iowait). */
+export async function machineBusyMs(): Promise<number> {
+  const cpu = (await Deno.readTextFile("/proc/stat")).split("\n")[0];
+  const [user, nice, system, _idle, _iowait, irq, softirq, steal] = cpu
+    .split(/\s+/).slice(1).map(Number);
+  const ticks = user + nice + system + irq + softirq + (steal ?? 0);
+  return ticks * 1000 / USER_HZ;
+}
+
+/** Clock ticks per second of /proc/stat (Linux's USER_HZ). */
+const USER_HZ = 100;
+
 /** RSS, PSS, USS and peak of `pid` in MiB; null if it is gone. */
 export async function memoryUsage(pid: number): Promise<MemoryUsage | null> {
   try {
