@@ -68,6 +68,8 @@ const LINES = Number(Deno.env.get("LINES") ?? 2_000_000);
 const SETTLE_MS = 12_000;
 /** The shell every session runs, with a fixed prompt. */
 const SHELL = ["/bin/sh", "-c", "PS1='$ ' exec /bin/sh -i"];
+/** A screen row that is SHELL's prompt alone. */
+const PROMPT_ROW = /^\$\s*$/m;
 const START_MS = 30_000;
 /** After the flood, before memory is read again (tmosh collects 2 s after a burst, protocol/network/idle_collect.ts). */
 const AFTER_FLOOD_MS = 10_000;
@@ -108,7 +110,7 @@ async function startSession(
     env: { MOSH_KEY: server.key, LANG: "C.UTF-8", TERM: "xterm-256color" },
   });
   try {
-    await tmux.waitFor(/^\$\s*$/m, START_MS);
+    await tmux.waitFor(PROMPT_ROW, START_MS);
     const pattern = client === "stock"
       ? `mosh-client 127.0.0.1 ${server.port}`
       : `main.ts client 127.0.0.1 ${server.port}`;
@@ -163,12 +165,12 @@ async function idleUsage(pids: number[]): Promise<(ThreadUsage | null)[]> {
   return pids.map((_, i) => usageDelta(before[i], after[i]));
 }
 
-/** Types the flood and a marker; returns the seconds until the marker shows, checking the last line. */
+/** Types the flood and a marker at SHELL's prompt; returns its wall time until the marker shows (the last line checked) and the CPU time spent meanwhile by `pids` and the machine. */
 async function timeFlood(
   tmux: TmuxSession,
-  options: { prompt: RegExp; pids?: number[] },
+  options: { pids?: number[] } = {},
 ): Promise<Flood> {
-  await tmux.waitFor(options.prompt, START_MS);
+  await tmux.waitFor(PROMPT_ROW, START_MS);
   await tmux.sendKeys(`seq 1 ${LINES}; echo LIGHT-$((20+22))-DONE`, {
     literal: true,
   });
@@ -378,16 +380,8 @@ async function sessionFigures(sshd: Sshd): Promise<void> {
     });
     row("client idle USS, MiB", mem[1]!.uss, mem[3]!.uss);
     await Promise.all(pids.map(resetPeak));
-    const prompt = /^\$\s*$/m;
-    const floodStock = await timeFlood(stock.tmux, {
-      prompt,
-      pids: pids.slice(0, 2),
-    });
-    const floodTmosh = await timeFlood(tmosh.tmux, {
-      prompt,
-      pids: pids.slice(2),
-    });
-    const wallStock = floodStock.wall, wallTmosh = floodTmosh.wall;
+    const floodStock = await timeFlood(stock.tmux, { pids: pids.slice(0, 2) });
+    const floodTmosh = await timeFlood(tmosh.tmux, { pids: pids.slice(2) });
     const peak = await Promise.all(pids.map(memoryUsage));
     row("server peak RSS in the flood, MiB", peak[0]!.peak, peak[2]!.peak);
     console.log(
@@ -396,7 +390,7 @@ async function sessionFigures(sshd: Sshd): Promise<void> {
       }x, client ${(peak[3]!.peak / mem[3]!.rss).toFixed(2)}x (goal < 1.5x)`,
     );
     row("client peak RSS in the flood, MiB", peak[1]!.peak, peak[3]!.peak);
-    row("flood wall, s", wallStock, wallTmosh, { digits: 2 });
+    row("flood wall, s", floodStock.wall, floodTmosh.wall, { digits: 2 });
     row("flood CPU, server, s", floodStock.cpu[0], floodTmosh.cpu[0], {
       digits: 2,
     });
@@ -416,11 +410,12 @@ async function sessionFigures(sshd: Sshd): Promise<void> {
     row("server RSS 10 s after the flood", after[0]!.rss, after[2]!.rss);
     row("client RSS 10 s after the flood", after[1]!.rss, after[3]!.rss);
     const ssh = await sshFlood(sshd);
-    const wallSsh = ssh.wall;
     console.log(
-      `  flood wall, ssh -tt: ${wallSsh.toFixed(2)} s; tmosh / ssh ${
-        (wallTmosh / wallSsh).toFixed(2)
-      }x (goal <= 1.1x), stock / ssh ${(wallStock / wallSsh).toFixed(2)}x`,
+      `  flood wall, ssh -tt: ${ssh.wall.toFixed(2)} s; tmosh / ssh ${
+        (floodTmosh.wall / ssh.wall).toFixed(2)
+      }x (goal <= 1.1x), stock / ssh ${
+        (floodStock.wall / ssh.wall).toFixed(2)
+      }x`,
     );
     console.log(
       `  flood CPU of the whole machine (${CORES} cores), ssh -tt: ${
@@ -446,7 +441,7 @@ async function sshFlood(sshd: Sshd): Promise<Flood> {
     { env: { LANG: "C.UTF-8", TERM: "xterm-256color" } },
   );
   try {
-    return await timeFlood(tmux, { prompt: /^\$\s*$/m });
+    return await timeFlood(tmux);
   } finally {
     await tmux.kill();
     await killPidsWithEnv(TEST_MARK_VAR, mark);
